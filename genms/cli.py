@@ -1,0 +1,165 @@
+"""The ``genms`` command: subcommands built on Hydra.
+
+Every subcommand is a Hydra app with its own primary config in ``conf/``; positional
+arguments are turned into config overrides, and everything after them is passed to Hydra
+unchanged, so any value can be overridden (``train.steps=100``) and swept with ``-m``::
+
+    genms data prepare mp_20
+    genms train diffusion debug=tiny
+    genms sample "SrTiO3" n=8
+    genms propose "a novel chloride perovskite"
+    genms generate "a novel chloride perovskite with low formation energy"
+    genms eval csp
+    genms -m train energy optim.lr=1e-3,3e-4        # a multirun sweep
+
+The command table maps each subcommand to ``module:function`` so heavy libraries (JAX, Ray)
+load only for the commands that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from genms.paths import REPO_ROOT
+
+CONF_DIR = REPO_ROOT / "conf"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its Hydra config, the override each positional argument fills, its runner."""
+
+    config_name: str
+    target: str  # "module:function", called with the composed DictConfig
+    positionals: tuple[str, ...] = ()
+    help: str = ""
+    variadic: bool = False  # the last positional collects every remaining non-override arg
+
+
+# (group, verb) -> Command. A group with a single verb uses verb "".
+COMMANDS: dict[tuple[str, str], Command] = {
+    ("data", "prepare"): Command("data", "genms.data.commands:prepare", ("dataset",), "build the cached .npz for a dataset (or 'all')"),
+    ("data", "download"): Command("data", "genms.data.commands:download", ("dataset",), "fetch CDVAE CSVs and check their git blob SHAs"),
+    ("data", "union"): Command("data", "genms.data.commands:union", (), "build the leak-free MP training union"),
+    ("train", "diffusion"): Command("train_diffusion", "genms.diffusion.commands:train", (), "train the crystal denoiser (pi_lo)"),
+    ("train", "energy"): Command("train_energy", "genms.energy.commands:train", (), "train the formation-energy GNN (R_lo)"),
+    ("sample", ""): Command("sample", "genms.diffusion.commands:sample", ("formulae",), "sample structures for formulae, write CIFs", variadic=True),
+    ("propose", ""): Command("propose", "genms.language.commands:propose", ("request",), "propose ranked formulae for a request"),
+    ("generate", ""): Command("generate", "genms.search.commands:generate", ("request",), "the full search: request -> ranked structures"),
+    ("validate", ""): Command("validate", "genms.validate.commands:validate", ("inputs",), "MLIP pre-relaxation + DFT formation energies", variadic=True),
+    ("eval", "metrics"): Command("eval_metrics", "genms.evaluate.commands:metrics", ("inputs",), "validity/uniqueness metrics of CIF files", variadic=True),
+    ("eval", "csp"): Command("eval_csp", "genms.diffusion.commands:eval_csp", (), "CSP benchmark (match rate / RMSE)"),
+    ("eval", "energy"): Command("eval_energy", "genms.energy.commands:eval_energy", (), "formation-energy GNN benchmark"),
+    ("eval", "end-to-end"): Command("eval_end_to_end", "genms.search.commands:eval_end_to_end", (), "end-to-end family benchmark"),
+    ("eval", "language"): Command("eval_language", "genms.language.commands:eval_language", (), "language-level benchmark"),
+    ("eval", "dft"): Command("eval_dft", "genms.validate.commands:eval_dft", (), "DFT validation benchmark"),
+}
+
+
+class UsageError(SystemExit):
+    def __init__(self, message: str) -> None:
+        super().__init__(f"genms: {message}\n\n{usage()}")
+
+
+def usage() -> str:
+    lines = ["usage: genms [-m] <command> [args] [key=value ...]", "", "commands:"]
+    for (group, verb), cmd in COMMANDS.items():
+        name = f"{group} {verb}".strip()
+        args = " ".join(f"<{p}>" + ("..." if cmd.variadic and i == len(cmd.positionals) - 1 else "")
+                        for i, p in enumerate(cmd.positionals))
+        lines.append(f"  genms {name} {args}".rstrip().ljust(44) + cmd.help)
+    lines += ["", "Any config value can be overridden as key=value; add -m to sweep (Hydra multirun)."]
+    return "\n".join(lines)
+
+
+def _is_override(arg: str) -> bool:
+    head = arg.split("=", 1)[0]
+    return "=" in arg and head.replace(".", "").replace("_", "").replace("+", "").replace("~", "").replace("/", "").replace("@", "").isalnum()
+
+
+def quote_value(value: str) -> str:
+    """Quote a free-text value for Hydra's override grammar."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def parse_argv(argv: list[str]) -> tuple[Command, str, list[str], bool]:
+    """argv (without the program name) -> (command, display name, hydra overrides, multirun)."""
+    multirun = False
+    hydra_flags: list[str] = []
+    args: list[str] = []
+    for a in argv:
+        if a in ("-m", "--multirun"):
+            multirun = True
+        elif a in ("--cfg", "--info", "--resolve") or a.startswith("--cfg=") or a.startswith("hydra."):
+            hydra_flags.append(a)
+        else:
+            args.append(a)
+    if not args or args[0] in ("-h", "--help", "help"):
+        raise SystemExit(usage())
+    group = args.pop(0)
+    verb = ""
+    if (group, "") not in COMMANDS:
+        if not args or (group, args[0]) not in COMMANDS:
+            verbs = [v for (g, v) in COMMANDS if g == group]
+            if verbs:
+                raise UsageError(f"'{group}' needs one of: {', '.join(verbs)}")
+            raise UsageError(f"unknown command '{group}'")
+        verb = args.pop(0)
+    cmd = COMMANDS[(group, verb)]
+    free = [a for a in args if not _is_override(a)]
+    overrides = [a for a in args if _is_override(a)]
+    values: list[str] = []
+    for i, name in enumerate(cmd.positionals):
+        last = i == len(cmd.positionals) - 1
+        if last and cmd.variadic:
+            values.append(f"{name}=[" + ",".join(quote_value(v) for v in free) + "]")
+            free = []
+        elif free:
+            values.append(f"{name}={quote_value(free.pop(0))}")
+    if free:
+        raise UsageError(f"unexpected argument(s) {free!r} for 'genms {group} {verb}'".replace(" '", "'", 0))
+    return cmd, f"{group} {verb}".strip(), values + overrides + hydra_flags, multirun
+
+
+def load_target(target: str):
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = False):
+    import hydra
+    from omegaconf import DictConfig
+
+    fn = load_target(cmd.target)
+    result: dict = {}
+
+    @hydra.main(config_path=str(CONF_DIR), config_name=cmd.config_name, version_base="1.3")
+    def _app(cfg: DictConfig):
+        result["value"] = fn(cfg)
+        return result["value"]
+
+    saved = sys.argv
+    sys.argv = [f"genms {name}", *(["--multirun"] if multirun else []), *overrides]
+    try:
+        _app()
+    finally:
+        sys.argv = saved
+    return result.get("value")
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cmd, name, overrides, multirun = parse_argv(list(sys.argv[1:] if argv is None else argv))
+    if not CONF_DIR.is_dir():
+        raise SystemExit(f"genms: config folder {CONF_DIR} not found; install with `pip install -e .`")
+    run_command(cmd, name, overrides, multirun)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Datasets: source loaders, the compact ``.npz`` cache and the MP training union."""
