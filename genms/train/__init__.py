@@ -1,0 +1,1 @@
+"""The one training loop shared by the denoiser and the energy GNN."""
