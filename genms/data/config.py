@@ -1,0 +1,70 @@
+"""``DataConfig``: the typed schema of the ``data`` node in ``conf/data.yaml``.
+
+Every value that changes the prepared arrays (``niggli``, ``canonical_orientation``,
+``max_atoms``, the mp_cgcnn split, the union's ``symprec``) enters the prepared file's
+fingerprint; values that only change how the work is done (``workers``, ``chunksize``,
+``progress``) do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from genms.paths import user_cache_dir
+
+#: Where ``genms data download`` fetches from (the URL path appended is ``<repo>/<commit>/<file>``).
+UPSTREAM_BASE_URL = "https://raw.githubusercontent.com"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Settings of ``genms data prepare|download|union``.
+
+    Attributes:
+      niggli: Niggli-reduce every cell (as CDVAE/DiffCSP do).
+      canonical_orientation: after reduction, rotate the cell to pymatgen's standard
+        orientation (``Lattice.from_parameters``), so the stored matrix is a function of
+        the six lattice parameters; a left-handed cell is first turned right-handed with
+        the basis (-a, -b, -c), which describes the same crystal.
+      max_atoms: one maximum for every dataset of this command; ``None`` uses each
+        dataset's default (see ``genms.data.sources.DATASETS``).
+      workers: parsing processes (0 parses in this process).
+      chunksize: rows per task sent to a worker.
+      progress: show tqdm progress bars.
+      cif_dir: the folder of ``*.cif`` files read by the ``cif_dir`` dataset.
+      download_base_url: base URL for ``genms data download`` (a mirror or a test server).
+      download_timeout_s: socket timeout of one download.
+      cgcnn_seed: seed of the fixed 80/10/10 permutation of mp_cgcnn.
+      cgcnn_min_formation_energy: mp_cgcnn rows below this (eV/atom) are dropped before the split.
+      union_symprec: spglib tolerance (Å) for space groups computed for the MP union.
+      parse_cache_dir: parsed-source cache (``auto``: ~/.cache/genms/parsed); it is separate
+        from ``paths.cache_dir`` so that the prepared folder stays small.
+      force: rebuild even when the fingerprint matches.
+    """
+
+    niggli: bool = True
+    canonical_orientation: bool = True
+    max_atoms: int | None = None
+    workers: int = 2
+    chunksize: int = 64
+    progress: bool = True
+    cif_dir: str | None = None
+    download_base_url: str = UPSTREAM_BASE_URL
+    download_timeout_s: float = 60.0
+    cgcnn_seed: int = 0
+    cgcnn_min_formation_energy: float = -5.0
+    union_symprec: float = 0.1
+    parse_cache_dir: str = "auto"
+    force: bool = False
+
+    def parse_settings(self) -> dict:
+        """The settings that change how one CIF becomes arrays (part of every fingerprint)."""
+        return {"niggli": self.niggli, "canonical_orientation": self.canonical_orientation}
+
+
+def resolve_parse_cache_dir(value: str | None) -> Path:
+    """``auto``: the user cache's ``parsed`` folder."""
+    if value and value != "auto":
+        return Path(value).expanduser()
+    return user_cache_dir() / "parsed"

@@ -1,0 +1,149 @@
+"""Metric writers behind one protocol.
+
+* :class:`JsonlWriter` appends one JSON object per call (flushed, so a crash loses nothing).
+* :class:`WandbWriter` logs to Weights & Biases, **offline by default**; it is imported lazily
+  and any W&B failure is logged and turns the writer off — W&B never blocks or kills a run.
+  Sync later with ``wandb sync <run_dir>/wandb/offline-run-*``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+def _scalar(v: Any) -> Any:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return f if math.isfinite(f) else str(f)
+
+
+class MetricWriter(Protocol):
+    def write(self, step: int, metrics: Mapping[str, Any]) -> None: ...
+    def write_config(self, config: Mapping[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+class NullWriter:
+    def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+        pass
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class JsonlWriter:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+        row = {"step": int(step), **{k: _scalar(v) for k, v in metrics.items()}}
+        self._fh.write(json.dumps(row) + "\n")
+        self._fh.flush()
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        tmp = self.path.with_name("config.json.tmp")
+        tmp.write_text(json.dumps(config, indent=2, default=str))
+        os.replace(tmp, self.path.with_name("config.json"))
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class WandbWriter:
+    def __init__(self, run_dir: str | Path, project: str, mode: str = "offline", group: str | None = None,
+                 tags: list[str] | None = None, name: str | None = None, config: Mapping | None = None) -> None:
+        self._run = None
+        if mode not in ("offline", "online", "disabled"):
+            raise ValueError(f"logger.mode must be offline, online or disabled, got {mode!r}")
+        try:
+            os.environ.setdefault("WANDB_SILENT", "true")
+            import wandb
+
+            self._wandb = wandb
+            self._run = wandb.init(
+                project=project, mode=mode, dir=str(run_dir), group=group, tags=list(tags or []),
+                name=name, config=dict(config or {}), reinit="finish_previous",
+                settings=wandb.Settings(init_timeout=60, x_disable_stats=True),
+            )
+        except Exception as exc:  # noqa: BLE001 - tracking must never kill training
+            log.warning("W&B disabled for this run: %s", exc)
+            self._run = None
+
+    @property
+    def active(self) -> bool:
+        return self._run is not None
+
+    def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+        if self._run is None:
+            return
+        try:
+            self._run.log({k: _scalar(v) for k, v in metrics.items()}, step=int(step))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("W&B logging failed, disabling it: %s", exc)
+            self._run = None
+
+    def log_objects(self, objects: Mapping[str, Any], step: int | None = None) -> None:
+        """Log tables/images (``wandb.Table``, ``wandb.Image``) built by the caller."""
+        if self._run is None:
+            return
+        try:
+            self._run.log(dict(objects), step=step)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("W&B logging failed: %s", exc)
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        if self._run is not None:
+            try:
+                self._run.config.update(dict(config), allow_val_change=True)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("W&B config update failed: %s", exc)
+
+    def close(self) -> None:
+        if self._run is not None:
+            try:
+                self._run.finish()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("W&B finish failed: %s", exc)
+            self._run = None
+
+
+class MultiWriter:
+    def __init__(self, writers: list) -> None:
+        self.writers = writers
+
+    def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+        for w in self.writers:
+            w.write(step, metrics)
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        for w in self.writers:
+            w.write_config(config)
+
+    def close(self) -> None:
+        for w in self.writers:
+            w.close()
+
+
+def build_writer(cfg, run_dir: str | Path, config: Mapping | None = None) -> MultiWriter:
+    """From a :class:`genms.train.config.LoggerConfig`-like object."""
+    writers: list = []
+    if cfg.jsonl:
+        writers.append(JsonlWriter(Path(run_dir) / "metrics.jsonl"))
+    if cfg.wandb and cfg.mode != "disabled":
+        writers.append(WandbWriter(run_dir, cfg.project, cfg.mode, cfg.group, cfg.tags, cfg.name, config))
+    return MultiWriter(writers)

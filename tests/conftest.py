@@ -1,0 +1,34 @@
+"""Test-wide settings: CPU only, no network, quiet W&B, Ray without usage stats."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason=f"{SHARED_DATA} is absent")
+    if not SHARED_DATA.is_dir():
+        for item in items:
+            if "shared_data" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def shared_data_dir() -> Path:
+    return SHARED_DATA
