@@ -38,6 +38,7 @@ class Command:
     positionals: tuple[str, ...] = ()
     help: str = ""
     variadic: bool = False  # the last positional collects every remaining non-override arg
+    raw: bool = False  # the runner gets the raw argument list, no Hydra (commands wrapping commands)
 
 
 # (group, verb) -> Command. A group with a single verb uses verb "".
@@ -57,6 +58,12 @@ COMMANDS: dict[tuple[str, str], Command] = {
     ("eval", "end-to-end"): Command("eval_end_to_end", "genms.search.commands:eval_end_to_end", (), "end-to-end family benchmark"),
     ("eval", "language"): Command("eval_language", "genms.language.commands:eval_language", (), "language-level benchmark"),
     ("eval", "dft"): Command("eval_dft", "genms.validate.commands:eval_dft", (), "DFT validation benchmark"),
+    ("eval", "baselines"): Command("eval_baselines", "genms.baselines.commands:eval_baselines", (), "Table 1 offline baselines (template substitution, PyXtal random)"),
+    ("eval", "best-of-n"): Command("eval_best_of_n", "genms.studies.best_of_n:eval_best_of_n", (), "Figure 4: best-of-N vs a single sample on held-out compositions"),
+    ("sweep", ""): Command("sweep", "genms.launch.sweep:main", ("command",), "run a sweep's points in parallel (Ray), resumable", variadic=True, raw=True),
+    ("slurm", "render"): Command("slurm", "genms.launch.slurm:main", ("template",), "print the sbatch script for a template (--submit: sbatch it)", raw=True),
+    ("experiment", ""): Command("experiment", "genms.launch.experiment:main", ("name",), "regenerate one experiments/<name> result table", raw=True),
+    ("report", "gather"): Command("report_gather", "genms.tracking.gather:gather", ("source",), "collect runs (local JSON or W&B) into tables and plots"),
 }
 
 
@@ -152,9 +159,24 @@ def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = 
     return result.get("value")
 
 
+def raw_command(argv: list[str]) -> tuple[Command, list[str]] | None:
+    """A ``raw`` command at the start of ``argv`` and the arguments after its name."""
+    if argv:
+        verb = argv[1] if len(argv) > 1 else ""
+        for key, rest in (((argv[0], verb), argv[2:]), ((argv[0], ""), argv[1:])):
+            cmd = COMMANDS.get(key)
+            if cmd is not None and cmd.raw:
+                return cmd, rest
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cmd, name, overrides, multirun = parse_argv(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    raw = raw_command(argv)
+    if raw is not None:
+        return int(load_target(raw[0].target)(raw[1]) or 0)
+    cmd, name, overrides, multirun = parse_argv(argv)
     if not CONF_DIR.is_dir():
         raise SystemExit(f"genms: config folder {CONF_DIR} not found; install with `pip install -e .`")
     run_command(cmd, name, overrides, multirun)

@@ -17,6 +17,7 @@ REASONS: dict[str, str] = {
     "reduction_failed": "Niggli reduction or cell canonicalisation failed",
     "missing_target": "the required target is missing or NaN",
     "too_many_atoms": "more atoms than data.max_atoms",
+    "missing_id": "the row has no id",
     "duplicate_id": "an earlier row with the same id was kept",
     "target_outlier": "target outside the accepted range (mp_cgcnn: formation energy < -5 eV/atom)",
     "val_test_id": "MP union: material id is in the MP-20 val or test files",

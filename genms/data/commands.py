@@ -1,0 +1,125 @@
+"""Runners of ``genms data prepare|download|union`` (``genms.cli`` calls them with the composed config).
+
+Library errors (absent sources, a bad config value, a failed download) end the command with a
+one-line message that names the fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from omegaconf import DictConfig
+
+from genms.configs import ConfigError, to_dataclass
+from genms.data.config import DataConfig
+from genms.data.download import DownloadError, download_dataset
+from genms.data.prepare import PrepareContext, SplitResult, prepare_all, prepare_dataset
+from genms.data.report import render_split_table, render_union_table
+from genms.data.sources import DATASETS, DOWNLOADABLE, DataSourceError, data_roots
+from genms.paths import resolve_cache_dir, resolve_data_dir, user_cache_dir
+
+log = logging.getLogger(__name__)
+
+
+def _paths(cfg: DictConfig) -> tuple[str, str]:
+    paths = cfg.get("paths") or {}
+    return paths.get("data_dir", "auto"), paths.get("cache_dir", "auto")
+
+
+def _context(cfg: DictConfig) -> PrepareContext:
+    data_dir, cache_dir = _paths(cfg)
+    return PrepareContext.create(to_dataclass(DataConfig, cfg.get("data")), data_roots(data_dir),
+                                 resolve_cache_dir(cache_dir))
+
+
+def _dataset(cfg: DictConfig, command: str, choices) -> str:
+    name = cfg.get("dataset")
+    if not name:
+        raise SystemExit(f"genms data {command}: name a dataset: {', '.join(choices)} or 'all'")
+    return str(name)
+
+
+def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: float, cache_dir) -> None:
+    from rich.console import Console
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    rows = [{"dataset": r.dataset, "split": r.split, "status": r.status, "report": r.report} for r in results]
+    if results:
+        console.print(render_split_table(rows))
+    for r in results:
+        if r.dataset == "mp_cgcnn" and r.split == "train" and "before_split" in r.meta:
+            pre = r.meta["before_split"]
+            console.print(f"mp_cgcnn before the 80/10/10 split: {pre['rows']} rows, {pre['kept']} kept, "
+                          f"skipped {pre['skipped']}; split sizes {r.meta.get('split_sizes')}")
+        if r.dataset == "mp_union" and r.split == "train" and "union" in r.meta:
+            console.print(render_union_table(r.meta["union"]))
+            u = r.meta["union"]
+            console.print(f"MP union: {u['held_out_ids']} MP-20 val/test ids held out, "
+                          f"{u['test_formula_spacegroup_pairs']} test (formula, space group) pairs, "
+                          f"{u['spacegroups_computed']} space groups computed, "
+                          f"{u['cgcnn_targets_masked']} mp_cgcnn energies masked; absent sources: "
+                          f"{u['absent_sources'] or 'none'}")
+    for name, why in unavailable.items():
+        console.print(f"[yellow]{name}: not prepared[/yellow] ({why})")
+    cached = sum(r.status == "cached" for r in results)
+    console.print(f"{len(results)} split file(s) in {cache_dir} ({cached} cached, "
+                  f"{len(results) - cached} built) in {elapsed:.1f} s")
+
+
+def prepare(cfg: DictConfig) -> list[dict]:
+    """``genms data prepare <dataset|all>``: build (or reuse) the prepared ``.npz`` files."""
+    name = _dataset(cfg, "prepare", DATASETS)
+    start = time.perf_counter()
+    try:
+        ctx = _context(cfg)
+        if name == "all":
+            results, unavailable = prepare_all(ctx)
+        else:
+            results, unavailable = prepare_dataset(name, ctx), {}
+    except (DataSourceError, ConfigError) as exc:
+        raise SystemExit(f"genms data prepare: {exc}") from None
+    _print(results, unavailable, time.perf_counter() - start, ctx.cache_dir)
+    if not results:
+        raise SystemExit("genms data prepare: no dataset could be prepared (see above)")
+    return [{"dataset": r.dataset, "split": r.split, "path": str(r.path), "status": r.status,
+             "report": r.report} for r in results]
+
+
+def union(cfg: DictConfig) -> list[dict]:
+    """``genms data union``: ``genms data prepare mp_union``."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.merge(cfg, {"dataset": "mp_union"})
+    return prepare(cfg)
+
+
+def download(cfg: DictConfig) -> list[dict]:
+    """``genms data download <dataset|all>``: fetch upstream CSVs, verify their git blob SHAs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    name = _dataset(cfg, "download", DOWNLOADABLE)
+    try:
+        data = to_dataclass(DataConfig, cfg.get("data"))
+    except ConfigError as exc:
+        raise SystemExit(f"genms data download: {exc}") from None
+    data_dir, _ = _paths(cfg)
+    explicit = data_dir and data_dir != "auto"
+    dest = resolve_data_dir(data_dir) if explicit else user_cache_dir() / "data"
+    names = list(DOWNLOADABLE) if name == "all" else [name]
+    out: list[dict] = []
+    try:
+        for n in names:
+            out += download_dataset(n, dest, data_roots(data_dir), data.download_base_url,
+                                    data.download_timeout_s, progress=data.progress)
+    except DownloadError as exc:
+        raise SystemExit(f"genms data download: {exc}") from None
+    table = Table(title="genms data download")
+    for col in ("file", "status", "path"):
+        table.add_column(col)
+    for row in out:
+        table.add_row(row["file"], row["status"], row["path"])
+    Console().print(table)
+    return out

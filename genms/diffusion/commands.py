@@ -1,0 +1,229 @@
+"""Runners of ``genms train diffusion``, ``genms sample`` and ``genms eval csp`` (Hydra configs in conf/).
+
+* ``train``: builds :class:`DiffusionTask` from prepared arrays (or CSVs), optionally sizes
+  ``train.steps`` to a wall-time budget (``time_budget_minutes``: a short timing of the train
+  step, so the cosine schedule ends inside the budget), runs the shared loop and exports a
+  float16 inference bundle.
+* ``sample``: formulae -> CIF files (Z explicit or drawn from the bundle's prior).
+* ``eval_csp``: the CSP benchmark (:mod:`genms.diffusion.csp_benchmark`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from genms.configs import to_dataclass
+from genms.diffusion.config import DiffusionConfig, DiffusionDataConfig, SamplerConfig
+from genms.models.denoiser import DenoiserConfig
+from genms.paths import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+
+def repo_path(p: str | Path) -> Path:
+    p = Path(p)
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def command_line() -> str:
+    """The command as typed (the CLI puts ``genms <cmd>`` and the overrides in ``sys.argv``)."""
+    return " ".join([sys.argv[0]] + [shlex.quote(a) for a in sys.argv[1:]])
+
+
+def model_config(node) -> DenoiserConfig:
+    cfg = to_dataclass(DenoiserConfig, node)
+    return DenoiserConfig(**{**cfg.__dict__, "width_multipliers": tuple(cfg.width_multipliers)})
+
+
+def build_task(cfg: DictConfig):
+    from genms.diffusion.data import load_split
+    from genms.diffusion.task import DiffusionTask
+
+    data = to_dataclass(DiffusionDataConfig, cfg.data)
+    cache_dir = cfg.paths.cache_dir
+    csv = lambda p: str(repo_path(p)) if p else None  # noqa: E731 - repo-relative fixture paths
+    train = load_split(data.dataset, data.train_split, cache_dir, csv(data.csv_train), data.train_limit)
+    val = load_split(data.dataset, data.val_split, cache_dir, csv(data.csv_val), data.val_limit)
+    return DiffusionTask(model_config(cfg.model), to_dataclass(DiffusionConfig, cfg.diffusion), train, val,
+                         data.z_prior_min_count)
+
+
+def time_train_step(task, batch_size: int, optim_cfg, n: int = 20) -> float:
+    """Seconds per training step (loss, gradient, optimiser update) after compilation."""
+    import jax
+    import optax
+
+    from genms.train.optim import build_optimizer
+
+    tx = build_optimizer(optim_cfg, 10_000)
+    rng = np.random.default_rng(0)
+    batches = [task.make_batch("train", rng.choice(task.num_examples("train"), min(batch_size, task.num_examples("train")),
+                                                   replace=False).tolist(), batch_size) for _ in range(2)]
+    params = task.init(jax.random.key(0), batches[0])
+    opt = tx.init(params)
+
+    @jax.jit
+    def step(p, o, b, key):
+        (loss, _), g = jax.value_and_grad(task.loss, has_aux=True)(p, b, key, True)
+        u, o = tx.update(g, o, p)
+        return optax.apply_updates(p, u), o, loss
+
+    params, opt, loss = step(params, opt, batches[0], jax.random.key(0))
+    jax.block_until_ready(loss)
+    t = time.perf_counter()
+    for i in range(n):
+        params, opt, loss = step(params, opt, batches[i % 2], jax.random.key(i))
+    jax.block_until_ready(loss)
+    return (time.perf_counter() - t) / n
+
+
+def train(cfg: DictConfig) -> dict:
+    """``genms train diffusion``."""
+    from genms.train.commands import run_training
+    from genms.train.config import OptimConfig, TrainConfig
+
+    t0 = time.time()
+    task = build_task(cfg)
+    log.info("data: %d train / %d val crystals (%.1f s)", task.num_examples("train"), task.num_examples("val"),
+             time.time() - t0)
+    train_cfg = to_dataclass(TrainConfig, cfg.train)
+    budget = cfg.get("time_budget_minutes")
+    if budget and not train_cfg.resume:
+        per_step = time_train_step(task, train_cfg.batch_size, to_dataclass(OptimConfig, cfg.optim))
+        # The loop also compiles, evaluates and checkpoints: keep a margin for that.
+        steps = max(int(budget * 60 * float(cfg.get("time_budget_fraction", 0.9)) / per_step), 10)
+        log.info("train step %.2f ms -> %d steps fit %.1f minutes", per_step * 1e3, steps, budget)
+        with open_dict(cfg):
+            cfg.train.steps = steps
+            cfg.train.eval_every = min(int(cfg.train.eval_every), steps)
+            cfg.train.ckpt_every = min(int(cfg.train.ckpt_every), steps)
+    export = cfg.get("export") or {}
+    export_to = repo_path(export["path"]) if export.get("path") else None
+    result = run_training(cfg, task, export_to=export_to, export_dtype=export.get("dtype", "float16"))
+    return {"run_dir": str(result.run_dir), "step": result.step, "completed": result.completed,
+            "metrics": result.last_metrics, "bundle": str(export_to) if export_to and result.completed else None}
+
+
+def sampler_config(node) -> SamplerConfig:
+    cfg = to_dataclass(SamplerConfig, node)
+    return SamplerConfig(**{**cfg.__dict__, "buckets": tuple(cfg.buckets)})
+
+
+def sample(cfg: DictConfig) -> list[str]:
+    """``genms sample <formulae...>``: write ``n`` CIFs per formula to ``out_dir``."""
+    import jax
+
+    from genms.crystal.composition import FormulaError, parse_formula
+    from genms.crystal.convert import to_cif
+    from genms.diffusion.sampler import load_sampler
+    from genms.evaluate.validity import check_validity
+
+    formulae = list(cfg.formulae or [])
+    if not formulae:
+        raise SystemExit("genms sample: give at least one formula, e.g. `genms sample SrTiO3 NaCl n=4`")
+    for f in formulae:
+        try:
+            parse_formula(f)
+        except FormulaError as exc:
+            raise SystemExit(f"genms sample: {exc}") from None
+    z = cfg.get("formula_units")
+    if z is not None and not isinstance(z, int):
+        z = list(OmegaConf.to_container(z)) if OmegaConf.is_list(z) else int(z)
+    scfg = sampler_config(cfg.sampler)
+    try:
+        sampler = load_sampler(scfg.bundle, scfg)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"genms sample: {exc}") from None
+    n = int(cfg.n)
+    t0 = time.time()
+    try:
+        groups = sampler.sample(formulae, n, jax.random.key(int(cfg.seed)), z)
+    except ValueError as exc:
+        raise SystemExit(f"genms sample: {exc}") from None
+    seconds = time.time() - t0
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, rows = [], []
+    for formula, group in zip(formulae, groups):
+        for j, crystal in enumerate(group):
+            path = out_dir / f"{formula}_{j:03d}.cif"
+            tmp = path.with_suffix(".cif.tmp")
+            tmp.write_text(to_cif(crystal))
+            tmp.replace(path)
+            written.append(str(path))
+            v = check_validity(crystal) if cfg.get("check_validity", True) else None
+            rows.append((path.name, crystal.n_atoms, f"{crystal.volume:.1f}",
+                         "-" if v is None else f"{v.min_distance:.2f}", "-" if v is None else str(v.struct_valid)))
+    _print_table(rows, f"{len(written)} structures in {seconds:.1f} s -> {out_dir}")
+    return written
+
+
+def _print_table(rows, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("file", "atoms", "volume Å³", "min dist Å", "struct. valid"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*[str(x) for x in r])
+    Console().print(table)
+
+
+def bundle_checksum(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.glob("params.msgpack*")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def eval_csp(cfg: DictConfig) -> dict:
+    """``genms eval csp``: match rate / RMSE at k = 1 and k = K; writes the JSON result."""
+    from genms.diffusion.csp_benchmark import CSPEvalConfig, run_csp_benchmark, write_result
+    from genms.diffusion.data import load_split
+    from genms.diffusion.sampler import default_bundle_path, load_sampler
+
+    node = OmegaConf.to_container(cfg.eval, resolve=True)
+    scfg = sampler_config(node.pop("sampler", {}))
+    ecfg = to_dataclass(CSPEvalConfig, node)
+    ecfg = CSPEvalConfig(**{**ecfg.__dict__, "sampler": scfg})
+    test = load_split(ecfg.dataset, ecfg.split, cfg.paths.cache_dir, str(repo_path(ecfg.csv)) if ecfg.csv else None,
+                      ecfg.limit)
+    gts = test.crystals()
+    bundle = Path(scfg.bundle) if scfg.bundle else default_bundle_path()
+    sampler = None if ecfg.samples_in else load_sampler(bundle, scfg)
+    result = run_csp_benchmark(ecfg, gts, sampler, command_line())
+    meta = json.loads((bundle / "bundle.json").read_text()) if (bundle / "bundle.json").is_file() else {}
+    result["checkpoint"] = {
+        "bundle": str(bundle.resolve().relative_to(REPO_ROOT)) if bundle.resolve().is_relative_to(REPO_ROOT) else str(bundle),
+        "params_sha256_16": bundle_checksum(bundle) if bundle.is_dir() else None,
+        "training": meta.get("training", {}),
+        "step": meta.get("provenance", {}).get("step"),
+    }
+    result["test_source"] = {"dataset": ecfg.dataset, "split": ecfg.split, "csv": ecfg.csv,
+                             "fingerprint": test.meta.get("fingerprint")}
+    path = write_result(repo_path(ecfg.output), result)
+    keys = [k for k in result if k.startswith(("match_rate", "rmse", "n_test", "structures_per_second", "validity"))]
+    _print_summary({k: result[k] for k in keys}, f"CSP {ecfg.label} -> {path}")
+    return result
+
+
+def _print_summary(values: dict, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value")
+    for k, v in values.items():
+        table.add_row(k, "-" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v)))
+    Console().print(table)

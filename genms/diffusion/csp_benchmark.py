@@ -1,0 +1,256 @@
+"""The crystal-structure-prediction benchmark (CDVAE/DiffCSP protocol) for π_lo.
+
+For each test crystal the sampler gets its exact atom list (composition and Z, as in DiffCSP)
+and draws ``k_max`` candidates in one batched call. Then, on a process pool:
+
+* every candidate's validity (``genms.evaluate.validity``: structure + SMACT composition);
+* **k = 1** uses candidate 0 only and DiffCSP's ``RecEval`` rule: compared with
+  ``StructureMatcher(stol=0.5, ltol=0.3, angle_tol=10)`` only when both it and the ground truth
+  are valid;
+* **k = k_max** uses all candidates and ``RecEvalBatch``: the minimum normalised RMS over
+  valid, matching candidates.
+
+Matching is the slow part (~50 ms per pair on one core). ``match_budget_s`` bounds it: the
+k = 1 pairs of every item go first, then whole items for k = k_max in a seeded random order;
+items not finished in time are left out of the k_max numbers (``n_test_k{k}`` says how many
+were scored). The samples and per-item results can be saved and the run finished later
+(``samples_in`` / ``results_in``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import multiprocessing as mp
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genms.crystal.structure import Crystal
+from genms.data.arrays import CrystalArrays
+from genms.diffusion.config import SamplerConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CSPEvalConfig:
+    dataset: str = "mp_union"
+    split: str = "test"
+    csv: str | None = None  # a CDVAE CSV instead of prepared arrays
+    label: str = "mp20"
+    limit: int | None = None  # first n test crystals
+    k: list[int] = field(default_factory=lambda: [1, 20])
+    seed: int = 0
+    workers: int | None = None  # matching processes (None = all cores but one)
+    match_timeout_s: float = 60.0  # per StructureMatcher comparison
+    match_budget_s: float | None = None  # wall-time bound on matching (None = no bound)
+    wall_budget_s: float | None = None  # bound on the whole run: matching gets what is left
+    output: str = "benchmarks/results/csp_mp20.json"
+    samples_out: str | None = None  # save every candidate (CrystalArrays .npz)
+    samples_in: str | None = None  # reuse saved candidates instead of sampling
+    results_out: str | None = None  # per-item results (JSON lines)
+    results_in: str | None = None  # per-item results of an earlier run: only the rest is matched
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+
+
+# -- matching workers (module level: pickled by reference) ---------------------------------------
+def _match_item(args: tuple) -> dict:
+    """One test item: validity of its candidates and the gt, RMS of each valid candidate."""
+    from genms.evaluate.matching import MatchConfig, match_pair
+    from genms.evaluate.validity import check_validity
+
+    index, gt, candidates, first, timeout = args
+    cfg = MatchConfig(timeout_s=timeout)
+    gt_valid = check_validity(gt).valid
+    valid, rms = [], []
+    for cand in candidates:
+        ok = check_validity(cand).valid
+        valid.append(bool(ok))
+        rms.append(match_pair(cand, gt, cfg).rms if ok else None)
+    return {"index": index, "first": first, "gt_valid": bool(gt_valid), "valid": valid, "rms": rms}
+
+
+def _pool(workers: int):
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["genms.evaluate.matching", "genms.evaluate.validity"])
+    return ctx.Pool(workers)
+
+
+def match_items(gts: list[Crystal], cands: list[list[Crystal]], todo_first: list[int], todo_rest: list[int],
+                workers: int, timeout: float, budget_s: float | None) -> tuple[dict, dict, bool]:
+    """(first-candidate results, rest-candidate results, finished) keyed by item index."""
+    tasks = [(i, gts[i], cands[i][:1], True, timeout) for i in todo_first]
+    tasks += [(i, gts[i], cands[i][1:], False, timeout) for i in todo_rest if len(cands[i]) > 1]
+    first, rest = {}, {}
+    deadline = None if budget_s is None else time.time() + budget_s
+    finished = True
+    if workers <= 1:
+        for t in tasks:
+            if deadline is not None and time.time() > deadline:
+                finished = False
+                break
+            r = _match_item(t)
+            (first if r["first"] else rest)[r["index"]] = r
+        return first, rest, finished
+    pool = _pool(workers)
+    try:
+        it = pool.imap_unordered(_match_item, tasks)  # chunksize 1: supports next(timeout)
+        for _ in range(len(tasks)):
+            try:
+                left = None if deadline is None else max(deadline - time.time(), 0.01)
+                r = it.next(timeout=left)
+            except mp.TimeoutError:
+                finished = False
+                break
+            (first if r["first"] else rest)[r["index"]] = r
+    finally:
+        pool.terminate()
+        pool.join()
+    return first, rest, finished
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+def summarise(n_items: int, first: dict, rest: dict, k_max: int) -> dict:
+    """DiffCSP match rates / RMSEs from per-item results."""
+    out: dict = {}
+    scored1 = [i for i in range(n_items) if i in first]
+    rms1 = [first[i]["rms"][0] for i in scored1 if first[i]["gt_valid"] and first[i]["rms"][0] is not None]
+    out["n_test_k1"] = len(scored1)
+    out["match_rate_k1"] = len(rms1) / max(len(scored1), 1)
+    out["rmse_k1"] = float(np.mean(rms1)) if rms1 else None
+    if k_max > 1:
+        scored = [i for i in scored1 if i in rest]
+        best = []
+        for i in scored:
+            found = [r for r in first[i]["rms"] + rest[i]["rms"] if r is not None]
+            if found:
+                best.append(min(found))
+        out[f"n_test_k{k_max}"] = len(scored)
+        out[f"match_rate_k{k_max}"] = len(best) / max(len(scored), 1)
+        out[f"rmse_k{k_max}"] = float(np.mean(best)) if best else None
+        valid = [v for i in scored for v in first[i]["valid"] + rest[i]["valid"]]
+    else:
+        valid = [v for i in scored1 for v in first[i]["valid"]]
+    out["validity"] = float(np.mean(valid)) if valid else None
+    out["gt_validity"] = float(np.mean([first[i]["gt_valid"] for i in scored1])) if scored1 else None
+    return out
+
+
+# -- samples on disk -------------------------------------------------------------------------------
+def save_samples(path: str | Path, cands: list[list[Crystal]]) -> None:
+    flat = [c for group in cands for c in group]
+    ids = [f"{i}:{j}" for i, group in enumerate(cands) for j in range(len(group))]
+    CrystalArrays.from_crystals(flat, ids, meta={"kind": "csp_samples"}).save(path)
+
+
+def load_samples(path: str | Path, n_items: int) -> list[list[Crystal]]:
+    arrays = CrystalArrays.load(path)
+    out: list[list[Crystal]] = [[] for _ in range(n_items)]
+    for k, key in enumerate(arrays.ids):
+        i, _ = (int(v) for v in str(key).split(":"))
+        if i < n_items:
+            out[i].append(arrays.crystal(k))
+    return out
+
+
+def _read_results(path: str | Path) -> tuple[dict, dict]:
+    first, rest = {}, {}
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            (first if r["first"] else rest)[int(r["index"])] = r
+    return first, rest
+
+
+def _write_results(path: str | Path, first: dict, rest: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w") as fh:
+        for r in list(first.values()) + list(rest.values()):
+            fh.write(json.dumps(r) + "\n")
+    os.replace(tmp, path)
+
+
+def hardware() -> str:
+    import jax
+
+    dev = jax.devices()[0]
+    return f"{dev.platform}:{getattr(dev, 'device_kind', '')} x{jax.device_count()}; {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
+
+
+# -- the benchmark ---------------------------------------------------------------------------------
+def run_csp_benchmark(cfg: CSPEvalConfig, gts: list[Crystal], sampler=None, command: str = "") -> dict:
+    """Sample (or load) candidates for ``gts``, match them, return the JSON-able result."""
+    import jax
+
+    t_start = time.time()
+    k_max = max(cfg.k)
+    if min(cfg.k) != 1 or len(cfg.k) > 2:
+        raise ValueError(f"eval_csp.k must be [1] or [1, K]; got {cfg.k}")
+    n = len(gts)
+    result: dict = {"dataset": cfg.label, "split": cfg.split, "n_test": n, "k": list(cfg.k), "command": command,
+                    "hardware": hardware(), "date": time.strftime("%Y-%m-%d")}
+    if cfg.samples_in:
+        cands = load_samples(cfg.samples_in, n)
+        result["samples_from"] = cfg.samples_in
+    else:
+        cells = [g.atomic_numbers for g in gts for _ in range(k_max)]
+        t0 = time.time()
+        sampler.warmup([len(c) for c in cells])
+        compile_s = time.time() - t0
+        key = jax.random.key(cfg.seed)
+        t0 = time.time()
+        flat = sampler.sample_cells(cells, key)
+        sample_s = time.time() - t0
+        cands = [flat[i * k_max : (i + 1) * k_max] for i in range(n)]
+        flops = sampler.plan_flops([len(c) for c in cells])
+        result.update({
+            "n_samples": len(cells), "sampling_steps": sampler.steps, "gamma": sampler.gamma,
+            "compile_seconds": compile_s, "sampling_seconds": sample_s,
+            "structures_per_second": len(cells) / sample_s,
+            "executed_flops": flops, "achieved_tflops": flops / sample_s / 1e12,
+            "compute_dtype": str(np.dtype(sampler.model.dtype)),
+        })
+        log.info("sampled %d structures in %.1f s (%.0f /s, %.1f TFLOP/s executed)", len(cells), sample_s,
+                 len(cells) / sample_s, flops / sample_s / 1e12)
+        if cfg.samples_out:
+            save_samples(cfg.samples_out, cands)
+    first, rest = _read_results(cfg.results_in) if cfg.results_in else ({}, {})
+    order = np.random.default_rng(cfg.seed).permutation(n).tolist()
+    todo_first = [i for i in range(n) if i not in first]
+    todo_rest = [i for i in order if i not in rest] if k_max > 1 else []
+    workers = cfg.workers if cfg.workers is not None else max(1, (os.cpu_count() or 2) - 1)
+    budget = cfg.match_budget_s
+    if cfg.wall_budget_s is not None:
+        left = cfg.wall_budget_s - (time.time() - t_start)
+        budget = left if budget is None else min(budget, left)
+        log.info("matching budget %.0f s", budget)
+    t0 = time.time()
+    new_first, new_rest, finished = match_items(gts, cands, todo_first, todo_rest, workers, cfg.match_timeout_s,
+                                                budget)
+    first.update(new_first)
+    rest.update(new_rest)
+    result["matching_seconds"] = time.time() - t0
+    result["matching_workers"] = workers
+    result["matching_finished"] = finished
+    if cfg.results_out:
+        _write_results(cfg.results_out, first, rest)
+    result.update(summarise(n, first, rest, k_max))
+    return result
+
+
+def write_result(path: str | Path, result: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o)))
+    os.replace(tmp, path)
+    return path

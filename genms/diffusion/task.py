@@ -1,0 +1,214 @@
+"""``DiffusionTask``: the denoiser's training objective for the shared loop (``genms.train``).
+
+Each example is one crystal padded to ``max_atoms`` slots: fractional coordinates, atomic
+numbers, mask and the normalised lattice features (``genms.diffusion.lattice``). The loss is
+the paper's ε-prediction MSE at a continuous time t ~ U(0, 1) (stratified over the batch) on
+the cosine log-SNR schedule, averaged per crystal over its coordinate channels, plus the
+lattice token's ε error and, for the ``joint_fraction`` of crystals whose types are diffused,
+the atomic-number channel's ε error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from genms.crystal.batch import MAX_Z
+from genms.data.arrays import CrystalArrays
+from genms.diffusion.config import DiffusionConfig
+from genms.diffusion.formula_units import FormulaUnitPrior
+from genms.diffusion.lattice import LatticeNormaliser
+from genms.diffusion.schedules import alpha_sigma, logsnr_schedule, predict_x0
+from genms.diffusion.torus import coord_channels, decode_frac, encode_frac, torus_delta
+from genms.models.denoiser import Denoiser, DenoiserConfig, dtype_from_name
+
+log = logging.getLogger(__name__)
+
+
+def encode_z(numbers: jax.Array) -> jax.Array:
+    """Atomic numbers -> the continuous channel in [−1, 1] (``genms.crystal.batch`` convention)."""
+    return (numbers.astype(jnp.float32) - 1.0) / (MAX_Z - 1.0) * 2.0 - 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseSplit:
+    """A split as padded arrays: frac [M, N, 3], numbers [M, N], mask [M, N], lattice [M, 6]."""
+
+    frac: np.ndarray
+    numbers: np.ndarray
+    mask: np.ndarray
+    lattice: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.mask.shape[0])
+
+
+def densify(arrays: CrystalArrays, max_atoms: int, normaliser: LatticeNormaliser) -> DenseSplit:
+    """Pad every crystal to ``max_atoms`` slots (callers drop larger cells first)."""
+    n = np.asarray(arrays.n_atoms, np.int64)
+    if n.size and n.max() > max_atoms:
+        raise ValueError(f"a crystal has {n.max()} atoms; max_atoms is {max_atoms}")
+    m = len(arrays)
+    row = np.repeat(np.arange(m), n)
+    slot = np.arange(n.sum()) - np.repeat(arrays.offsets[:-1], n)
+    frac = np.zeros((m, max_atoms, 3), np.float32)
+    numbers = np.zeros((m, max_atoms), np.int32)
+    mask = np.zeros((m, max_atoms), bool)
+    frac[row, slot] = arrays.frac_coords
+    numbers[row, slot] = arrays.atomic_numbers
+    mask[row, slot] = True
+    lattice = normaliser.encode(arrays.lattice_params, n)
+    return DenseSplit(frac, numbers, mask, lattice)
+
+
+def drop_large(arrays: CrystalArrays, max_atoms: int, name: str) -> CrystalArrays:
+    keep = np.flatnonzero(arrays.n_atoms <= max_atoms)
+    if keep.size < len(arrays):
+        log.warning("%s: dropping %d of %d cells with more than %d atoms", name, len(arrays) - keep.size,
+                    len(arrays), max_atoms)
+        arrays = arrays.subset(keep)
+    return arrays
+
+
+class DiffusionTask:
+    """Formula-conditioned crystal diffusion (π_lo) as a :class:`genms.train.task.Task`."""
+
+    name = "diffusion"
+
+    def __init__(self, model_cfg: DenoiserConfig, diff_cfg: DiffusionConfig, train: CrystalArrays,
+                 val: CrystalArrays | None = None, z_prior_min_count: int = 5) -> None:
+        self.model_cfg, self.cfg = model_cfg, diff_cfg
+        train = drop_large(train, diff_cfg.max_atoms, "train")
+        if len(train) < 2:
+            raise ValueError("the training split needs at least 2 crystals")
+        self.normaliser = LatticeNormaliser.fit(train.lattice_params, train.n_atoms)
+        self.z_prior = FormulaUnitPrior.fit(
+            (train.atomic_numbers[s:e] for s, e in zip(train.offsets[:-1], train.offsets[1:])),
+            diff_cfg.max_atoms, z_prior_min_count)
+        self.splits = {"train": densify(train, diff_cfg.max_atoms, self.normaliser)}
+        if val is not None and len(val):
+            val = drop_large(val, diff_cfg.max_atoms, "val")
+            self.splits["val"] = densify(val, diff_cfg.max_atoms, self.normaliser)
+        self.data_info = {
+            "train": {"n": len(train), "meta": _short_meta(train.meta)},
+            "val": {"n": 0 if val is None else len(val), "meta": _short_meta(val.meta) if val is not None else {}},
+        }
+        self.model = build_denoiser(model_cfg, diff_cfg)
+
+    # -- Task protocol -------------------------------------------------------------------------
+    def num_examples(self, split: str) -> int:
+        return len(self.splits[split]) if split in self.splits else 0
+
+    def make_batch(self, split: str, indices, batch_size: int) -> dict:
+        data = self.splits[split]
+        idx = np.asarray(indices, np.int64)
+        if idx.size > batch_size:
+            raise ValueError(f"{idx.size} indices do not fit a batch of {batch_size}")
+        pad = batch_size - idx.size
+        take = np.concatenate([idx, np.zeros(pad, np.int64)])  # padded rows repeat row 0, weight 0
+        return {
+            "frac": data.frac[take],
+            "numbers": data.numbers[take],
+            "mask": data.mask[take],
+            "lattice": data.lattice[take],
+            "weight": np.concatenate([np.ones(idx.size, np.float32), np.zeros(pad, np.float32)]),
+        }
+
+    def init(self, key: jax.Array, batch: dict):
+        b = batch["mask"].shape[0]
+        c = coord_channels(self.cfg.coords) + 1
+        return self.model.init(
+            {"params": key}, jnp.zeros(batch["mask"].shape + (c,)), batch["numbers"],
+            jnp.ones((b,), bool), batch["lattice"], jnp.zeros((b,)), batch["mask"], train=False,
+        )
+
+    def loss(self, params, batch: dict, key: jax.Array, train: bool):
+        per_crystal, parts = self._per_crystal(params, batch, key, train)
+        w = batch["weight"]
+        denom = jnp.maximum(w.sum(), 1.0)
+        metrics = {k: (v * w).sum() / denom for k, v in parts.items()}
+        return (per_crystal * w).sum() / denom, metrics
+
+    def eval_metrics(self, params, batch: dict, key: jax.Array) -> dict:
+        per_crystal, parts = self._per_crystal(params, batch, key, False)
+        w = batch["weight"]
+        return {"loss": (per_crystal * w).sum(), **{k: (v * w).sum() for k, v in parts.items()},
+                "count": w.sum()}
+
+    def checkpoint_extras(self) -> dict:
+        return bundle_extras(self.model_cfg, self.cfg, self.normaliser, self.z_prior, self.data_info)
+
+    # -- the objective -------------------------------------------------------------------------
+    def _per_crystal(self, params, batch: dict, key: jax.Array, train: bool):
+        cfg = self.cfg
+        mask = batch["mask"]
+        b = mask.shape[0]
+        k_t, k_eps, k_lat, k_joint, k_drop = jax.random.split(key, 5)
+        # Stratified times: one uniform offset, b evenly spaced strata (lower-variance loss).
+        t = jnp.mod(jax.random.uniform(k_t) + jnp.arange(b) / b, 1.0)
+        logsnr = logsnr_schedule(t, cfg.schedule)
+        alpha, sigma = alpha_sigma(logsnr)
+        x_type = encode_z(batch["numbers"])[..., None]
+        x_atoms = jnp.concatenate([encode_frac(batch["frac"], cfg.coords), x_type], axis=-1)
+        eps = jax.random.normal(k_eps, x_atoms.shape)
+        z_atoms = alpha[:, None, None] * x_atoms + sigma[:, None, None] * eps
+        joint = jax.random.bernoulli(k_joint, cfg.joint_fraction, (b,))
+        # Conditioned crystals see the clean atomic-number channel; joint ones its noisy version.
+        z_atoms = z_atoms.at[..., -1:].set(jnp.where(joint[:, None, None], z_atoms[..., -1:], x_type))
+        z_atoms = jnp.where(mask[..., None], z_atoms, 0.0)
+        eps_lat = jax.random.normal(k_lat, batch["lattice"].shape)
+        z_lat = alpha[:, None] * batch["lattice"] + sigma[:, None] * eps_lat
+        given = jnp.where(joint[:, None], 0, batch["numbers"])
+        eps_atoms_hat, eps_lat_hat = self.model.apply(
+            params, z_atoms, given, ~joint, z_lat, logsnr, mask, train=train, rngs={"dropout": k_drop})
+
+        m = mask.astype(jnp.float32)
+        n_atoms = jnp.maximum(m.sum(-1), 1.0)
+        err = (eps_atoms_hat - eps) ** 2
+        cc = x_atoms.shape[-1] - 1
+        coord_mse = (err[..., :cc].sum(-1) * m).sum(-1) / (n_atoms * cc)
+        type_mse = (err[..., -1] * m).sum(-1) / n_atoms
+        lat_mse = ((eps_lat_hat - eps_lat) ** 2).mean(-1)
+        jf = joint.astype(jnp.float32)
+        per_crystal = coord_mse + cfg.lattice_weight * lat_mse + cfg.type_weight * jf * type_mse
+        # Comparable across coordinate encodings: error of the implied clean coordinates,
+        # in fractional units on the torus, and of the clean lattice features.
+        x0 = predict_x0(z_atoms[..., :cc], eps_atoms_hat[..., :cc], logsnr[:, None, None])
+        frac_err = jnp.abs(torus_delta(decode_frac(x0, cfg.coords), batch["frac"]))
+        x0_lat = predict_x0(z_lat, eps_lat_hat, logsnr[:, None])
+        parts = {
+            "coord_mse": coord_mse,
+            "lattice_mse": lat_mse,
+            "type_mse_joint": jf * type_mse,
+            "joint_fraction": jf,
+            "x0_frac_mae": (frac_err.sum(-1) * m).sum(-1) / (3 * n_atoms),
+            "x0_lattice_mae": jnp.abs(x0_lat - batch["lattice"]).mean(-1),
+        }
+        return per_crystal, parts
+
+
+def build_denoiser(model_cfg: DenoiserConfig, diff_cfg: DiffusionConfig, compute_dtype: str | None = None) -> Denoiser:
+    return Denoiser(model_cfg, coord_channels(diff_cfg.coords) + 1,
+                    dtype=dtype_from_name(compute_dtype or diff_cfg.compute_dtype))
+
+
+def bundle_extras(model_cfg: DenoiserConfig, diff_cfg: DiffusionConfig, normaliser: LatticeNormaliser,
+                  z_prior: FormulaUnitPrior, data_info: dict) -> dict:
+    """Everything inference needs besides the weights (JSON-able)."""
+    return {
+        "kind": "genms.diffusion",
+        "model": dataclasses.asdict(model_cfg),
+        "diffusion": dataclasses.asdict(diff_cfg),
+        "lattice_normaliser": normaliser.to_dict(),
+        "formula_units": z_prior.to_dict(),
+        "data": data_info,
+    }
+
+
+def _short_meta(meta: dict) -> dict:
+    keep = ("dataset", "split", "fingerprint", "source", "n", "max_atoms")
+    return {k: meta[k] for k in keep if k in meta}

@@ -1,0 +1,1 @@
+"""Neural networks (Flax Linen): shared layers and the crystal denoiser."""

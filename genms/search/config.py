@@ -1,0 +1,84 @@
+"""Typed settings of the forward tree search (the ``search`` node of conf/generate.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STRATEGIES = ("best_first", "breadth_first")
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Which sampled structures may be ranked (GenMS §1.4: validity checks + trusted range).
+
+    Attributes:
+      structural: drop structures with two atoms closer than ``min_distance_ang`` or a cell
+        smaller than ``min_volume_ang3`` (CDVAE structural validity).
+      composition: drop structures whose composition fails SMACT charge neutrality with the
+        electronegativity test (CDVAE composition validity) or differs from the formula.
+      trusted_range: drop structures whose predicted energy lies outside the range the GNN
+        saw in training (the paper's anti-exploitation threshold).
+      max_std_ev_per_atom: with an ensemble GNN, drop structures whose prediction spread is
+        larger than this (``null`` = no limit).
+      e_form_min / e_form_max: an explicit energy window (eV/atom) on top of the trusted range.
+    """
+
+    structural: bool = True
+    composition: bool = True
+    trusted_range: bool = True
+    min_distance_ang: float = 0.5
+    min_volume_ang3: float = 0.1
+    max_std_ev_per_atom: float | None = None
+    e_form_min: float | None = None
+    e_form_max: float | None = None
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Algorithm 1's branching factors, the score weights and the batching of model calls.
+
+    Attributes:
+      H: language branching factor: formulae asked of π_hi.
+      W: maximum width: formulae (ranked by R_hi) expanded into structures.
+      L: structure branching factor: structures sampled from π_lo per expanded formula.
+      lambda_hi / lambda_lo: weights of the multi-objective score
+        ``lambda_hi * R_hi + lambda_lo * R_lo`` with R_hi in [0, 1] and
+        R_lo = -(predicted formation energy, eV/atom). ``lambda_hi = 0`` ranks structures by
+        energy alone, as in the paper's experiments.
+      strategy: ``best_first`` (the paper: top W formulae, L structures each) or
+        ``breadth_first`` (every formula that survives R_hi, the same W·L structure budget
+        spread over them: more diverse compositions).
+      formula_units: formula units Z to spread each formula's L structures over (``[]`` = let
+        π_lo choose Z from its training data).
+      max_atoms: skip Z values giving cells larger than this (``null`` = no limit).
+      sample_chunk: formulae per sampler call (one batched, compiled call on the device).
+      energy_batch: structures per energy-model call.
+      top_k: structures kept as the answer (CIFs, pictures, the printed table).
+    """
+
+    H: int = 25
+    W: int = 5
+    L: int = 8
+    lambda_hi: float = 1.0
+    lambda_lo: float = 1.0
+    strategy: str = "best_first"
+    formula_units: list[int] = field(default_factory=list)
+    max_atoms: int | None = None
+    sample_chunk: int = 8
+    energy_batch: int = 256
+    top_k: int = 10
+    filters: FilterConfig = field(default_factory=FilterConfig)
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("H", "W", "L", "sample_chunk", "energy_batch", "top_k"):
+            if getattr(self, name) < 1:
+                problems.append(f"search.{name} must be at least 1 (got {getattr(self, name)})")
+        if self.strategy not in STRATEGIES:
+            problems.append(f"search.strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
+        if any(z < 1 for z in self.formula_units):
+            problems.append(f"search.formula_units must be positive integers (got {list(self.formula_units)})")
+        if self.lambda_hi < 0 or self.lambda_lo < 0:
+            problems.append("search.lambda_hi and search.lambda_lo must not be negative")
+        if problems:
+            raise ValueError("; ".join(problems))

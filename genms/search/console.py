@@ -1,0 +1,74 @@
+"""Terminal output of the search: progress bars per stage and the ranked table (rich)."""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+
+from genms.search.candidates import SearchResult
+
+STAGE_LABELS = {
+    "propose": "π_hi  propose + R_hi",
+    "sample": "π_lo  sample structures",
+    "check": "check validity",
+    "energy": "R_lo  formation energy",
+}
+
+
+class RichProgress:
+    """The search's :class:`~genms.search.tree.Progress` as rich progress bars."""
+
+    def __init__(self, progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+
+    def start(self, stage: str, total: int) -> None:
+        if stage in self.tasks:
+            self.progress.update(self.tasks[stage], total=max(total, 1), completed=0)
+        else:
+            self.tasks[stage] = self.progress.add_task(STAGE_LABELS.get(stage, stage), total=max(total, 1))
+
+    def advance(self, stage: str, n: int = 1) -> None:
+        if stage in self.tasks:
+            self.progress.update(self.tasks[stage], advance=n)
+
+    def finish(self, stage: str) -> None:
+        if stage in self.tasks:
+            task = self.tasks[stage]
+            self.progress.update(task, completed=self.progress.tasks[task].total)
+
+
+@contextmanager
+def progress_bars(console, enabled: bool = True):
+    """Yields a :class:`RichProgress` (or ``None`` when disabled) drawn on ``console``."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        yield RichProgress(progress)
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def ranked_table(result: SearchResult, k: int, show_cif: bool = False):
+    """A rich table of the ``k`` best structures (with their CIF paths in the run folder)."""
+    from rich.table import Table
+
+    from genms.search.report import space_group
+
+    table = Table(title=f"Top {min(k, len(result.ranked))} of {len(result.candidates)} structures "
+                        f"for {result.request_text!r}", title_justify="left")
+    for name, justify in (("#", "right"), ("formula", "left"), ("space group", "left"), ("atoms", "right"),
+                          ("E_f eV/atom", "right"), ("R_hi", "right"), ("score", "right"), ("min d Å", "right"),
+                          ("CIF", "left")):
+        table.add_column(name, justify=justify)
+    for c in result.top(k):
+        table.add_row(str(c.rank), c.formula, space_group(c), str(c.n_atoms), _fmt(c.e_form), _fmt(c.r_hi, 2),
+                      _fmt(c.score), _fmt(c.min_distance, 2),
+                      f"cifs/{c.rank:02d}_{c.formula}.cif" if show_cif else "")
+    return table

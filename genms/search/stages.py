@@ -1,0 +1,177 @@
+"""The units of work the search hands to an executor, and the code that runs them.
+
+* :class:`SampleJob` + :class:`SamplingWorker` — π_lo: one batched sampler call for a chunk of
+  formulae at one formula-unit count Z, seeded from the search seed and the chunk itself (so
+  a chunk gives the same structures however the run is split, resumed or parallelised).
+* :func:`check_structure` — structural validity, composition validity and composition match
+  of one structure (CPU, stateless).
+* :class:`EnergyWorker` — R_lo: formation energies for a batch of structures.
+
+Everything here is picklable (module-level functions, frozen dataclasses) so it runs on Ray
+workers, and results have JSON encoders for the run journal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from genms.crystal.structure import Crystal
+from genms.search.candidates import crystal_from_dict, crystal_to_dict
+
+log = logging.getLogger(__name__)
+
+
+def stable_seed(*parts: object) -> int:
+    """A 31-bit integer from ``parts`` (stable across processes, unlike ``hash``)."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+# -- sampling -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SampleJob:
+    """``n_per_formula`` structures for each formula, all with Z formula units (None: π_lo picks)."""
+
+    formulae: tuple[str, ...]
+    n_per_formula: int
+    formula_units: int | None
+    seed: int
+
+    @property
+    def key(self) -> str:
+        z = "auto" if self.formula_units is None else str(self.formula_units)
+        return f"z={z}|n={self.n_per_formula}|{','.join(self.formulae)}"
+
+
+class SamplingWorker:
+    """Wraps a :class:`~genms.interfaces.StructureSampler`; one call per :class:`SampleJob`."""
+
+    def __init__(self, sampler: Any) -> None:
+        self.sampler = sampler
+
+    def sample(self, job: SampleJob) -> list[list[Crystal]]:
+        import jax
+
+        key = jax.random.key(job.seed)
+        units = None if job.formula_units is None else [job.formula_units] * len(job.formulae)
+        out = self.sampler.sample(list(job.formulae), job.n_per_formula, key, formula_units=units)
+        if len(out) != len(job.formulae):
+            raise ValueError(f"sampler returned {len(out)} lists for {len(job.formulae)} formulae")
+        return [list(structures) for structures in out]
+
+
+def build_sampling_worker(factory: Callable[[], Any]) -> SamplingWorker:
+    return SamplingWorker(factory())
+
+
+def encode_samples(samples: list[list[Crystal]]) -> list[list[dict]]:
+    return [[crystal_to_dict(c) for c in per_formula] for per_formula in samples]
+
+
+def decode_samples(value: list[list[dict]]) -> list[list[Crystal]]:
+    return [[crystal_from_dict(d) for d in per_formula] for per_formula in value]
+
+
+# -- checks --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StructureCheck:
+    """CDVAE validity of one structure (distances in Å, volume in Å^3)."""
+
+    min_distance: float
+    volume: float
+    structural_valid: bool
+    composition_valid: bool | None  # None: SMACT is not installed
+    composition_matches: bool
+    formula_units: int
+
+
+_SMACT_WARNED = False
+
+
+def _composition_valid(numbers: np.ndarray) -> bool | None:
+    global _SMACT_WARNED
+    from genms.crystal.composition import smact_valid
+
+    try:
+        return bool(smact_valid(numbers))
+    except ImportError:
+        if not _SMACT_WARNED:
+            log.warning("SMACT is not installed: composition validity is not checked")
+            _SMACT_WARNED = True
+        return None
+
+
+def check_structure(
+    item: tuple[Crystal, str], min_distance_ang: float = 0.5, min_volume_ang3: float = 0.1
+) -> StructureCheck:
+    """Validity of ``item = (crystal, formula)``; ``formula`` is what was asked of π_lo."""
+    from genms.crystal.composition import composition_from_numbers, parse_formula
+    from genms.crystal.geometry import min_distance
+
+    crystal, formula = item
+    volume = crystal.volume
+    dist = min_distance(crystal) if crystal.n_atoms > 0 else float("nan")
+    structural = bool(crystal.n_atoms > 0 and dist >= min_distance_ang and volume >= min_volume_ang3
+                      and np.isfinite(crystal.lattice).all())
+    if crystal.n_atoms == 0:
+        return StructureCheck(dist, volume, False, None, False, 0)
+    comp = composition_from_numbers(crystal.atomic_numbers)
+    target = parse_formula(formula)
+    matches = comp.reduced_formula == target.reduced_formula
+    units = int(round(comp.num_atoms / target.get_reduced_composition_and_factor()[0].num_atoms)) if matches else 0
+    return StructureCheck(float(dist), float(volume), structural,
+                          _composition_valid(crystal.atomic_numbers), bool(matches), units)
+
+
+def encode_check(check: StructureCheck) -> dict:
+    return asdict(check)
+
+
+def decode_check(value: dict) -> StructureCheck:
+    return StructureCheck(**value)
+
+
+# -- energies ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EnergyBatch:
+    """Per structure: formation energy (eV/atom), inside the trusted range, ensemble spread."""
+
+    e_form: tuple[float, ...]
+    in_range: tuple[bool, ...]
+    std: tuple[float, ...] | None
+
+
+class EnergyWorker:
+    """Wraps an :class:`~genms.interfaces.EnergyPredictor`; one call per batch of structures."""
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+
+    def predict(self, crystals: Sequence[Crystal]) -> EnergyBatch:
+        pred = self.predictor.predict(list(crystals))
+        e_form = np.asarray(pred.e_form, dtype=np.float64).reshape(-1)
+        if e_form.shape[0] != len(crystals):
+            raise ValueError(f"energy model returned {e_form.shape[0]} values for {len(crystals)} structures")
+        in_range = np.asarray(pred.in_range, dtype=bool).reshape(-1)
+        std = None if pred.std is None else tuple(float(s) for s in np.asarray(pred.std).reshape(-1))
+        return EnergyBatch(tuple(float(e) for e in e_form), tuple(bool(b) for b in in_range), std)
+
+
+def build_energy_worker(factory: Callable[[], Any]) -> EnergyWorker:
+    return EnergyWorker(factory())
+
+
+def encode_energies(batch: EnergyBatch) -> dict:
+    return {"e_form": list(batch.e_form), "in_range": list(batch.in_range),
+            "std": None if batch.std is None else list(batch.std)}
+
+
+def decode_energies(value: dict) -> EnergyBatch:
+    std = value.get("std")
+    return EnergyBatch(tuple(value["e_form"]), tuple(value["in_range"]), None if std is None else tuple(std))

@@ -1,0 +1,7 @@
+"""The validation stage: CHGNet pre-relaxation and GPAW DFT formation energies.
+
+``batch.run_validation`` validates a list of ``tasks.StructureTask`` into a resumable results
+folder; ``inputs`` builds tasks from CIFs and run folders; ``commands`` holds the
+``genms validate`` and ``genms eval dft`` entry points. GPAW, CHGNet and pymatgen are imported
+only when they are used.
+"""

@@ -1,0 +1,110 @@
+"""The MP training union's rules on tiny synthetic inputs (every rule fires at least once)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pymatgen.core import Structure
+
+from genms.data.prepare import load_prepared, prepare_dataset
+from genms.data.union import formula_key
+
+
+def _cgcnn_rows(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame({"cgcnn_id": range(len(rows)), "material_id": [r[0] for r in rows],
+                         "formation_energy_per_atom": [r[2] for r in rows], "band_gap": 0.0,
+                         "mp20_known_split": "", "cif": [r[1] for r in rows]})
+
+
+def _mpts_rows(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame({"material_id": [r[0] for r in rows], "theoretical": False, "energy_above_hull": 0.0,
+                         "formation_energy_per_atom": [r[2] for r in rows], "year": 2015,
+                         "cif": [r[1] for r in rows]})
+
+
+@pytest.fixture
+def union_root(tmp_path, fixtures_dir):
+    test_df = pd.read_csv(fixtures_dir / "mp20_test_sample.csv", index_col=0)
+    train_df = pd.read_csv(fixtures_dir / "mp20_train_sample.csv", index_col=0)
+    cgcnn = pd.read_csv(fixtures_dir / "mp_cgcnn_sample.csv")
+    root = tmp_path / "data"
+    (root / "mp_20_partial").mkdir(parents=True)
+    val, test, train = test_df.iloc[[0, 1]], test_df.iloc[[2, 3, 4]], train_df.iloc[:3]
+    val.to_csv(root / "mp_20_partial" / "val.csv")
+    test.to_csv(root / "mp_20_partial" / "test.csv")
+    train.to_csv(root / "mp_20_partial" / "train.csv")
+    assert test.pretty_formula.tolist() == ["In2Rh3S2", "Ni3P", "Y2AgAu"]
+
+    strained = Structure.from_str(test.cif.iloc[2], fmt="cif")  # Y2AgAu, Fm-3m
+    strained.apply_strain([0.10, 0.0, 0.0])  # same formula, lower symmetry
+    big = Structure.from_str(test.cif.iloc[1], fmt="cif")
+    big.make_supercell([2, 1, 1])  # 32 atoms > 20
+    small = [c for c in cgcnn.cif[:10] if Structure.from_str(c, fmt="cif").num_sites <= 20
+             and Structure.from_str(c, fmt="cif").composition.reduced_formula not in set(test.pretty_formula)]
+    other, other2 = small[0], small[1]
+    (root / "mp_cgcnn_36k").mkdir()
+    _cgcnn_rows([
+        (val.material_id.iloc[0], train.cif.iloc[0], -1.0),     # an MP-20 val id -> val_test_id
+        (train.material_id.iloc[0], train.cif.iloc[0], -1.0),   # already in MP-20 train -> duplicate_id
+        ("mp-leak", test.cif.iloc[1], -0.4),                     # a test structure under another id
+        ("mp-poly", strained.to(fmt="cif"), -0.3),               # same formula, other space group: kept
+        ("mp-big", big.to(fmt="cif"), -0.4),                     # too many atoms
+        ("mp-ok", other, -7.0),                                  # kept; energy below -5 masked to NaN
+        ("mp-nofe", other2, np.nan),                             # kept: no row dropped for a target
+    ]).to_csv(root / "mp_cgcnn_36k" / "data.csv", index=False)
+    (root / "mpts_52").mkdir()
+    _mpts_rows([
+        ("mp-ok", other, -1.0),                                  # dup of the mp_cgcnn copy
+        ("mp-new", train_df.cif.iloc[5], -1.2),                  # kept
+        (test.material_id.iloc[0], test.cif.iloc[0], -0.5),      # an MP-20 test id
+    ]).to_csv(root / "mpts_52" / "val.csv")
+    return root
+
+
+def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
+    results = {r.split: r for r in prepare_dataset("mp_union", make_ctx([union_root]))}
+    union = results["train"].meta["union"]
+    src = union["sources"]
+    assert src["mp_20/train"]["kept"] == 3 and src["mp_20/train"]["skipped"] == {}
+    assert src["mp_cgcnn"]["rows"] == 7 and src["mp_cgcnn"]["kept"] == 3
+    assert src["mp_cgcnn"]["skipped"] == {"duplicate_id": 1, "test_formula_spacegroup": 1,
+                                          "too_many_atoms": 1, "val_test_id": 1}
+    assert src["mpts_52/val"]["skipped"] == {"duplicate_id": 1, "val_test_id": 1}
+    assert union["totals"]["kept"] == 7 and union["cgcnn_targets_masked"] == 1
+    assert union["held_out_ids"] == 5
+    assert "mpts_52" not in union["absent_sources"]
+
+    train = load_prepared("mp_union", "train", tmp_path / "prepared")
+    ids = train.ids.tolist()
+    assert ids[:3] == pd.read_csv(union_root / "mp_20_partial" / "train.csv").material_id.tolist()
+    assert ids[3:] == ["mp-poly", "mp-ok", "mp-nofe", "mp-new"]
+    assert (train.n_atoms <= 20).all()
+    fe = dict(zip(ids, train.targets["formation_energy_per_atom"], strict=True))
+    assert np.isnan(fe["mp-ok"]) and np.isnan(fe["mp-nofe"]) and fe["mp-new"] == -1.2
+    sg = dict(zip(ids, train.targets["spacegroup_number"], strict=True))
+    assert np.isfinite(train.targets["spacegroup_number"]).all()
+    assert sg["mp-poly"] != 225  # computed with symprec 0.1 on the strained cell
+
+    val = load_prepared("mp_union", "val", tmp_path / "prepared")
+    test = load_prepared("mp_union", "test", tmp_path / "prepared")
+    assert len(val) == 2 and len(test) == 3
+    assert not set(ids) & (set(val.ids) | set(test.ids))
+    test_pairs = {(formula_key(test.crystal(i).atomic_numbers), test.targets["spacegroup_number"][i])
+                  for i in range(len(test))}
+    train_pairs = {(formula_key(train.crystal(i).atomic_numbers), sg[ids[i]]) for i in range(len(train))}
+    assert not test_pairs & train_pairs
+
+
+def test_union_is_cached_and_space_groups_are_reused(union_root, make_ctx):
+    first = prepare_dataset("mp_union", make_ctx([union_root]))
+    assert first[0].meta["union"]["spacegroups_computed"] > 0
+    assert [r.status for r in prepare_dataset("mp_union", make_ctx([union_root]))] == ["cached"] * 3
+    forced = prepare_dataset("mp_union", make_ctx([union_root], force=True))
+    assert forced[0].status == "built" and forced[0].meta["union"]["spacegroups_computed"] == 0
+    assert forced[0].meta["fingerprint"] == first[0].meta["fingerprint"]
+
+
+def test_formula_key_is_the_reduced_formula():
+    assert formula_key(np.array([8, 22, 22, 8, 8, 8])) == formula_key(np.array([22, 8, 8]))
+    assert formula_key(np.array([22, 8, 8])) != formula_key(np.array([22, 22, 8, 8, 8]))
