@@ -108,9 +108,41 @@ def train(cfg: DictConfig) -> dict:
             cfg.train.ckpt_every = min(int(cfg.train.ckpt_every), steps)
     export = cfg.get("export") or {}
     export_to = repo_path(export["path"]) if export.get("path") else None
+    t_train = time.time()
     result = run_training(cfg, task, export_to=export_to, export_dtype=export.get("dtype", "float16"))
+    seconds = time.time() - t_train
+    if export_to and not result.completed and export.get("when_incomplete", True):
+        # A chunk stopped by train.max_minutes still yields a usable (EMA) bundle.
+        from genms.train.bundle import export_from_run
+
+        export_from_run(result.run_dir, export_to, dtype=export.get("dtype", "float16"))
+        log.info("exported the unfinished run's latest checkpoint to %s", export_to)
+    if export_to and (export_to / "bundle.json").is_file():
+        record_training(export_to, {
+            "command": command_line(), "steps": result.step, "completed": result.completed,
+            "batch_size": int(cfg.train.batch_size), "train_crystals": task.num_examples("train"),
+            "val_crystals": task.num_examples("val"), "loop_seconds": round(seconds, 1),
+            "hardware": _hardware(), "final_metrics": result.last_metrics,
+        })
     return {"run_dir": str(result.run_dir), "step": result.step, "completed": result.completed,
-            "metrics": result.last_metrics, "bundle": str(export_to) if export_to and result.completed else None}
+            "metrics": result.last_metrics, "bundle": str(export_to) if export_to else None}
+
+
+def _hardware() -> str:
+    import jax
+
+    dev = jax.devices()[0]
+    return f"{dev.platform}:{getattr(dev, 'device_kind', '')} x{jax.device_count()}"
+
+
+def record_training(bundle: Path, training: dict) -> None:
+    """Add how the model was trained to the bundle's ``bundle.json`` (atomic rewrite)."""
+    meta_file = bundle / "bundle.json"
+    meta = json.loads(meta_file.read_text())
+    meta["training"] = {**meta.get("training", {}), **training}
+    tmp = meta_file.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=2, default=float))
+    tmp.replace(meta_file)
 
 
 def sampler_config(node) -> SamplerConfig:

@@ -186,8 +186,12 @@ def train(cfg: DictConfig):
     export_to = _repo_path(export.path) if export.path else None
     result = run_training(cfg, task, export_to=export_to, export_dtype=export.dtype)
     if export_to and result.completed and task.cfg.ensemble_size > 1:
-        from genms.energy.ensemble import calibrate_bundle
+        from genms.energy.ensemble import MIN_CALIBRATION, calibrate_bundle
 
+        if task.num_examples("val") < MIN_CALIBRATION:
+            log.warning("only %d val crystals: the ensemble spread is left uncalibrated", task.num_examples("val"))
+            return {"run_dir": str(result.run_dir), "step": result.step, "metrics": result.last_metrics,
+                    "bundle": str(export_to)}
         info = calibrate_bundle(export_to, task.splits["val"], task.target, "val")
         log.info("ensemble spread scale %.3f fitted on val (coverage within 1 std: %.2f raw -> %.2f)",
                  info["std_scale"], info["raw"]["within_1std"], info["calibrated"]["within_1std"])

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 ONE_SIGMA = 0.6826894921370859
+#: fewest held-out predictions the scale is fitted on
+MIN_CALIBRATION = 10
 
 
 def coverage(err: np.ndarray, std: np.ndarray) -> dict:
@@ -28,8 +30,8 @@ def fit_std_scale(err: np.ndarray, raw_std: np.ndarray) -> float:
     """Factor that gives one-sigma coverage on ``err`` (a held-out split)."""
     err, raw_std = np.asarray(err, np.float64), np.asarray(raw_std, np.float64)
     ok = np.isfinite(err) & np.isfinite(raw_std) & (raw_std > 0)
-    if ok.sum() < 10:
-        raise ValueError("need at least 10 held-out predictions with a positive spread to fit the scale")
+    if ok.sum() < MIN_CALIBRATION:
+        raise ValueError(f"need at least {MIN_CALIBRATION} held-out predictions with a positive spread to fit the scale")
     return float(np.quantile(np.abs(err[ok]) / raw_std[ok], ONE_SIGMA))
 
 

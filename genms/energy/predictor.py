@@ -43,6 +43,24 @@ class BundleError(FileNotFoundError):
     """The energy bundle is missing or is not an energy-GNN bundle."""
 
 
+# Module-level jitted functions keyed on the (hashable) model config: every predictor with the
+# same architecture shares the compiled code.
+@partial(jax.jit, static_argnames=("config", "r"))
+def _dense_forward(config: EnergyGNNConfig, params, ref, scale, frac, species, mask, lattice, r: int):
+    index, dist, weight = build_neighbors(
+        frac, lattice, mask, r=r, k=config.max_neighbors, cutoff=config.cutoff, taper=config.taper
+    )
+    graph = dense_graph(species, mask, index, dist, weight)
+    e = ensemble_apply(CrystalEnergyGNN(config), params, graph, ref, scale)
+    return e.mean(0), e.std(0)
+
+
+@partial(jax.jit, static_argnames=("config",))
+def _flat_forward(config: EnergyGNNConfig, params, ref, scale, batch):
+    e = ensemble_apply(CrystalEnergyGNN(config), params, to_graph(batch), ref, scale)
+    return e.mean(0), e.std(0)
+
+
 def _batch_shape(n: int, chunk: int) -> int:
     """Padded batch for ``n`` cells of one bucket: a power of two (>= 8) up to ``chunk / 8``,
     then even calls padded to a multiple of ``chunk / 8`` (few shapes, <= 1/8 padding)."""
@@ -73,25 +91,17 @@ class GNNEnergyPredictor:
         self.flat_nodes = int(flat_nodes)
         self.flat_graphs = int(flat_graphs)
         self._ref = jnp.asarray(self.normalisers.element_ref)
+        self._scale = jnp.float32(self.normalisers.scale)
         #: factor on the members' spread fitted on held-out data (genms.energy.ensemble)
         self.std_scale = float(extras.get("std_scale", 1.0))
         self._seen = np.zeros(256, bool)
         self._seen[list(self.normalisers.seen_elements)] = True
 
-    @partial(jax.jit, static_argnames=("self", "r"))
     def _forward(self, params, frac, species, mask, lattice, r: int):
-        cfg = self.config
-        index, dist, weight = build_neighbors(
-            frac, lattice, mask, r=r, k=cfg.max_neighbors, cutoff=cfg.cutoff, taper=cfg.taper
-        )
-        graph = dense_graph(species, mask, index, dist, weight)
-        e = ensemble_apply(self.model, params, graph, self._ref, self.normalisers.scale)
-        return e.mean(0), e.std(0)
+        return _dense_forward(self.config, params, self._ref, self._scale, frac, species, mask, lattice, r=r)
 
-    @partial(jax.jit, static_argnames=("self",))
     def _forward_flat(self, params, batch):
-        e = ensemble_apply(self.model, params, to_graph(batch), self._ref, self.normalisers.scale)
-        return e.mean(0), e.std(0)
+        return _flat_forward(self.config, params, self._ref, self._scale, batch)
 
     def _chunk(self, n_pad: int, r: int) -> int:
         per_cell = n_pad * n_pad * (2 * r + 1) ** 3

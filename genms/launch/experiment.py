@@ -21,7 +21,9 @@ on the command line: ``genms experiment figure4_best_of_n n_compositions=100 dev
 recorded in ``{out}/steps.jsonl`` and skipped when the experiment is run again (``force=true``
 reruns them; the sweeps inside resume by themselves). Arguments after ``--`` are appended to every
 step, or to one step when written ``<step>:<arg>`` (``-- genms:search.L=16``). ``steps=[a,b]`` runs only those steps; ``table_only=true`` only
-rebuilds the table from what the steps left.
+rebuilds the table from what the steps left. The table, its values and pictures of the top
+structures of the run folders are recorded as a W&B run (offline) in ``{out}/tracking``
+(``wandb=false`` skips it).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class RunOptions:
     table_only: bool = False
     extra: tuple[str, ...] = field(default_factory=tuple)
     params: dict = field(default_factory=dict)
+    wandb: bool = True
 
 
 def available() -> list[str]:
@@ -115,15 +118,15 @@ def parse_args(argv: list[str]) -> tuple[str, RunOptions]:
             opts["out"] = Path(value)
         elif key == "steps":
             opts["only"] = tuple(v for v in value.strip("[]").split(",") if v)
-        elif key in ("force", "table_only"):
+        elif key in ("force", "table_only", "wandb"):
             opts[key] = value.lower() in ("1", "true", "yes")
         elif key in params:
             params[key] = value
         else:
-            known = ", ".join(f"{k}=" for k in [*exp.params, "out", "steps", "force", "table_only"])
+            known = ", ".join(f"{k}=" for k in [*exp.params, "out", "steps", "force", "table_only", "wandb"])
             raise ExperimentError(f"unknown option {pair!r} for {exp.name}: {known} (step arguments go after --)")
     return name, RunOptions(opts["out"].resolve(), opts.get("only", ()), opts.get("force", False),
-                            opts.get("table_only", False), tuple(extra), params)
+                            opts.get("table_only", False), tuple(extra), params, opts.get("wandb", True))
 
 
 def _expand(arg: str, **values: str) -> str:
@@ -230,6 +233,11 @@ def build_table(exp: Experiment, opts: RunOptions, command: str) -> str:
               f"- Raw results: `{opts.out.relative_to(Path.cwd()) if opts.out.is_relative_to(Path.cwd()) else opts.out}`."]
     block = "\n".join(lines)
     update_readme(exp.folder, block)
+    if opts.wandb:
+        from genms.tracking.reports import ReportConfig, SweepPointInfo, log_finished_run
+
+        log_finished_run(opts.out, exp.name, result.values, {"params": opts.params, "command": command},
+                         SweepPointInfo(), ReportConfig(experiment=exp.name), {"results": result.rows})
     return block
 
 

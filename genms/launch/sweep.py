@@ -25,6 +25,7 @@ into W&B groups and tags.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -67,6 +68,9 @@ class SweepConfig:
       timeout_s: per-point time limit (``null``: none).
       result_files: files (in the point folder, up to 3 levels deep) whose content becomes the
         point's ``result``; the first found wins.
+      wandb / wandb_mode: record every finished point as a W&B run (group: the sweep's name; tags:
+        its swept values; its numeric result as metrics, its top structures as pictures), offline
+        by default, in ``<point dir>/tracking``.
     """
 
     dir: str | None = None
@@ -82,6 +86,8 @@ class SweepConfig:
     dry_run: bool = False
     output_key: str | None = "auto"
     timeout_s: float | None = None
+    wandb: bool = False
+    wandb_mode: str = "offline"
     result_files: list[str] = field(default_factory=lambda: list(DEFAULT_RESULT_FILES))
 
 
@@ -220,18 +226,34 @@ def _report(row: dict, done: int, total: int) -> None:
             "" if row["status"] == STATUS_OK else f": {last[0]} (logs: {row['dir']})")
 
 
-def run_serial(tasks: list[PointTask], record: SweepLog, write: bool = True) -> list[dict]:
+def track_point(row: dict, cfg: SweepConfig, name: str) -> None:
+    """W&B record of a finished point (``sweep.wandb=true``); never fails the sweep."""
+    if not cfg.wandb or row["status"] != STATUS_OK:
+        return
+    from genms.tracking.reports import ReportConfig, SweepPointInfo, log_finished_run
+
+    point = SweepPointInfo(name, row["point"], row["index"], {k: str(v) for k, v in row["params"].items()})
+    try:
+        log_finished_run(row["dir"], name, row.get("result"), {"overrides": row["overrides"]}, point,
+                         ReportConfig(mode=cfg.wandb_mode))
+    except Exception as exc:  # noqa: BLE001 - tracking never stops a sweep
+        log.warning("W&B record of point %s failed: %s", row["index"], exc)
+
+
+def run_serial(tasks: list[PointTask], record: SweepLog, write: bool = True, on_row=None) -> list[dict]:
     rows = []
     for n, task in enumerate(tasks, 1):
         row = run_point(task)
         if write:
             record.append(row)
+        if on_row is not None:
+            on_row(row)
         _report(row, n, len(tasks))
         rows.append(row)
     return rows
 
 
-def run_ray(tasks: list[PointTask], record: SweepLog, cfg: SweepConfig) -> list[dict]:
+def run_ray(tasks: list[PointTask], record: SweepLog, cfg: SweepConfig, on_row=None) -> list[dict]:
     """Every task on Ray; rows recorded in completion order as each finishes."""
     from genms.parallel.executor import ExecutorConfig
     from genms.parallel.ray_executor import RayExecutor
@@ -263,6 +285,8 @@ def run_ray(tasks: list[PointTask], record: SweepLog, cfg: SweepConfig) -> list[
                 record.append(row)
                 rows.append(row)
                 _report(row, len(rows), len(tasks))
+                if on_row is not None:
+                    on_row(row)
     finally:
         for ref in refs:
             ray.cancel(ref, force=True)
@@ -295,7 +319,8 @@ def run_sweep(spec: SweepSpec, cfg: SweepConfig) -> tuple[Path, list[dict], int]
     serial = cfg.executor == "serial" or cfg.only is not None or (len(pending) == 1 and local)
     # In a multi-node SLURM task every rank runs the point; only rank 0 records it.
     write = os.environ.get("SLURM_PROCID", "0") == "0"
-    rows = run_serial(pending, record, write) if serial else run_ray(pending, record, cfg)
+    on_row = functools.partial(track_point, cfg=cfg, name=name) if cfg.wandb and write else None
+    rows = run_serial(pending, record, write, on_row) if serial else run_ray(pending, record, cfg, on_row)
     return root, rows, skipped
 
 

@@ -29,6 +29,11 @@ class TableResult:
     markdown: str
     values: dict
     notes: list[str] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+
+
+def _result(rows: list[dict], values: dict, notes: list[str]) -> TableResult:
+    return TableResult(to_markdown(pd.DataFrame(rows), 2), values, notes, rows)
 
 
 def _load(path: Path) -> dict | None:
@@ -113,7 +118,7 @@ def table1_end_to_end(out: Path, folder: Path) -> TableResult:
               for fam, fam_entry in fams.items() if isinstance(fam_entry, dict) and "sampled" in fam_entry}
     if counts:
         notes.append("Structures scored: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".")
-    return TableResult(to_markdown(pd.DataFrame(rows), 2), values, notes)
+    return _result(rows, values, notes)
 
 
 # -- Table 2 ----------------------------------------------------------------------------------
@@ -145,7 +150,7 @@ def table2_branching(out: Path, folder: Path) -> TableResult:
              "averages DFT over the crystals that match the request's family only.",
              "DFT: MLIP pre-relaxation + GPAW PBE static (`genms validate`, production preset) on the top "
              "structures of each run."]
-    return TableResult(to_markdown(pd.DataFrame(rows), 2), values, notes)
+    return _result(rows, values, notes)
 
 
 # -- Table 3 ----------------------------------------------------------------------------------
@@ -169,7 +174,7 @@ def table3_asking(out: Path, folder: Path) -> TableResult:
         rows.append(row)
     notes = ["Offline proposer (no LLM); prompt set `experiments/language/prompts.yaml`. "
              "With an LLM endpoint: `genms experiment table3_asking -- proposer=llm proposer.llm.model=<model>`."]
-    return TableResult(to_markdown(pd.DataFrame(rows), 2), t3, notes)
+    return _result(rows, t3, notes)
 
 
 # -- Table 4 ----------------------------------------------------------------------------------
@@ -191,7 +196,7 @@ def table4_retrieval(out: Path, folder: Path) -> TableResult:
     notes = ["Needs an LLM endpoint (retrieval feeds the LLM proposer; the offline proposer has none). "
              "Valid formula: SMACT charge neutrality of the sampled structures' formulae; 25 formulae per "
              "family x 3 families, 4 structures each, as in the paper."]
-    return TableResult(to_markdown(pd.DataFrame(rows), 2), values, notes)
+    return _result(rows, values, notes)
 
 
 # -- Figure 4 ---------------------------------------------------------------------------------
@@ -211,7 +216,7 @@ def figure4_best_of_n(out: Path, folder: Path) -> TableResult:
     if figure.is_file():
         shutil.copyfile(figure, folder / "figure4.png")
         notes.append("Figure: ![best-of-N](figure4.png)")
-    return TableResult(to_markdown(pd.DataFrame(rows), 2), report, notes)
+    return _result(rows, report, notes)
 
 
 # -- CSP --------------------------------------------------------------------------------------
@@ -227,7 +232,7 @@ def csp_benchmark(out: Path, folder: Path) -> TableResult:
     notes = ["The GenMS paper reports no CSP benchmark; the rows below ours are published MP-20 numbers "
              "(DiffCSP paper, Table 1). Our test set is the MP-20 test rows available offline "
              "(`mp_union` test split), not all 9,046."]
-    return TableResult(to_markdown(pd.DataFrame(rows), 2), report, notes)
+    return _result(rows, report, notes)
 
 
 def _pct(v: float | None) -> float | None:

@@ -74,6 +74,7 @@ class EndToEndConfig:
     match_workers: int = 2
     match_timeout_s: float = 30.0
     max_references: int | None = None
+    distinct_references: bool = True  # one reference per anonymous prototype (much faster matching)
     sampled_match_max: int = 400  # match rate over sampled structures: a random subset this big
     search: SearchConfig = field(default_factory=SearchConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
@@ -172,13 +173,14 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
             result = genms.generate(fam.request, seed=cfg.seed, out_dir=out_dir, resume=out_dir is not None
                                     and (out_dir / "journal.jsonl").exists())
             seconds = time.perf_counter() - start
-            refs = family_references(fam.family, cfg.paths, cfg.max_references)
+            refs = family_references(fam.family, cfg.paths, cfg.max_references,
+                                     distinct=cfg.distinct_references)
             t_metrics = time.perf_counter()
             entry = structure_metrics(evaluated_structures(result, cfg.evaluate), refs.references, known,
                                       match_cfg, cfg.match_workers)
             entry["sampled"] = structure_metrics(result.candidates, refs.references, known, match_cfg,
                                                  cfg.match_workers, cfg.sampled_match_max, cfg.seed)
-            entry.update({"request": fam.request, "evaluated": cfg.evaluate, "n_references": refs.n,
+            entry.update({"request": fam.request, "evaluated": cfg.evaluate, "n_references": refs.n, "n_reference_entries": refs.n_selected,
                           "reference_space_groups": list(refs.space_groups), "timing": _search_summary(result, seconds),
                           "metrics_s": round(time.perf_counter() - t_metrics, 3),
                           "paper_genms": PAPER_GENMS.get(fam.family)})

@@ -7,6 +7,12 @@ each family based on formula and space group". Here: the compounds of our MP dat
 Structures come from the prepared arrays when they exist, else from the dataset CSVs; a space
 group the dataset does not record is computed with spglib (``symprec`` 0.1). The selected set is
 cached as a ``.npz`` under ``{cache_dir}/search/``.
+
+``distinct=True`` keeps one representative per anonymous prototype: a reference that
+``fit_anonymous`` already matches to an earlier kept one adds nothing to "matches at least one
+reference" (up to the matcher's tolerances not being transitive), and dropping it makes the match
+rate of non-matching structures — which compare against every candidate reference — an order of
+magnitude cheaper. The representatives are cached too.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class FamilyRefs:
     n_formulae: int
     space_groups: tuple[int, ...]
     origin: str
+    n_selected: int = 0  # references before keeping distinct prototypes
 
 
 def _spread(items: list, n: int | None) -> list:
@@ -121,8 +128,35 @@ def _select(family: str, datasets: tuple[str, ...], data_dir: Any, cache_dir: An
     return crystals, names, str(known.origin)
 
 
+def distinct_prototypes(crystals: list[Crystal], timeout_s: float = 30.0) -> list[int]:
+    """Indices of the references no earlier kept reference matches with ``fit_anonymous``."""
+    from genms.crystal.convert import to_pymatgen
+    from genms.evaluate.family import anonymous_formula_key, reduce_for_matching
+    from genms.evaluate.matching import PairTimeout, structure_matcher, time_limit
+
+    matcher = structure_matcher()
+    kept: dict[tuple, list] = {}
+    out = []
+    for i, crystal in enumerate(crystals):
+        reduced = reduce_for_matching(to_pymatgen(crystal))
+        group = kept.setdefault((anonymous_formula_key(reduced), len(reduced)), [])
+        duplicate = False
+        for other in group:
+            try:
+                with time_limit(timeout_s):
+                    duplicate = matcher.fit_anonymous(reduced, other, skip_structure_reduction=True)
+            except PairTimeout:
+                duplicate = False
+            if duplicate:
+                break
+        if not duplicate:
+            group.append(reduced)
+            out.append(i)
+    return out
+
+
 def family_references(family: str, paths: dict | None = None, max_references: int | None = None,
-                      datasets: tuple[str, ...] | None = None) -> FamilyRefs:
+                      datasets: tuple[str, ...] | None = None, distinct: bool = False) -> FamilyRefs:
     """The family's reference set (``references`` is None when none could be loaded)."""
     from genms.data.arrays import CrystalArrays
     from genms.evaluate.family import FamilyReferences
@@ -149,6 +183,20 @@ def family_references(family: str, paths: dict | None = None, max_references: in
                 log.warning("could not cache the %s references at %s: %s", fam.name, cache, exc)
     order = _spread(sorted(range(len(names)), key=lambda i: names[i]), max_references)
     crystals, names = [crystals[i] for i in order], [names[i] for i in order]
+    n_all = len(crystals)
+    if distinct and crystals:
+        protos = cache.with_name(cache.stem + f"-distinct-{max_references}.npz")
+        if protos.is_file():
+            arrays = CrystalArrays.load(protos)
+            crystals, names = arrays.crystals(), [str(i) for i in arrays.ids]
+        else:
+            keep = distinct_prototypes(crystals)
+            crystals, names = [crystals[i] for i in keep], [names[i] for i in keep]
+            try:
+                CrystalArrays.from_crystals(crystals, names).save(protos)
+            except OSError as exc:
+                log.warning("could not cache the %s prototypes at %s: %s", fam.name, protos, exc)
+        log.info("%s: %d distinct prototypes among %d references", fam.name, len(crystals), n_all)
     if not crystals:
         log.warning("no reference structures for %s (known compounds from %s); match_rate is not computed",
                     family, origin)
@@ -157,4 +205,4 @@ def family_references(family: str, paths: dict | None = None, max_references: in
 
     n_formulae = len({composition_from_numbers(c.atomic_numbers).reduced_formula for c in crystals})
     return FamilyRefs(fam.name, FamilyReferences(crystals, names), len(crystals), n_formulae,
-                      tuple(fam.space_groups), origin)
+                      tuple(fam.space_groups), origin, n_all)

@@ -37,6 +37,7 @@ def atomic_write(path: Path, text: str) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; run outputs are ordinary files
     os.replace(tmp, path)
     return path
 

@@ -16,6 +16,9 @@
   run keeps what it logged) holds the experiment, sweep point, config, last metrics and the
   paths of tables and pictures; metric history goes to ``<run dir>/report/metrics.jsonl``.
   ``genms report gather`` reads these files.
+
+:func:`log_finished_run` does the same after the fact for runs that do not log themselves
+(``genms sweep ... sweep.wandb=true`` calls it for every finished point).
 """
 
 from __future__ import annotations
@@ -250,3 +253,54 @@ def load_run(path: str | Path) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None
     return obj if isinstance(obj, dict) and obj.get("kind") == RUN_KIND else None
+
+
+def _numeric_leaves(obj: Any, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            out.update(_numeric_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool) and math.isfinite(obj):
+        out[prefix] = float(obj)
+    return out
+
+
+def top_structure_files(folder: Path, per_folder: int) -> list[Path]:
+    """The first CIFs of every ``cifs/`` folder below ``folder`` (run folders keep their top ones there)."""
+    files: list[Path] = []
+    for cifs in sorted(folder.rglob("cifs")):
+        if cifs.is_dir():
+            files += sorted(cifs.glob("*.cif"))[:per_folder]
+    return files
+
+
+def log_finished_run(run_dir: str | Path, experiment: str, result: Mapping[str, Any] | None,
+                     config: Mapping[str, Any] | None = None, point: SweepPointInfo | None = None,
+                     report: ReportConfig = ReportConfig(), tables: Mapping[str, Any] | None = None) -> Path | None:
+    """Record a run that did not log itself (a sweep point, an experiment's table) after it finished.
+
+    Its numeric results become metrics, ``tables`` become ``wandb.Table`` s, and the top CIFs of
+    the run folders below ``run_dir`` become pictures. A result that is already an
+    :class:`ExperimentRun` record is left alone (its run logged itself). Returns the record path.
+    """
+    if isinstance(result, Mapping) and result.get("kind") == RUN_KIND:
+        return None
+    from genms.crystal.convert import CIFParseError, from_cif
+
+    run_dir = Path(run_dir)
+    with ExperimentRun(run_dir / "tracking", experiment, config, report=report, point=point) as run:
+        metrics = _numeric_leaves(result or {})
+        if metrics:
+            run.log_metrics(metrics)
+        for name, rows in (tables or {}).items():
+            run.log_table(name, rows)
+        crystals, captions = [], []
+        for path in top_structure_files(run_dir, report.top_k_pictures):
+            try:
+                crystals.append(from_cif(path.read_text()))
+                captions.append(f"{path.parent.parent.name}/{path.stem}")
+            except (CIFParseError, OSError) as exc:
+                log.warning("picture of %s skipped: %s", path, exc)
+        if crystals:
+            run.log_structures("top_structures", crystals, captions)
+    return run_dir / "tracking" / RUN_FILE

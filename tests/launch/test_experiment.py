@@ -27,7 +27,8 @@ def test_experiment_runs_steps_once_and_rewrites_the_readme(tmp_path, monkeypatc
     def fake_builder(out: Path, folder: Path) -> tables.TableResult:
         rows = SweepLog(out / "sweep" / "sweep.jsonl").latest().values()
         total = sum(r["result"]["score"] for r in rows)
-        return tables.TableResult(f"| total |\n|---|\n| {total} |", {"total": total}, ["a note"])
+        return tables.TableResult(f"| total |\n|---|\n| {total} |", {"total": total}, ["a note"],
+                                  [{"total": total}])
 
     monkeypatch.setitem(tables.BUILDERS, "fake", fake_builder)
     folder = tmp_path / "fake_exp"
@@ -37,10 +38,13 @@ def test_experiment_runs_steps_once_and_rewrites_the_readme(tmp_path, monkeypatc
     readme = (folder / "README.md").read_text()
     assert "| 6.0 |" in readme and "old" not in readme and readme.rstrip().endswith("footer")
     assert "- a note" in readme and "Hardware:" in readme
+    tracked = json.loads((out / "tracking" / "run.json").read_text())
+    assert tracked["experiment"] == "fake_exp" and tracked["metrics"] == {"total": 6.0}
+    assert tracked["tables"]["results"] == "report/tables/results.csv"
     assert json.loads((out / "results.json").read_text()) == {"total": 6.0}
     assert (out / "runs.log").read_text().split() == ["1", "2"]
     # Again: the finished step is skipped.
-    assert experiment.main([str(folder), f"out={out}"]) == 0
+    assert experiment.main([str(folder), f"out={out}", "wandb=false"]) == 0
     assert (out / "runs.log").read_text().split() == ["1", "2"]
     assert "# Fake" in capsys.readouterr().out
 

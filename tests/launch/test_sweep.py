@@ -85,3 +85,16 @@ def test_ray_runs_points_in_parallel_on_two_workers_and_resumes(tmp_path):
     _, rows3, skipped = run_sweep(spec3, cfg)
     assert skipped == 2 and [r["params"]["x"] for r in rows3] == ["3"]
     assert sorted(_runs(tmp_path)) == ["1", "2", "3"]
+
+
+def test_wandb_records_each_finished_point_offline(tmp_path):
+    from genms.tracking.reports import load_run
+
+    spec = _spec(tmp_path, "1,bad")
+    _, rows, _ = run_sweep(spec, SweepConfig(dir=str(tmp_path / "s"), executor="serial", wandb=True, name="demo"))
+    ok = next(r for r in rows if r["status"] == "ok")
+    record = load_run(Path(ok["dir"]) / "tracking" / "run.json")
+    assert record["experiment"] == "demo" and record["tags"] == ["sweep:demo", "x=1"]
+    assert record["metrics"]["score"] == 2.0 and record["wandb"]  # an offline W&B run folder
+    bad = next(r for r in rows if r["status"] != "ok")
+    assert not (Path(bad["dir"]) / "tracking").exists()

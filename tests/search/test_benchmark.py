@@ -36,7 +36,7 @@ def patched(monkeypatch):
 
     monkeypatch.setattr(GenMS, "from_config", classmethod(from_config))
 
-    def refs(family, paths=None, max_references=None, datasets=None):
+    def refs(family, paths=None, max_references=None, datasets=None, distinct=False):
         return FamilyRefs(family, FamilyReferences([cubic_srtio3()], ["SrTiO3"]), 1, 1, (221,), "test")
 
     monkeypatch.setattr("genms.search.families.family_references", refs)
@@ -66,3 +66,12 @@ def test_evaluate_option_and_bad_config():
     with pytest.raises(ValueError, match="evaluate must be one of"):
         EndToEndConfig(evaluate="everything")
     assert benchmark.EVALUATE == ("best_per_formula", "kept", "sampled")
+
+
+def test_distinct_prototypes_drop_anonymous_duplicates():
+    from genms.search.families import distinct_prototypes
+
+    srtio3 = cubic_srtio3()
+    batio3 = Crystal(srtio3.frac_coords, [56, 22, 8, 8, 8], np.eye(3) * 4.0)  # same prototype
+    rocksalt = Crystal([[0, 0, 0], [0.5, 0.5, 0.5]], [11, 17], np.array([[0, 2.8, 2.8], [2.8, 0, 2.8], [2.8, 2.8, 0]]))
+    assert distinct_prototypes([srtio3, batio3, rocksalt]) == [0, 2]

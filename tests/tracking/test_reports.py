@@ -50,3 +50,21 @@ def test_without_wandb_only_local_files(tmp_path):
     assert not (tmp_path / "wandb").exists()
     assert load_run(tmp_path / "run.json")["metrics"] == {"a": 1}
     assert (tmp_path / "report" / "metrics.jsonl").read_text().strip() == '{"step": 0, "a": 1.0}'
+
+
+def test_log_finished_run_draws_the_top_structures_of_run_folders(tmp_path):
+    from genms.crystal.convert import to_cif
+    from genms.tracking.reports import log_finished_run
+
+    cifs = tmp_path / "genms" / "perovskite" / "cifs"
+    cifs.mkdir(parents=True)
+    (cifs / "01_SrTiO3.cif").write_text(to_cif(_perovskite()))
+    path = log_finished_run(tmp_path, "table1", {"perovskite": {"match_rate": 0.9, "name": "x"}},
+                            report=ReportConfig(wandb=False), point=SweepPointInfo(),
+                            tables={"results": [{"family": "perovskite", "match_rate": 0.9}]})
+    record = load_run(path)
+    assert record["metrics"] == {"perovskite.match_rate": 0.9}
+    assert record["images"]["top_structures"] == ["report/top_structures/01.png"]
+    assert (tmp_path / "tracking" / "report" / "top_structures" / "01.png").is_file()
+    # A result that is already a run record is not logged twice.
+    assert log_finished_run(tmp_path / "other", "x", {"kind": "genms-run"}) is None

@@ -1,0 +1,39 @@
+"""``genms sample`` and ``genms eval csp`` end to end on a tiny bundle (in-process Hydra)."""
+
+from __future__ import annotations
+
+import json
+
+from genms.cli import COMMANDS, run_command
+
+from .conftest import FIXTURES
+
+SMALL = ["sampler.steps=2", "sampler.buckets=[8,12,20]", "sampler.max_batch=8", "sampler.min_batch=4"]
+
+
+def test_sample_writes_cifs(tiny_bundle, tmp_path):
+    from genms.crystal.convert import from_cif
+
+    out = tmp_path / "cifs"
+    written = run_command(COMMANDS[("sample", "")], "sample",
+                          ["formulae=[NaCl,SrTiO3]", "n=2", "formula_units=2", f"out_dir={out}",
+                           f"sampler.bundle={tiny_bundle}", *SMALL, f"hydra.run.dir={tmp_path / 'hydra'}"])
+    assert len(written) == 4
+    crystal = from_cif((out / "SrTiO3_001.cif").read_text())
+    assert crystal.n_atoms == 10 and sorted(set(crystal.atomic_numbers.tolist())) == [8, 22, 38]
+
+
+def test_eval_csp_writes_the_result_json(tiny_bundle, tmp_path):
+    output = tmp_path / "csp.json"
+    result = run_command(COMMANDS[("eval", "csp")], "eval csp",
+                         [f"eval.csv={FIXTURES / 'mp20_test_sample.csv'}", "eval.limit=4", "eval.k=[1,3]",
+                          "eval.workers=1", f"eval.output={output}", f"eval.results_out={tmp_path / 'items.jsonl'}",
+                          *[f"eval.{o}" for o in SMALL], f"hydra.run.dir={tmp_path / 'hydra'}"])
+    saved = json.loads(output.read_text())
+    for key in ("match_rate_k1", "rmse_k1", "match_rate_k3", "rmse_k3", "structures_per_second", "n_test",
+                "hardware", "command", "checkpoint", "achieved_tflops"):
+        assert key in saved, key
+    assert saved["n_test"] == 4 and saved["n_samples"] == 12 and saved["n_test_k3"] == 4
+    assert 0.0 <= saved["match_rate_k1"] <= saved["match_rate_k3"] <= 1.0
+    assert saved["executed_flops"] > 0 and result["matching_finished"]
+    assert len((tmp_path / "items.jsonl").read_text().splitlines()) == 8  # 4 items x (first, rest)
