@@ -18,10 +18,13 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason=f"{SHARED_DATA} is absent")
-    if not SHARED_DATA.is_dir():
-        for item in items:
-            if "shared_data" in item.keywords:
-                item.add_marker(skip)
+    for item in items:
+        if not SHARED_DATA.is_dir() and "shared_data" in item.keywords:
+            item.add_marker(skip)
+        # Local Ray clusters started by two xdist workers at once compete for the 2 cores and
+        # time out; `--dist loadgroup` keeps every Ray test on one worker.
+        if "ray" in item.nodeid.lower():
+            item.add_marker(pytest.mark.xdist_group("ray"))
 
 
 @pytest.fixture

@@ -185,7 +185,7 @@ def sample(cfg: DictConfig) -> list[str]:
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, rows = [], []
-    for formula, group in zip(formulae, groups):
+    for formula, group in zip(formulae, groups, strict=True):
         for j, crystal in enumerate(group):
             path = out_dir / f"{formula}_{j:03d}.cif"
             tmp = path.with_suffix(".cif.tmp")

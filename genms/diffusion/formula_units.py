@@ -29,7 +29,7 @@ def composition_key(atomic_numbers: Iterable[int]) -> tuple[tuple[tuple[int, int
     if values.size == 0:
         raise ValueError("a cell with no atoms has no composition")
     g = math.gcd(*[int(c) for c in counts])
-    return tuple((int(v), int(c) // g) for v, c in zip(values, counts)), g
+    return tuple((int(v), int(c) // g) for v, c in zip(values, counts, strict=True)), g
 
 
 def _exact_name(reduced: tuple[tuple[int, int], ...]) -> str:

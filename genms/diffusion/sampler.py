@@ -30,7 +30,13 @@ from genms.crystal.structure import Crystal
 from genms.diffusion.config import DiffusionConfig, SamplerConfig
 from genms.diffusion.formula_units import FormulaUnitPrior
 from genms.diffusion.lattice import LatticeNormaliser
-from genms.diffusion.schedules import ScheduleConfig, ancestral_step, logsnr_schedule, predict_x0, time_grid
+from genms.diffusion.schedules import (
+    ScheduleConfig,
+    ancestral_step,
+    logsnr_schedule,
+    predict_x0,
+    time_grid,
+)
 from genms.diffusion.task import build_denoiser, encode_z
 from genms.diffusion.torus import coord_channels, decode_frac, project_x0
 from genms.models.denoiser import DenoiserConfig
@@ -258,7 +264,7 @@ class DiffusionSampler:
                 owner.append(i)
         crystals = self.sample_cells(cells, jax.random.fold_in(key, 1))
         out: list[list[Crystal]] = [[] for _ in formulae]
-        for i, c in zip(owner, crystals):
+        for i, c in zip(owner, crystals, strict=True):
             out[i].append(c)
         return out
 

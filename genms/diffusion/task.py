@@ -87,7 +87,7 @@ class DiffusionTask:
             raise ValueError("the training split needs at least 2 crystals")
         self.normaliser = LatticeNormaliser.fit(train.lattice_params, train.n_atoms)
         self.z_prior = FormulaUnitPrior.fit(
-            (train.atomic_numbers[s:e] for s, e in zip(train.offsets[:-1], train.offsets[1:])),
+            (train.atomic_numbers[s:e] for s, e in zip(train.offsets[:-1], train.offsets[1:], strict=True)),
             diff_cfg.max_atoms, z_prior_min_count)
         self.splits = {"train": densify(train, diff_cfg.max_atoms, self.normaliser)}
         if val is not None and len(val):

@@ -18,6 +18,7 @@ instead (``auto`` or ``host:port``).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
@@ -51,10 +52,22 @@ _RAY_ENV = {
 _STALL_WARNING_S = 300
 
 
+_PROCESS_HOME: Path | None = None
+
+
 def _private_home() -> Path:
-    home = Path(tempfile.mkdtemp(prefix="genms-ray-home-"))
-    (home / "ray_bootstrap_config.yaml").write_text("{}\n")
-    return home
+    """One private HOME per driver process, removed at exit.
+
+    It holds ``ray_bootstrap_config.yaml`` (``{}``: no cloud-metadata probes) and the auth token
+    Ray writes on its first local start; Ray remembers token mode for the rest of the process,
+    so a later ``ray.init`` in the same process must find the token at the same place.
+    """
+    global _PROCESS_HOME
+    if _PROCESS_HOME is None or not _PROCESS_HOME.is_dir():
+        _PROCESS_HOME = Path(tempfile.mkdtemp(prefix="genms-ray-home-"))
+        (_PROCESS_HOME / "ray_bootstrap_config.yaml").write_text("{}\n")
+        atexit.register(shutil.rmtree, _PROCESS_HOME, True)
+    return _PROCESS_HOME
 
 
 def _run_batch(fn: Callable[[Any], Any], items: list, keys: list[str], max_retries: int) -> list:
@@ -133,9 +146,7 @@ class RayExecutor:
             else:
                 os.environ[name] = value
         self._saved_env.clear()
-        if self._home is not None:
-            shutil.rmtree(self._home, ignore_errors=True)
-            self._home = None
+        self._home = None  # the per-process HOME is removed at exit (see _private_home)
 
     def close(self) -> None:
         for actors in self._actors.values():

@@ -170,8 +170,8 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
             say(f"[bold]{fam.family}[/]: {fam.request!r}" if console is not None else fam.family)
             start = time.perf_counter()
             out_dir = Path(cfg.run_dir) / fam.family if cfg.run_dir else None
-            result = genms.generate(fam.request, seed=cfg.seed, out_dir=out_dir, resume=out_dir is not None
-                                    and (out_dir / "journal.jsonl").exists())
+            resumed = out_dir is not None and (out_dir / "journal.jsonl").exists()
+            result = genms.generate(fam.request, seed=cfg.seed, out_dir=out_dir, resume=resumed)
             seconds = time.perf_counter() - start
             refs = family_references(fam.family, cfg.paths, cfg.max_references,
                                      distinct=cfg.distinct_references)
@@ -181,7 +181,7 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
             entry["sampled"] = structure_metrics(result.candidates, refs.references, known, match_cfg,
                                                  cfg.match_workers, cfg.sampled_match_max, cfg.seed)
             entry.update({"request": fam.request, "evaluated": cfg.evaluate, "n_references": refs.n, "n_reference_entries": refs.n_selected,
-                          "reference_space_groups": list(refs.space_groups), "timing": _search_summary(result, seconds),
+                          "reference_space_groups": list(refs.space_groups), "timing": {**_search_summary(result, seconds), "resumed_from_journal": resumed},
                           "metrics_s": round(time.perf_counter() - t_metrics, 3),
                           "paper_genms": PAPER_GENMS.get(fam.family)})
             report[fam.family] = entry

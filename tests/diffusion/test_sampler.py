@@ -15,7 +15,7 @@ def test_protocol_and_explicit_z(tiny_sampler):
     assert isinstance(tiny_sampler, StructureSampler)
     out = tiny_sampler.sample(["SrTiO3", "NaCl"], 3, jax.random.key(0), formula_units=[2, 4])
     assert [len(g) for g in out] == [3, 3]
-    for formula, z, group in zip(["SrTiO3", "NaCl"], [2, 4], out):
+    for formula, z, group in zip(["SrTiO3", "NaCl"], [2, 4], out, strict=True):
         for c in group:
             assert c.n_atoms == z * (5 if formula == "SrTiO3" else 2)
             assert reduced_formula(to_pymatgen(c).composition) == reduced_formula(formula)

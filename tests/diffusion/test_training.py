@@ -53,9 +53,9 @@ def test_resume_is_exact(train_arrays, tmp_path):
     shutil.rmtree(tmp_path / "b" / "checkpoints" / "6")  # as if the first chunk had stopped at step 3
     resumed = _run(task, tmp_path / "b", 6, resume=True)
     assert resumed.step == straight.step == 6
-    for x, y in zip(jax.tree.leaves(straight.params), jax.tree.leaves(resumed.params)):
+    for x, y in zip(jax.tree.leaves(straight.params), jax.tree.leaves(resumed.params), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-    for x, y in zip(jax.tree.leaves(straight.ema_params), jax.tree.leaves(resumed.ema_params)):
+    for x, y in zip(jax.tree.leaves(straight.ema_params), jax.tree.leaves(resumed.ema_params), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
@@ -90,5 +90,5 @@ def test_one_step_on_four_devices_equals_one_device(tmp_path):
     out = json.loads(line[len("RESULT"):])
     one, four = out["1"], out["4"]
     assert abs(one["loss"] - four["loss"]) < 1e-5 * max(1.0, abs(one["loss"]))
-    for a, b in zip(one["params"], four["params"]):
+    for a, b in zip(one["params"], four["params"], strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)

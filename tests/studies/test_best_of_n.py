@@ -13,6 +13,7 @@ from genms.interfaces import EnergyPrediction
 from genms.studies.best_of_n import (
     BestOfNConfig,
     dft_deltas,
+    dft_subset,
     plot,
     read_dft,
     score_compositions,
@@ -55,7 +56,9 @@ def test_best_of_n_bookkeeping_dft_subset_and_plot(tmp_path):
 
     folder = write_dft_inputs(rows, tmp_path, cfg.dft_subset)
     names = sorted(p.name for p in folder.glob("*.cif"))
+    # The two smallest cells (NaCl: 2 atoms, MgO with Z=2: 4 atoms; SrTiO3 has 5).
     assert names == ["0000_NaCl_best.cif", "0000_NaCl_single.cif", "0001_MgO_best.cif", "0001_MgO_single.cif"]
+    assert dft_subset(rows, 2, exclude=("Na",)) == [1, 2]  # NaCl excluded: MgO and SrTiO3
 
     journal = tmp_path / "dft" / "results.jsonl"
     journal.parent.mkdir()
@@ -80,3 +83,4 @@ def test_run_writes_report_and_reuses_scored_samples(tmp_path, monkeypatch):
     # Same settings again: no models needed, the scored samples are reused.
     again = best_of_n.run_best_of_n(cfg)
     assert again["gnn"] == report["gnn"]
+    assert len(list((tmp_path / "run" / "dft_inputs").glob("*.cif"))) == 4  # rebuilt from the saved structures
