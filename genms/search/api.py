@@ -240,7 +240,7 @@ class GenMS:
 
             resolved = config if config is not None else {"request": text, "seed": seed,
                                                           "search": dataclasses.asdict(cfg)}
-            write_run(result, out_dir, resolved, top_k=cfg.top_k, pictures=report)
+            write_run(result, out_dir, resolved, top_k=cfg.top_k, pictures=report, distinct=cfg.distinct_top)
         return result
 
     def _journal(self, out_dir: Path, text: str, seed: int, cfg: SearchConfig, resume: bool) -> Journal:
@@ -248,8 +248,8 @@ class GenMS:
         if path.exists() and not resume:
             raise SearchInputError(
                 f"{out_dir} already holds a run; pass resume=true to continue it or choose another out_dir")
-        # Everything that changes results (top_k only changes what is shown).
-        settings = dataclasses.asdict(dataclasses.replace(cfg, top_k=1))
+        # Everything that changes results (top_k and distinct_top only change what is shown).
+        settings = dataclasses.asdict(dataclasses.replace(cfg, top_k=1, distinct_top=True))
         payload = json.dumps({"request": text, "seed": seed, "search": settings,
                               "models": self.fingerprint}, sort_keys=True, default=str)
         return Journal(path, hashlib.sha256(payload.encode()).hexdigest()[:24])

@@ -177,8 +177,22 @@ class SearchResult:
         """Kept structures, best first."""
         return sorted((c for c in self.candidates if c.kept), key=lambda c: c.rank or 0)
 
-    def top(self, k: int) -> list[Candidate]:
-        return self.ranked[:k]
+    def top(self, k: int, distinct: bool = False) -> list[Candidate]:
+        """The ``k`` best structures; ``distinct`` skips one that ``StructureMatcher`` (stol 0.5,
+        ltol 0.3, angle 10°) finds equal to a better one of the same formula."""
+        if not distinct:
+            return self.ranked[:k]
+        from genms.evaluate.matching import structure_matcher
+
+        matcher = structure_matcher()
+        chosen: list[Candidate] = []
+        for cand in self.ranked:
+            if len(chosen) == k:
+                break
+            same = [c for c in chosen if c.formula == cand.formula]
+            if not any(_fits(matcher, c, cand) for c in same):
+                chosen.append(cand)
+        return chosen
 
     def best_per_formula(self) -> list[Candidate]:
         """Algorithm 1's x* of every expanded plan: the best kept structure per formula."""
@@ -198,6 +212,13 @@ class SearchResult:
         import pandas as pd
 
         return pd.DataFrame([c.to_record() for c in ranked_first(self.candidates)])
+
+
+def _fits(matcher, a: Candidate, b: Candidate) -> bool:
+    try:
+        return bool(matcher.fit(a.structure, b.structure))
+    except Exception:  # a failed comparison counts as different
+        return False
 
 
 def ranked_first(candidates: list[Candidate]) -> list[Candidate]:

@@ -92,7 +92,7 @@ def generate(cfg: DictConfig) -> int:
         fail(console, f"the search failed: {type(exc).__name__}: {exc} (details in {out_dir / 'error.log'})", 1)
 
     if result.ranked:
-        console.print(ranked_table(result, gcfg.search.top_k, show_cif=True))
+        console.print(ranked_table(result, gcfg.search.top_k, show_cif=True, distinct=gcfg.search.distinct_top))
     style = "green" if result.ok else "yellow"
     console.print(f"[{style}]{result.status}[/]: {result.message}")
     console.print(f"run folder: {out_dir}  (report.md, candidates.csv, cifs/)")

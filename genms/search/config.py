@@ -54,6 +54,8 @@ class SearchConfig:
       sample_chunk: formulae per sampler call (one batched, compiled call on the device).
       energy_batch: structures per energy-model call.
       top_k: structures kept as the answer (CIFs, pictures, the printed table).
+      distinct_top: the answer skips structures equal (``StructureMatcher``) to a better one of
+        the same formula, so near-copies do not fill it (every candidate stays in the tables).
     """
 
     H: int = 25
@@ -67,6 +69,7 @@ class SearchConfig:
     sample_chunk: int = 8
     energy_batch: int = 256
     top_k: int = 10
+    distinct_top: bool = True
     filters: FilterConfig = field(default_factory=FilterConfig)
 
     def __post_init__(self) -> None:

@@ -55,19 +55,21 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def ranked_table(result: SearchResult, k: int, show_cif: bool = False):
+def ranked_table(result: SearchResult, k: int, show_cif: bool = False, distinct: bool = True):
     """A rich table of the ``k`` best structures (with their CIF paths in the run folder)."""
     from rich.table import Table
 
     from genms.search.report import space_group
 
-    table = Table(title=f"Top {min(k, len(result.ranked))} of {len(result.candidates)} structures "
-                        f"for {result.request_text!r}", title_justify="left")
+    top = result.top(k, distinct)
+    table = Table(title=f"Top {len(top)} of {len(result.candidates)} structures "
+                        f"for {result.request_text!r}" + (" (near-copies left out)" if distinct else ""),
+                  title_justify="left")
     for name, justify in (("#", "right"), ("formula", "left"), ("space group", "left"), ("atoms", "right"),
                           ("E_f eV/atom", "right"), ("R_hi", "right"), ("score", "right"), ("min d Å", "right"),
                           ("CIF", "left")):
         table.add_column(name, justify=justify)
-    for c in result.top(k):
+    for c in top:
         table.add_row(str(c.rank), c.formula, space_group(c), str(c.n_atoms), _fmt(c.e_form), _fmt(c.r_hi, 2),
                       _fmt(c.score), _fmt(c.min_distance, 2),
                       f"cifs/{c.rank:02d}_{c.formula}.cif" if show_cif else "")

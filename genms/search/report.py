@@ -102,13 +102,13 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def write_run(result: SearchResult, out_dir: str | Path, config: dict | None = None, top_k: int = 10,
-              pictures: bool = True) -> dict[str, Path]:
+              pictures: bool = True, distinct: bool = True) -> dict[str, Path]:
     """Write the run folder; returns the main paths (``report``, ``candidates_csv``, ``cifs``...)."""
     from genms.crystal.convert import to_cif
 
     out = Path(out_dir)
     paths: dict[str, Path] = {}
-    top = result.top(top_k)
+    top = result.top(top_k, distinct)
     cif_paths = []
     for c in top:
         cif_paths.append(atomic_write(out / "cifs" / f"{c.rank:02d}_{c.formula}.cif", to_cif(c.crystal)))
@@ -140,20 +140,22 @@ def write_run(result: SearchResult, out_dir: str | Path, config: dict | None = N
                  "e_form_ev_per_atom": c.e_form, "cif": str(p.relative_to(out))} for c, p in zip(top, cif_paths, strict=True)],
     }
     paths["summary"] = atomic_write(out / "summary.json", _json(summary))
-    paths["report"] = _write_markdown(result, out, top, cif_paths, pictures)
+    paths["report"] = _write_markdown(result, out, top, cif_paths, pictures, distinct)
     return paths
 
 
 def _write_markdown(result: SearchResult, out: Path, top: list[Candidate], cif_paths: list[Path],
-                    pictures: bool) -> Path:
+                    pictures: bool, distinct: bool) -> Path:
     from genms.search.pictures import draw_crystal, draw_energy_distribution
 
     lines = [f"# GenMS search: {result.request_text}", ""]
-    lines += [f"- **Parsed request:** {result.request}", f"- **Outcome:** `{result.status}` — {result.message}",
+    lines += ["```", str(result.request), "```", "", f"- **Outcome:** `{result.status}` — {result.message}",
               f"- **Seed:** {result.seed}",
               "- **Timings (s):** " + ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()), ""]
     if top:
         lines += ["## Top structures", "",
+                  "Near-copies of a better structure of the same formula are left out here "
+                  "(`candidates.csv` has every structure)." if distinct else "", "",
                   "| rank | formula | space group | atoms | E_f (eV/atom) | R_hi | score | CIF |",
                   "|---:|---|---|---:|---:|---:|---:|---|"]
         for c, p in zip(top, cif_paths, strict=True):

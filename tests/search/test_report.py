@@ -17,7 +17,7 @@ def test_run_folder_contents(tmp_path):
     search = ForwardTreeSearch(FakeProposer(), FakeScorer(), sampler_worker(FakeSampler(collapse=["CaTiO3"])),
                                energy_worker(FakePredictor()), SearchConfig(H=4, W=3, L=3))
     result = search.run("a perovskite", seed=0, request_text="a perovskite")
-    paths = write_run(result, tmp_path, config={"search": {"H": 4}}, top_k=3)
+    paths = write_run(result, tmp_path, config={"search": {"H": 4}}, top_k=3, distinct=False)
 
     cifs = sorted((tmp_path / "cifs").glob("*.cif"))
     assert [p.name[:3] for p in cifs] == ["01_", "02_", "03_"]
@@ -43,3 +43,14 @@ def test_run_folder_contents(tmp_path):
     images = sorted(p.name for p in (tmp_path / "images").glob("*.png"))
     assert "energy_distribution.png" in images and len(images) == 4
     assert all((tmp_path / "images" / n).stat().st_size > 1000 for n in images)
+
+
+def test_distinct_run_folder_names_cifs_by_rank(tmp_path):
+    search = ForwardTreeSearch(FakeProposer(), FakeScorer(), sampler_worker(FakeSampler()),
+                               energy_worker(FakePredictor()), SearchConfig(H=4, W=3, L=3))
+    result = search.run("a perovskite", seed=0, request_text="a perovskite")
+    distinct = result.top(3, distinct=True)
+    write_run(result, tmp_path, top_k=3)  # distinct by default
+    cifs = sorted((tmp_path / "cifs").glob("*.cif"))
+    assert [p.name[:2] for p in cifs] == [f"{c.rank:02d}" for c in distinct]
+    assert distinct[0] is result.ranked[0]

@@ -169,3 +169,13 @@ def test_result_helpers():
     assert len(df) == len(result.candidates) and df["rank"].iloc[0] == 1
     assert result.ranked[0].structure.composition.reduced_formula in {"SrTiO3", "BaTiO3", "CaTiO3"}
     assert set(result.timings) == {"propose", "sample", "check", "energy"}
+
+
+def test_distinct_top_skips_near_copies():
+    from tests.search.fakes import CubicPerovskiteSampler
+
+    result = make_search(SearchConfig(H=3, W=2, L=3), sampler=CubicPerovskiteSampler(jitter=0.01)).run("x", seed=0)
+    assert len(result.top(4)) == 4
+    distinct = result.top(4, distinct=True)
+    assert len(distinct) == 2 and {c.formula for c in distinct} == {"SrTiO3", "BaTiO3"}
+    assert distinct[0] is result.ranked[0]
