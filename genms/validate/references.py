@@ -20,6 +20,8 @@ recipe version). Failed references are not cached, so a rerun tries them again.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 import os
@@ -202,7 +204,10 @@ def compute_dft_reference(element: str, cfg: ValidateConfig, log_dir: str | None
                               relax={**MOLECULE_RELAX, "ecut_ev": cfg.dft.ecut_ev}, spin=spin, txt=txt)
         else:
             job = prepare_job(atoms, settings, f"ref:{element}", kind=ref.kind, spin=spin, txt=txt)
-        result = run_calculation(job, cfg.launch, log_dir)
+        # Γ-only molecules run on one rank: GPAW 26's band/domain split of a single k-point
+        # stops with an AssertionError in its BLACS matrix layout under mpiexec -n 2.
+        launch = cfg.launch if ref.kind == "crystal" else dataclasses.replace(cfg.launch, mpi_ranks=1)
+        result = run_calculation(job, launch, log_dir)
         record["dft"] = {k: v for k, v in result.items() if k != "atoms"}
         record["status"], record["error"] = result["status"], result.get("error")
         # A molecule whose bond relaxation stopped early still has a usable energy (the

@@ -81,3 +81,23 @@ def test_emt_reference_record(tmp_path):
     assert rec["energy_per_atom"] == pytest.approx(rec["dft"]["energy_ev"])
     bad = compute_dft_reference("P", cfg)
     assert bad["status"] == "failed" and bad["energy_per_atom"] is None and "structures_dir" in bad["error"]
+
+
+def test_molecule_references_run_on_one_rank(tmp_path, monkeypatch):
+    """GPAW cannot split a Γ-only molecule over MPI ranks; crystals keep the configured ranks."""
+    import dataclasses
+
+    import genms.validate.launch as launch_module
+
+    seen: dict[str, int] = {}
+
+    def fake_run(job, launch, log_dir=None):
+        seen[job["label"]] = launch.mpi_ranks
+        return {"status": "ok", "energy_per_atom": -1.0}
+
+    monkeypatch.setattr(launch_module, "run_calculation", fake_run)
+    base = emt_config(tmp_path)
+    cfg = dataclasses.replace(base, launch=dataclasses.replace(base.launch, launcher="subprocess", mpi_ranks=2))
+    assert compute_dft_reference("F", cfg)["status"] == "ok"
+    assert compute_dft_reference("Cu", cfg)["status"] == "ok"
+    assert seen == {"ref:F": 1, "ref:Cu": 2}
