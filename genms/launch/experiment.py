@@ -174,7 +174,7 @@ def run_steps(exp: Experiment, opts: RunOptions) -> list[dict]:
                     log.warning("[%s] exit %d; see %s", step.name, code, log_path)
                     break
         row = {"point": step.name, "status": status, "wall_s": round(time.time() - started, 1),
-               "commands": [" ".join(c) for c in commands]}
+               "commands": [" ".join(c) for c in commands], "hardware": hardware()}
         record.append(row)
         rows.append(row)
         if status != "ok":
@@ -197,6 +197,17 @@ def hardware() -> str:
 
 def total_wall(out: Path) -> float:
     return sum(float(r.get("wall_s") or 0) for r in SweepLog(out / "steps.jsonl").latest().values())
+
+
+def step_hardware(out: Path) -> str:
+    """Where the finished steps ran (each step's record), else this machine."""
+    rows = [r for r in SweepLog(out / "steps.jsonl").latest().values() if r.get("status") == "ok"]
+    places = {r["point"]: r["hardware"] for r in rows if r.get("hardware")}
+    if not places:
+        return hardware()
+    if len(set(places.values())) == 1:
+        return next(iter(places.values()))
+    return "; ".join(f"{step}: {hw}" for step, hw in places.items())
 
 
 def update_readme(folder: Path, block: str) -> None:
@@ -229,7 +240,7 @@ def build_table(exp: Experiment, opts: RunOptions, command: str) -> str:
     missing = [s.name for s in exp.steps if s.name not in finished]
     if missing:
         lines.append(f"- Steps not run yet (their cells say `not yet run`): {', '.join(missing)}.")
-    lines += [f"- Hardware: {hardware()}.", f"- Wall time of the steps: {wall / 60:.1f} min.",
+    lines += [f"- Hardware: {step_hardware(opts.out)}.", f"- Wall time of the steps: {wall / 60:.1f} min.",
               f"- Raw results: `{opts.out.relative_to(Path.cwd()) if opts.out.is_relative_to(Path.cwd()) else opts.out}`."]
     block = "\n".join(lines)
     update_readme(exp.folder, block)

@@ -13,6 +13,8 @@ from typing import NoReturn
 
 from omegaconf import DictConfig, OmegaConf
 
+from genms.validate.launch import sigterm_as_exit
+
 log = logging.getLogger(__name__)
 
 
@@ -92,7 +94,8 @@ def validate(cfg: DictConfig) -> int:
         out_dir = _out_dir(vcfg.out_dir)
         console.print(f"validating {len(tasks)} structure(s) -> {out_dir}  (dft preset {vcfg.dft.preset}, "
                       f"protocol {vcfg.protocol})")
-        run = run_validation(tasks, vcfg, out_dir)
+        with sigterm_as_exit():
+            run = run_validation(tasks, vcfg, out_dir)
     except _user_errors() as exc:
         fail(console, str(exc), 2)
     summary = summarize(run.records)
@@ -116,7 +119,8 @@ def eval_dft(cfg: DictConfig) -> int:
         missing = _gpaw_missing(ecfg)
         if missing:
             fail(console, missing, 2)
-        report = run_eval_dft(ecfg, _out_dir(ecfg.out_dir), console=console, command=_command_line())
+        with sigterm_as_exit():
+            report = run_eval_dft(ecfg, _out_dir(ecfg.out_dir), console=console, command=_command_line())
     except _user_errors() as exc:
         fail(console, str(exc), 2)
     console.print(f"wrote {report['output']}")

@@ -10,11 +10,14 @@ The child-process launcher is the default for real DFT because it
   ``OMPI_ALLOW_RUN_AS_ROOT*`` variables when running as root).
 
 :func:`run_calculation` never raises: a crash, a timeout or a missing result becomes a
-result with ``status`` ``failed`` or ``timeout`` and the tail of the child's output.
+result with ``status`` ``failed`` or ``timeout`` and the tail of the child's output. When the
+parent itself is interrupted (Ctrl-C, or SIGTERM inside :func:`sigterm_as_exit`) it kills the
+child's process group before it stops, so no calculation is left running on its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -22,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -79,6 +83,9 @@ def run_calculation(job: dict, cfg: LaunchConfig, workdir: str | Path | None = N
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             return _failure(job, "timeout", f"killed after {cfg.timeout_s:g} s (launch.timeout_s)", start)
+        except BaseException:  # interrupted: the calculation must not outlive this process
+            _kill_group(proc)
+            raise
         if result_path.exists():
             result = json.loads(result_path.read_text())
             if proc.returncode != 0 and result.get("status") == "ok":
@@ -95,3 +102,21 @@ def _kill_group(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+@contextlib.contextmanager
+def sigterm_as_exit():
+    """Within the block, SIGTERM raises ``SystemExit`` in the main thread (so a running
+    calculation's process group is killed on the way out) instead of ending Python at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -89,3 +89,12 @@ def test_params_and_step_scoped_arguments(tmp_path):
     assert cmd[-2:] == ["tolerance=0.01", "paths.cache_dir=x"]
     (cmd,) = experiment.step_commands(dft, tmp_path, opts.extra, opts.params)
     assert cmd == ["validate", f"{tmp_path}/dft_inputs", f"out_dir={tmp_path}/dft", "paths.cache_dir=x"]
+
+
+def test_hardware_line_names_where_each_step_ran(tmp_path):
+    log = SweepLog(tmp_path / "steps.jsonl")
+    log.append({"point": "genms", "status": "ok", "wall_s": 336.0, "hardware": "1 x NVIDIA H200"})
+    log.append({"point": "dft", "status": "ok", "wall_s": 3600.0, "hardware": "x86_64, 2 CPU cores"})
+    log.append({"point": "baselines", "status": "failed", "wall_s": 1.0, "hardware": "elsewhere"})
+    assert experiment.step_hardware(tmp_path) == "genms: 1 x NVIDIA H200; dft: x86_64, 2 CPU cores"
+    assert experiment.step_hardware(tmp_path / "none") == experiment.hardware()
