@@ -110,6 +110,9 @@ def table1_end_to_end(out: Path, folder: Path) -> TableResult:
              "outputs; GenMS: the best structure per expanded formula, as `genms eval end-to-end` reports.",
              "Uniqueness is against our MP datasets (about a third of MP; no ICSD), match rate against "
              "the family's members in those datasets (`fit_anonymous`, stol 0.5, ltol 0.3, angle 10).",
+             "E_f GNN is the mean over the best structure of every expanded formula; E_f DFT the mean over "
+             "the structures the dft step validated (the `dft_top` best per family), plain PBE without MP2020 "
+             "anion shifts (docs/benchmarks/validation.md has them per structure).",
              "The template baseline matches by construction (a known member with substituted ions). Both "
              "baselines build structures for the formulae the language level proposed, so their composition "
              "validity and uniqueness are those of the (offline, SMACT-checked, novelty-seeking) proposer."]

@@ -112,7 +112,19 @@ def test_parallel_equals_serial(mp20_test):
     cands = [[perturb(c, 0.05, seed=i), mp20_test[(i + 1) % 8]] for i, c in enumerate(gts)]
     ser = match_k_samples(cands, gts, n_workers=1, progress=False)
     par = match_k_samples(cands, gts, n_workers=2, progress=False)
-    assert ser.to_dict() == par.to_dict()
+    # Worker processes may round the last bits of an RMS differently; the
+    # verdicts must agree exactly and the distances to float precision.
+    s, p = ser.to_dict(), par.to_dict()
+    assert [it["matched"] for it in s["items"]] == [it["matched"] for it in p["items"]]
+    assert [it["best_candidate"] for it in s["items"]] == [
+        it["best_candidate"] for it in p["items"]
+    ]
+    for a, b in zip(s["items"], p["items"]):
+        assert a["candidate_rms"] == pytest.approx(b["candidate_rms"], rel=1e-6, abs=1e-9)
+    assert s["rmse"] == pytest.approx(p["rmse"], rel=1e-6)
+    assert {k: v for k, v in s.items() if k not in ("items", "rmse")} == {
+        k: v for k, v in p.items() if k not in ("items", "rmse")
+    }
     # Every valid perturbed copy matches; the neighbouring structure never does.
     assert ser.n_matched == sum(it.pred_valid[0] for it in ser.items) >= 6
     assert all(it.best in (None, 0) for it in ser.items)
