@@ -183,6 +183,7 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
             entry.update({"request": fam.request, "evaluated": cfg.evaluate, "n_references": refs.n, "n_reference_entries": refs.n_selected,
                           "reference_space_groups": list(refs.space_groups), "timing": {**_search_summary(result, seconds), "resumed_from_journal": resumed},
                           "metrics_s": round(time.perf_counter() - t_metrics, 3),
+                          "run_dir": str(out_dir.resolve()) if out_dir is not None else None,
                           "paper_genms": PAPER_GENMS.get(fam.family)})
             report[fam.family] = entry
             say(_one_line(fam.family, entry))

@@ -102,7 +102,8 @@ def collect_tasks(inputs: list[str], top: int | None = None) -> list[StructureTa
 
 
 def end_to_end_runs(path: Path) -> dict[str, Path]:
-    """Family -> run folder named by an ``end_to_end.json`` (``meta.run_dir`` or per-family ``run_dir``)."""
+    """Family -> run folder of an ``end_to_end.json``: its per-family ``run_dir``, ``meta.run_dir/<family>``,
+    or a ``<family>`` folder beside the JSON (where ``genms sweep`` points keep them)."""
     try:
         report = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -112,9 +113,10 @@ def end_to_end_runs(path: Path) -> dict[str, Path]:
     for fam, entry in report.items():
         if fam == "meta" or not isinstance(entry, dict):
             continue
-        folder = entry.get("run_dir") or (Path(run_dir) / fam if run_dir else None)
-        if folder is not None and is_run_folder(Path(folder)):
-            out[fam] = Path(folder)
+        candidates = [entry.get("run_dir"), Path(run_dir) / fam if run_dir else None, path.parent / fam]
+        folder = next((Path(c) for c in candidates if c is not None and is_run_folder(Path(c))), None)
+        if folder is not None:
+            out[fam] = folder
     if not out:
         raise InputError(
             f"{path} names no run folders with candidates.json: rerun the benchmark with "

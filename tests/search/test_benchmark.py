@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from genms.search.config import SearchConfig
 from genms.search.families import FamilyRefs
 from genms.search.language import LanguageLevel
 from genms.search.tree import energy_worker, sampler_worker
+from genms.validate.inputs import end_to_end_runs
 from tests.search.fakes import CubicPerovskiteSampler, FakePredictor, FakeProposer, FakeScorer
 
 
@@ -45,7 +47,7 @@ def patched(monkeypatch):
 def test_end_to_end_report(patched, tmp_path):
     out = tmp_path / "end_to_end.json"
     cfg = EndToEndConfig(families=[FamilyRequest("perovskite", "a novel perovskite")], output=str(out),
-                         search=SearchConfig(H=4, W=4, L=2), match_workers=1)
+                         search=SearchConfig(H=4, W=4, L=2), match_workers=1, run_dir=str(tmp_path / "runs"))
     run_end_to_end(cfg, command="genms eval end-to-end")
     report = json.loads(out.read_text())
     entry = report["perovskite"]
@@ -60,6 +62,9 @@ def test_end_to_end_report(patched, tmp_path):
     assert entry["timing"]["n_sampled"] == 8 and entry["timing"]["search_s"] > 0
     assert entry["paper_genms"]["match_rate"] == 0.93
     assert report["meta"]["command"] == "genms eval end-to-end"
+    # the report names each family's run folder, so `genms validate end_to_end.json` finds it
+    assert entry["run_dir"] == str((tmp_path / "runs" / "perovskite").resolve())
+    assert end_to_end_runs(out) == {"perovskite": Path(entry["run_dir"])}
 
 
 def test_evaluate_option_and_bad_config():

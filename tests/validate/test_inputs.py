@@ -51,6 +51,14 @@ def test_family_runs_and_end_to_end_json(tmp_path):
     report.write_text(json.dumps({"perovskite": {"n_structures": 1}, "spinel": {}, "meta": {"run_dir": str(root)}}))
     assert sorted(end_to_end_runs(report)) == ["perovskite", "spinel"]
     assert len(collect_tasks([str(report)])) == 2
+    # a sweep point keeps its family folders beside its end_to_end.json
+    beside = root / "end_to_end.json"
+    beside.write_text(json.dumps({"perovskite": {}, "spinel": {}, "meta": {}}))
+    assert end_to_end_runs(beside) == {"perovskite": root / "perovskite", "spinel": root / "spinel"}
+    # the benchmark records each family's folder
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps({"spinel": {"run_dir": str(root / "spinel")}, "meta": {}}))
+    assert end_to_end_runs(elsewhere) == {"spinel": root / "spinel"}
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps({"perovskite": {"n_structures": 1}, "meta": {}}))
     with pytest.raises(InputError, match="run_dir"):
