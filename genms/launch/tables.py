@@ -151,8 +151,9 @@ def table2_branching(out: Path, folder: Path) -> TableResult:
                                                            "e_form_dft": dft}
     notes = ["E_f: mean over the structures the search returns (best per expanded formula); the paper "
              "averages DFT over the crystals that match the request's family only.",
-             "DFT: MLIP pre-relaxation + GPAW PBE static (`genms validate`, production preset) on the top "
-             "structures of each run."]
+             "DFT: MLIP pre-relaxation + GPAW PBE static (`genms validate`, production preset) on the `dft_top` "
+             "best structures of each family and point, plain PBE without MP2020 anion shifts (about 0.25-0.45 "
+             "eV/atom less negative than MP-style values for oxides and halides; docs/benchmarks/validation.md)."]
     return _result(rows, values, notes)
 
 
