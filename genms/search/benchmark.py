@@ -183,7 +183,6 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
             entry.update({"request": fam.request, "evaluated": cfg.evaluate, "n_references": refs.n, "n_reference_entries": refs.n_selected,
                           "reference_space_groups": list(refs.space_groups), "timing": {**_search_summary(result, seconds), "resumed_from_journal": resumed},
                           "metrics_s": round(time.perf_counter() - t_metrics, 3),
-                          "run_dir": str(out_dir.resolve()) if out_dir is not None else None,
                           "paper_genms": PAPER_GENMS.get(fam.family)})
             report[fam.family] = entry
             say(_one_line(fam.family, entry))
@@ -218,4 +217,5 @@ def _meta(cfg: EndToEndConfig, command: str) -> dict:
     v = versions()
     return {"command": command, "seed": cfg.seed, "evaluate": cfg.evaluate, "warmup": cfg.warmup,
             "search": dataclasses.asdict(cfg.search), "executor": cfg.executor.name,
+            "run_dir": str(Path(cfg.run_dir).resolve()) if cfg.run_dir else None,  # <run_dir>/<family>
             "hardware": v.get("devices"), "versions": v}

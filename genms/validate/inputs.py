@@ -113,8 +113,9 @@ def end_to_end_runs(path: Path) -> dict[str, Path]:
     for fam, entry in report.items():
         if fam == "meta" or not isinstance(entry, dict):
             continue
-        candidates = [entry.get("run_dir"), Path(run_dir) / fam if run_dir else None, path.parent / fam]
-        folder = next((Path(c) for c in candidates if c is not None and is_run_folder(Path(c))), None)
+        named = [entry.get("run_dir"), Path(run_dir) / fam if run_dir else None]
+        candidates = [Path(c) for c in named if c is not None] + [path.parent / fam]
+        folder = next((c for c in candidates if is_run_folder(c)), None)
         if folder is not None:
             out[fam] = folder
     if not out:

@@ -63,8 +63,8 @@ def test_end_to_end_report(patched, tmp_path):
     assert entry["paper_genms"]["match_rate"] == 0.93
     assert report["meta"]["command"] == "genms eval end-to-end"
     # the report names each family's run folder, so `genms validate end_to_end.json` finds it
-    assert entry["run_dir"] == str((tmp_path / "runs" / "perovskite").resolve())
-    assert end_to_end_runs(out) == {"perovskite": Path(entry["run_dir"])}
+    assert report["meta"]["run_dir"] == str((tmp_path / "runs").resolve())
+    assert end_to_end_runs(out) == {"perovskite": Path(report["meta"]["run_dir"]) / "perovskite"}
 
 
 def test_evaluate_option_and_bad_config():
