@@ -1,9 +1,9 @@
 """``DataConfig``: the typed schema of the ``data`` node in ``conf/data.yaml``.
 
 Every value that changes the prepared arrays (``niggli``, ``canonical_orientation``,
-``max_atoms``, the mp_cgcnn split, the union's ``symprec``) enters the prepared file's
-fingerprint; values that only change how the work is done (``workers``, ``chunksize``,
-``progress``) do not.
+``max_atoms``, the mp_cgcnn split, the union's ``symprec`` and match time limit) enters the
+prepared file's fingerprint; values that only change how the work is done (``workers``,
+``chunksize``, ``progress``) do not.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class DataConfig:
       cgcnn_seed: seed of the fixed 80/10/10 permutation of mp_cgcnn.
       cgcnn_min_formation_energy: mp_cgcnn rows below this (eV/atom) are dropped before the split.
       union_symprec: spglib tolerance (Å) for space groups computed for the MP union.
+      union_match_timeout_s: wall-clock limit of one StructureMatcher comparison of the MP
+        union's test-structure rule (a comparison past it counts as no match).
       parse_cache_dir: parsed-source cache (``auto``: ~/.cache/genms/parsed); it is separate
         from ``paths.cache_dir`` so that the prepared folder stays small.
       force: rebuild even when the fingerprint matches.
@@ -55,6 +57,7 @@ class DataConfig:
     cgcnn_seed: int = 0
     cgcnn_min_formation_energy: float = -5.0
     union_symprec: float = 0.1
+    union_match_timeout_s: float = 10.0
     parse_cache_dir: str = "auto"
     force: bool = False
 

@@ -22,6 +22,7 @@ REASONS: dict[str, str] = {
     "target_outlier": "target outside the accepted range (mp_cgcnn: formation energy < -5 eV/atom)",
     "val_test_id": "MP union: material id is in the MP-20 val or test files",
     "test_formula_spacegroup": "MP union: reduced formula and space group equal an MP-20 test entry's",
+    "test_structure_match": "MP union: StructureMatcher matches the structure to an MP-20 test entry",
 }
 
 MAX_EXAMPLES = 3

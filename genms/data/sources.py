@@ -197,7 +197,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ("mp_cgcnn_36k",), (("train", "data.csv"), ("val", "data.csv"), ("test", "data.csv")), "mp_cgcnn"),
     "wbm": DatasetSpec("wbm", "csv", 100, "10,000 WBM structures (out-of-distribution test set)",
                        ("wbm_subset_10k",), (("test", "val.csv"),), "wbm"),
-    "mp_union": DatasetSpec("mp_union", "union", 20, "leak-free MP training union; val/test = MP-20 val/test",
+    "mp_union": DatasetSpec("mp_union", "union", 52, "leak-free MP training union; val/test = MP-20 val/test",
                             (), (("train", ""), ("val", ""), ("test", ""))),
     "cif_dir": DatasetSpec("cif_dir", "cif_dir", 200, "a folder of CIF files (data.cif_dir=...)",
                            (), (("all", ""),)),

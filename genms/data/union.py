@@ -1,17 +1,21 @@
 """The leak-free Materials Project training union (dataset ``mp_union``) for the CSP benchmark.
 
 The official MP-20 train split is not available in full, so the training set is assembled
-from every Materials Project structure with at most 20 atoms in the data folder:
+from every Materials Project structure with at most ``max_atoms`` (52) atoms in the data folder:
 
 * train = MP-20 train rows, then mp_cgcnn_36k, then MPTS-52 (val, test and train when present),
-  each row parsed like every other dataset and kept when it has <= ``max_atoms`` (20) atoms;
+  each row parsed like every other dataset and kept when it has <= ``max_atoms`` (52) atoms;
   minus every material id in the MP-20 val or test *files*;
   de-duplicated by material id (the first source in that order wins, so the MP-20 copy is
   preferred); minus every structure whose reduced formula AND space group equal those of a
   kept MP-20 test entry (space groups: MP-20's ``spacegroup.number``, else computed with
   pymatgen's ``SpacegroupAnalyzer(symprec=data.union_symprec)``; computed values are cached;
   a structure whose space group cannot be computed is removed when its formula matches);
-* val = the MP-20 val rows, test = the MP-20 test rows (<= 20 atoms, as in ``mp_20``).
+  minus every structure that pymatgen's ``StructureMatcher`` with the CSP benchmark's tolerances
+  (``genms.evaluate.matching.DEFAULT_MATCH``) matches to a kept MP-20 test entry of the same
+  reduced formula (each pair under ``data.union_match_timeout_s``; a timeout is no match;
+  results are cached on disk);
+* val = the MP-20 val rows, test = the MP-20 test rows (all have <= 20 atoms, as in ``mp_20``).
 
 Rows are never dropped for a missing target here: ``formation_energy_per_atom`` is NaN where
 a source lacks it, and mp_cgcnn energies below ``data.cgcnn_min_formation_energy`` are set
@@ -28,6 +32,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -51,17 +56,29 @@ from genms.data.sources import (
     locate,
     read_csv_table,
 )
+from genms.evaluate.matching import DEFAULT_MATCH, MatchConfig, rms_distance
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pymatgen.core import Structure
 
 log = logging.getLogger(__name__)
 
 RULE = (
     "train = MP structures with <= max_atoms atoms from MP-20 train, mp_cgcnn_36k and MPTS-52, minus "
     "material ids in the MP-20 val/test files, de-duplicated by material id (MP-20 > mp_cgcnn > MPTS-52), "
-    "minus structures whose reduced formula and space group equal an MP-20 test entry's; "
+    "minus structures whose reduced formula and space group equal an MP-20 test entry's, "
+    f"minus structures that StructureMatcher (stol {DEFAULT_MATCH.stol:g}, ltol {DEFAULT_MATCH.ltol:g}, "
+    f"angle_tol {DEFAULT_MATCH.angle_tol:g}) matches to an MP-20 test entry of the same reduced formula; "
     "val/test = MP-20 val/test"
 )
 SG = "spacegroup_number"
 FE = "formation_energy_per_atom"
+#: Train cells per task sent to a worker by the structure-match rule (each task is slow).
+MATCH_CHUNKSIZE = 2
+#: The structure-match cache is written after this many tasks, so an interrupted run resumes.
+MATCH_FLUSH_EVERY = 500
+#: Cached value of a comparison that ran past the time limit (counted as no match).
+TIMEOUT = "timeout"
 
 
 @dataclass
@@ -116,19 +133,44 @@ def formula_keys(arrays: CrystalArrays) -> list[tuple]:
     return [formula_key(arrays.atomic_numbers[o[i]:o[i + 1]]) for i in range(len(arrays))]
 
 
-def _spacegroup_task(task: tuple) -> int:
+#: One cell for a worker: (frac float64[n, 3], atomic numbers[n], lattice float64[3, 3]).
+Cell = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _cell(arrays: CrystalArrays, i: int, o: np.ndarray) -> Cell:
+    return (arrays.frac_coords[o[i]:o[i + 1]].astype(np.float64), arrays.atomic_numbers[o[i]:o[i + 1]],
+            arrays.lattice[i].astype(np.float64))
+
+
+def _structure(cell: Cell) -> Structure:
     from pymatgen.core import Lattice, Structure
+
+    frac, numbers, lattice = cell
+    return Structure(Lattice(lattice), numbers.tolist(), frac)
+
+
+def _spacegroup_task(task: tuple[Cell, float]) -> int:
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     os.environ.setdefault("SPGLIB_WARNING", "OFF")  # spglib's C-level chatter on stderr
-    frac, numbers, lattice, symprec = task
+    cell, symprec = task
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            structure = Structure(Lattice(lattice), numbers.tolist(), frac)
-            return int(SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_number())
+            return int(SpacegroupAnalyzer(_structure(cell), symprec=symprec).get_space_group_number())
     except Exception:  # spglib finds no symmetry dataset for a few odd cells
         return -1
+
+
+def _match_task(task: tuple[Cell, list[Cell], MatchConfig]) -> list[float | str | None]:
+    """One train cell against test cells: the RMS of each match, ``None`` (no match) or ``TIMEOUT``."""
+    os.environ.setdefault("SPGLIB_WARNING", "OFF")
+    train_cell, test_cells, config = task
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train = _structure(train_cell)
+        results = [rms_distance(train, _structure(c), config) for c in test_cells]
+    return [TIMEOUT if r.timed_out else r.rms for r in results]
 
 
 def _structure_hash(arrays: CrystalArrays, i: int, o: np.ndarray) -> str:
@@ -148,13 +190,12 @@ def fill_spacegroups(arrays: CrystalArrays, ctx: PrepareContext) -> tuple[np.nda
     if not len(todo):
         return given, 0
     symprec = ctx.cfg.union_symprec
-    cache_path = (ctx.parse_cache_dir / f"spacegroups_symprec{symprec:g}.json") if ctx.parse_cache_dir else None
+    cache_path = _cache_file(ctx, f"spacegroups_symprec{symprec:g}.json")
     cache = _read_json(cache_path)
     o = arrays.offsets
     keys = {int(i): _structure_hash(arrays, int(i), o) for i in todo}
     missing = [i for i in todo.tolist() if keys[i] not in cache]
-    tasks = ((arrays.frac_coords[o[i]:o[i + 1]].astype(np.float64), arrays.atomic_numbers[o[i]:o[i + 1]],
-              arrays.lattice[i].astype(np.float64), symprec) for i in missing)
+    tasks = ((_cell(arrays, i, o), symprec) for i in missing)
     for i, sg in zip(missing, map_with_progress(_spacegroup_task, tasks, len(missing), ctx.cfg.workers,
                                                 ctx.cfg.chunksize, "space groups", ctx.cfg.progress), strict=True):
         cache[keys[i]] = sg
@@ -166,13 +207,100 @@ def fill_spacegroups(arrays: CrystalArrays, ctx: PrepareContext) -> tuple[np.nda
     return given, len(missing)
 
 
+def match_config(ctx: PrepareContext) -> MatchConfig:
+    """The CSP benchmark's StructureMatcher tolerances with the union's per-pair time limit."""
+    return MatchConfig(DEFAULT_MATCH.stol, DEFAULT_MATCH.ltol, DEFAULT_MATCH.angle_tol,
+                       ctx.cfg.union_match_timeout_s)
+
+
+def match_settings(config: MatchConfig) -> dict:
+    """The match settings that change the result (part of the union's fingerprint)."""
+    return {"stol": config.stol, "ltol": config.ltol, "angle_tol": config.angle_tol,
+            "timeout_s": config.timeout_s}
+
+
+@dataclass
+class StructureMatches:
+    """The structure-match rule's outcome: per source, each cell's matched test entry (-1: none)
+    and the RMS of that match (NaN: none), plus counts for ``meta["union"]``."""
+
+    test_index: dict[str, np.ndarray]
+    rms: dict[str, np.ndarray]
+    stats: dict
+
+
+def match_test_structures(parts: dict[str, CrystalArrays], test: CrystalArrays,
+                          ctx: PrepareContext) -> StructureMatches:
+    """Compare every cell of ``parts`` with each ``test`` entry of the same reduced formula.
+
+    A cell matches when ``StructureMatcher.get_rms_dist(cell, test)`` finds a mapping, as in
+    the CSP benchmark; the best (smallest RMS) test entry is kept. Results are cached per pair
+    of structures in the parse cache, so a re-run only compares new pairs.
+    """
+    config = match_config(ctx)
+    to = test.offsets
+    test_hash = [_structure_hash(test, j, to) for j in range(len(test))]
+    by_formula: dict[tuple, list[int]] = {}
+    for j, key in enumerate(formula_keys(test)):
+        by_formula.setdefault(key, []).append(j)
+    candidates = [(label, i, by_formula[key], _structure_hash(arrays, i, arrays.offsets))
+                  for label, arrays in parts.items() for i, key in enumerate(formula_keys(arrays))
+                  if key in by_formula]
+    cache_path = _cache_file(ctx, "structure_matches_" + "_".join(
+        f"{k}{v:g}" for k, v in match_settings(config).items()) + ".json")
+    cache = _read_json(cache_path)
+    computed = _compare_missing(parts, test, candidates, test_hash, cache, cache_path, config, ctx)
+
+    test_index = {label: np.full(len(a), -1, np.int64) for label, a in parts.items()}
+    rms = {label: np.full(len(a), np.nan) for label, a in parts.items()}
+    values = {(label, i): [(cache[f"{h}:{test_hash[j]}"], j) for j in partners]
+              for label, i, partners, h in candidates}
+    for (label, i), pairs in values.items():
+        matched = [(v, j) for v, j in pairs if isinstance(v, float)]
+        if matched:
+            rms[label][i], test_index[label][i] = min(matched)
+    flat = [v for pairs in values.values() for v, _ in pairs]
+    stats = {"settings": match_settings(config), "cells_compared": len(candidates), "pairs": len(flat),
+             "pairs_computed": computed, "pairs_matched": sum(isinstance(v, float) for v in flat),
+             "pairs_timed_out": sum(v == TIMEOUT for v in flat),
+             "cells_matched": int(sum((t >= 0).sum() for t in test_index.values()))}
+    return StructureMatches(test_index, rms, stats)
+
+
+def _compare_missing(parts: dict[str, CrystalArrays], test: CrystalArrays, candidates: list[tuple],
+                     test_hash: list[str], cache: dict, cache_path: Path | None, config: MatchConfig,
+                     ctx: PrepareContext) -> int:
+    """Run the comparisons absent from ``cache`` (filled in place, saved as it goes); returns how many."""
+    todo = []
+    for label, i, partners, h in candidates:
+        missing = [j for j in partners if f"{h}:{test_hash[j]}" not in cache]
+        if missing:
+            todo.append((label, i, missing, h))
+    to = test.offsets
+    tasks = ((_cell(parts[label], i, parts[label].offsets), [_cell(test, j, to) for j in missing], config)
+             for label, i, missing, _ in todo)
+    results = map_with_progress(_match_task, tasks, len(todo), ctx.cfg.workers, MATCH_CHUNKSIZE,
+                                "structure matches", ctx.cfg.progress)
+    for n, ((_, _, missing, h), values) in enumerate(zip(todo, results, strict=True), 1):
+        cache.update({f"{h}:{test_hash[j]}": v for j, v in zip(missing, values, strict=True)})
+        if cache_path is not None and n % MATCH_FLUSH_EVERY == 0:
+            _write_json(cache_path, cache)
+    if todo and cache_path is not None:
+        _write_json(cache_path, cache)
+    return sum(len(missing) for _, _, missing, _ in todo)
+
+
+def _cache_file(ctx: PrepareContext, name: str) -> Path | None:
+    return ctx.parse_cache_dir / name if ctx.parse_cache_dir else None
+
+
 def _read_json(path: Path | None) -> dict:
     if path is None or not path.is_file():
         return {}
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
-        log.warning("ignoring unreadable space-group cache %s", path)
+        log.warning("ignoring unreadable cache %s", path)
         return {}
 
 
@@ -188,7 +316,8 @@ def prepare_union(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
     val_src, test_src, train_srcs, absent = union_sources(ctx.roots)
     max_atoms = ctx.max_atoms(spec)
     settings = {**ctx.cfg.parse_settings(), "max_atoms": max_atoms, "symprec": ctx.cfg.union_symprec,
-                "cgcnn_min_formation_energy": ctx.cfg.cgcnn_min_formation_energy}
+                "cgcnn_min_formation_energy": ctx.cfg.cgcnn_min_formation_energy,
+                "test_structure_match": match_settings(match_config(ctx))}
     entries = {s.label: source_entry(s.path) for s in [val_src, test_src, *train_srcs]}
     fps = {split: fingerprint({"dataset": spec.name, "split": split, "settings": settings,
                                "sources": [entries[k] | {"label": k} for k in sorted(entries)]})
@@ -232,14 +361,19 @@ def prepare_union(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
         keys = formula_keys(arrays)
         drop = np.array([k in test_formulae and ((k, s) in test_pairs or not np.isfinite(s))
                          for k, s in zip(keys, sg.tolist(), strict=True)], bool)
-        for i in np.flatnonzero(drop):
-            reports[label].kept -= 1
-            reports[label].skip("test_formula_spacegroup", str(arrays.ids[i]),
-                                f"space group {int(sg[i])}" if np.isfinite(sg[i]) else "space group unknown")
-        reports[label].check()
-        targets = dict(arrays.targets) | {SG: sg}
-        parts[label] = CrystalArrays(arrays.frac_coords, arrays.atomic_numbers, arrays.lattice, arrays.n_atoms,
-                                     arrays.ids, targets).subset(np.flatnonzero(~drop))
+        why = {i: f"space group {int(sg[i])}" if np.isfinite(sg[i]) else "space group unknown"
+               for i in np.flatnonzero(drop).tolist()}
+        parts[label] = _drop_rows(_with_meta(arrays, dict(arrays.meta), {SG: sg}), reports[label],
+                                  "test_formula_spacegroup", why)
+
+    matches = match_test_structures(parts, test_arrays, ctx)
+    for label, arrays in list(parts.items()):
+        index, rms = matches.test_index[label], matches.rms[label]
+        why = {i: f"matches test {test_arrays.ids[index[i]]} (rms {rms[i]:.3f})"
+               for i in np.flatnonzero(index >= 0).tolist()}
+        parts[label] = _drop_rows(arrays, reports[label], "test_structure_match", why)
+    log.info("MP union: %d cells dropped for matching an MP-20 test structure (%d pairs compared)",
+             matches.stats["cells_matched"], matches.stats["pairs"])
 
     totals = SkipReport()
     for rep in reports.values():
@@ -253,6 +387,7 @@ def prepare_union(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
         "held_out_ids": len(held_ids),
         "test_formula_spacegroup_pairs": len(test_pairs),
         "spacegroups_computed": computed,
+        "test_structure_match": matches.stats,
         "cgcnn_targets_masked": masked,
         "rule": RULE,
     }
@@ -270,6 +405,16 @@ def prepare_union(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
                        "union": {"rule": f"MP-20 {split} rows with <= {max_atoms} atoms"}}
         results.append(ctx.save(_with_meta(arrays, meta), spec.name, split))
     return results
+
+
+def _drop_rows(arrays: CrystalArrays, report: SkipReport, reason: str,
+               drops: dict[int, str]) -> CrystalArrays:
+    """``arrays`` without the rows in ``drops`` (row -> message), each counted in ``report``."""
+    for i, message in drops.items():
+        report.kept -= 1
+        report.skip(reason, str(arrays.ids[i]), message)
+    report.check()
+    return arrays.subset([i for i in range(len(arrays)) if i not in drops])
 
 
 def _with_meta(arrays: CrystalArrays, meta: dict, extra_targets: dict | None = None) -> CrystalArrays:

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genms.configs import to_dataclass
 from genms.diffusion.config import DiffusionConfig, DiffusionDataConfig, SamplerConfig
-from genms.models.denoiser import DenoiserConfig
+from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
 from genms.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,14 @@ def command_line() -> str:
     return " ".join([sys.argv[0]] + [shlex.quote(a) for a in sys.argv[1:]])
 
 
-def model_config(node) -> DenoiserConfig:
-    cfg = to_dataclass(DenoiserConfig, node)
-    return DenoiserConfig(**{**cfg.__dict__, "width_multipliers": tuple(cfg.width_multipliers)})
+def model_config(node) -> AnyDenoiserConfig:
+    return denoiser_config(OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node)
+
+
+def diffusion_config(node) -> DiffusionConfig:
+    cfg = to_dataclass(DiffusionConfig, node)
+    return DiffusionConfig(**{**cfg.__dict__, "train_buckets": tuple(cfg.train_buckets),
+                              "train_bucket_fraction": tuple(cfg.train_bucket_fraction)})
 
 
 def build_task(cfg: DictConfig):
@@ -53,7 +58,7 @@ def build_task(cfg: DictConfig):
     csv = lambda p: str(repo_path(p)) if p else None  # noqa: E731 - repo-relative fixture paths
     train = load_split(data.dataset, data.train_split, cache_dir, csv(data.csv_train), data.train_limit)
     val = load_split(data.dataset, data.val_split, cache_dir, csv(data.csv_val), data.val_limit)
-    return DiffusionTask(model_config(cfg.model), to_dataclass(DiffusionConfig, cfg.diffusion), train, val,
+    return DiffusionTask(model_config(cfg.model), diffusion_config(cfg.diffusion), train, val,
                          data.z_prior_min_count)
 
 
@@ -117,15 +122,77 @@ def train(cfg: DictConfig) -> dict:
 
         export_from_run(result.run_dir, export_to, dtype=export.get("dtype", "float16"))
         log.info("exported the unfinished run's latest checkpoint to %s", export_to)
+    before = samples_seen_before(train_cfg.init_from)
+    seen = before + result.step * int(cfg.train.batch_size)
+    val_match = None
+    if int((cfg.get("val_match") or {}).get("n") or 0) > 0:
+        val_match = validation_match(cfg, task, result.ema_params if train_cfg.ema_decay else result.params)
+        record = {"step": result.step, "samples_seen": seen, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  "train_loss": result.last_metrics.get("train/loss"), **val_match}
+        with open(Path(result.run_dir) / "val_curve.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        log.info("val match (k=1, %d cells): %s", int(cfg.val_match.n),
+                 " ".join(f"{k}={v}" for k, v in val_match.items() if k.startswith("match_rate")))
     if export_to and (export_to / "bundle.json").is_file():
         record_training(export_to, {
             "command": command_line(), "steps": result.step, "completed": result.completed,
             "batch_size": int(cfg.train.batch_size), "train_crystals": task.num_examples("train"),
             "val_crystals": task.num_examples("val"), "loop_seconds": round(seconds, 1),
             "hardware": _hardware(), "final_metrics": result.last_metrics,
+            "init_from": train_cfg.init_from, "samples_seen": seen, "samples_seen_before": before,
+            "val_match": val_match,
         })
     return {"run_dir": str(result.run_dir), "step": result.step, "completed": result.completed,
-            "metrics": result.last_metrics, "bundle": str(export_to) if export_to else None}
+            "metrics": result.last_metrics, "bundle": str(export_to) if export_to else None,
+            "samples_seen": seen, "val_match": val_match}
+
+
+def samples_seen_before(bundle: str | None) -> int:
+    """Crystal samples behind a warm-start bundle (its training record; 0 when none)."""
+    if not bundle:
+        return 0
+    meta_file = repo_path(bundle) / "bundle.json"
+    training = json.loads(meta_file.read_text()).get("training", {}) if meta_file.is_file() else {}
+    if "samples_seen" in training:
+        return int(training["samples_seen"])
+    return int(training.get("steps", 0)) * int(training.get("batch_size", 0))
+
+
+def validation_match(cfg: DictConfig, task, params) -> dict:
+    """CSP match rate (k = 1) of ``params`` on the first ``val_match.n`` validation cells.
+
+    Model selection reads only this number (never the test split). One entry per sampler
+    variant in ``val_match.variants`` (e.g. different step counts or anti-annealing), keyed
+    ``match_rate_k1@<name>``; the first variant's numbers are also stored without a suffix.
+    """
+    from genms.diffusion.csp_benchmark import CSPEvalConfig, run_csp_benchmark
+    from genms.diffusion.data import load_split
+    from genms.diffusion.sampler import DiffusionSampler
+
+    vm = OmegaConf.to_container(cfg.val_match, resolve=True)
+    data = to_dataclass(DiffusionDataConfig, cfg.data)
+    val = load_split(data.dataset, data.val_split, cfg.paths.cache_dir,
+                     str(repo_path(data.csv_val)) if data.csv_val else None, int(vm["n"]))
+    gts = val.crystals()
+    extras = task.checkpoint_extras()
+    variants = vm.get("variants") or [{}]
+    out: dict = {"val_cells": len(gts)}
+    for i, variant in enumerate(variants):
+        variant = dict(variant)
+        name = str(variant.pop("name", i))
+        scfg = sampler_config({**(vm.get("sampler") or {}), **variant})
+        sampler = DiffusionSampler(params, extras, scfg)
+        ecfg = CSPEvalConfig(split=data.val_split, label="val", k=[1], seed=int(vm.get("seed", 0)),
+                             workers=vm.get("workers"), match_timeout_s=float(vm.get("match_timeout_s", 20.0)))
+        res = run_csp_benchmark(ecfg, gts, sampler)
+        keep = {k: res.get(k) for k in ("match_rate_k1", "rmse_k1", "validity", "structures_per_second",
+                                        "sampling_seconds", "compile_seconds")}
+        keep.update({"steps": sampler.steps, "integrator": sampler.integrator, "anneal_coords": sampler.anneal_coords})
+        out[f"variant@{name}"] = keep
+        out[f"match_rate_k1@{name}"] = keep["match_rate_k1"]
+        if i == 0:
+            out.update({k: keep[k] for k in ("match_rate_k1", "rmse_k1", "validity")})
+    return out
 
 
 def _hardware() -> str:

@@ -23,6 +23,12 @@ class DiffusionConfig:
       project_x0: during sampling, pull each predicted clean value back onto the data
         manifold (unit circles for torus coordinates, [−1, 1] otherwise).
       compute_dtype: matmul dtype: ``auto`` = bfloat16 on GPU/TPU, float32 on CPU.
+      process: ``ddpm`` (the paper's ε-prediction on the log-SNR schedule; needs the set
+        transformer, ``model=denoiser``) or ``flow`` (flow matching on the torus,
+        :mod:`genms.diffusion.flow`; needs the periodic network, ``model=denoiser_v2``).
+      coord_weight: weight of the coordinate loss (flow).
+      integrator / anneal_coords / anneal_lattice: flow sampling defaults (Euler or Heun; the
+        velocity scaled by ``1 + s·t``).
     """
 
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -35,6 +41,35 @@ class DiffusionConfig:
     gamma: float = 0.1
     project_x0: bool = True
     compute_dtype: str = "auto"
+    process: str = "ddpm"
+    coord_weight: float = 1.0
+    integrator: str = "euler"
+    anneal_coords: float = 0.0
+    anneal_lattice: float = 0.0
+    train_buckets: tuple[int, ...] = ()  # atom-slot sizes of training batches below max_atoms
+    train_bucket_fraction: tuple[float, ...] = ()  # share of each bucket's batches drawn per epoch (() = all)
+
+    def __post_init__(self) -> None:
+        if self.process not in PROCESSES:
+            raise ValueError(f"diffusion.process must be one of {PROCESSES}, got {self.process!r}")
+        if self.integrator not in ("euler", "heun"):
+            raise ValueError(f"diffusion.integrator must be 'euler' or 'heun', got {self.integrator!r}")
+        checks = {"joint_fraction": (0.0, 1.0), "gamma": (0.0, 1.0), "coord_weight": (0.0, 1e4),
+                  "lattice_weight": (0.0, 1e4), "type_weight": (0.0, 1e4), "anneal_coords": (0.0, 100.0),
+                  "anneal_lattice": (0.0, 100.0)}
+        for name, (lo, hi) in checks.items():
+            value = float(getattr(self, name))
+            if not lo <= value <= hi:  # also rejects NaN
+                raise ValueError(f"diffusion.{name} must be in [{lo:g}, {hi:g}], got {value}")
+        if any(not 0.0 < float(f) <= 1.0 for f in self.train_bucket_fraction):
+            raise ValueError(f"diffusion.train_bucket_fraction values must be in (0, 1], got {self.train_bucket_fraction}")
+        if not 1 <= int(self.max_atoms) <= 512:
+            raise ValueError(f"diffusion.max_atoms must be in [1, 512], got {self.max_atoms}")
+        if not 1 <= int(self.sampling_steps) <= 100_000:
+            raise ValueError(f"diffusion.sampling_steps must be in [1, 100000], got {self.sampling_steps}")
+
+
+PROCESSES = ("ddpm", "flow")
 
 
 @dataclass(frozen=True)
@@ -58,6 +93,9 @@ class SamplerConfig:
     bundle: str | None = None  # None = the shipped model in genms/assets/models/denoiser
     steps: int | None = None
     gamma: float | None = None
+    integrator: str | None = None  # flow bundles: euler | heun
+    anneal_coords: float | None = None  # flow bundles: velocity scale slope s in 1 + s·t
+    anneal_lattice: float | None = None
     compute_dtype: str = "auto"
     buckets: tuple[int, ...] = (4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 52, 64)
     max_batch: int = 4096  # crystals per compiled batch at the smallest bucket

@@ -80,3 +80,19 @@ class LatticeNormaliser:
     @classmethod
     def from_dict(cls, d: dict) -> LatticeNormaliser:
         return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
+
+
+def decode_in_graph(features, n_atoms, mean, std):
+    """JAX version of :meth:`LatticeNormaliser.decode` for use inside a network.
+
+    float[B, 6] normalised features, float[B] atom counts -> float[B, 6] (Å, degrees). Angles are
+    clipped to :data:`ANGLE_RANGE` only; impossible triples are left to the caller (the periodic
+    geometry floors the cell's volume factor).
+    """
+    import jax.numpy as jnp
+
+    raw = features * jnp.asarray(std, jnp.float32) + jnp.asarray(mean, jnp.float32)
+    scale = jnp.cbrt(jnp.maximum(n_atoms, 1.0))[:, None]
+    lengths = jnp.exp(jnp.clip(raw[:, :3], -10.0, 10.0)) * scale
+    angles = jnp.clip(raw[:, 3:], *ANGLE_RANGE)
+    return jnp.concatenate([lengths, angles], axis=-1)

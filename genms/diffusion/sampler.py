@@ -37,9 +37,11 @@ from genms.diffusion.schedules import (
     predict_x0,
     time_grid,
 )
-from genms.diffusion.task import build_denoiser, encode_z
+from genms.diffusion import flow
+from genms.diffusion.task import atom_channels, build_denoiser, encode_z
 from genms.diffusion.torus import coord_channels, decode_frac, project_x0
-from genms.models.denoiser import DenoiserConfig
+from genms.models import denoiser_v2
+from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +55,14 @@ def default_bundle_path() -> Path:
     return MODELS_DIR / "denoiser"
 
 
-def configs_from_extras(extras: dict) -> tuple[DenoiserConfig, DiffusionConfig]:
+def configs_from_extras(extras: dict) -> tuple[AnyDenoiserConfig, DiffusionConfig]:
     if extras.get("kind") != "genms.diffusion":
         raise ValueError("this bundle is not a genms diffusion model (bundle.json has no kind 'genms.diffusion')")
-    model = dict(extras["model"])
-    model["width_multipliers"] = tuple(model["width_multipliers"])
     diff = dict(extras["diffusion"])
     diff["schedule"] = ScheduleConfig(**diff["schedule"])
-    return DenoiserConfig(**model), DiffusionConfig(**diff)
+    diff["train_buckets"] = tuple(diff.get("train_buckets", ()))
+    diff["train_bucket_fraction"] = tuple(diff.get("train_bucket_fraction", ()))
+    return denoiser_config(dict(extras["model"])), DiffusionConfig(**diff)
 
 
 def _pow2_at_least(n: int) -> int:
@@ -82,11 +84,14 @@ class DiffusionSampler:
         self.z_prior = FormulaUnitPrior.from_dict(extras["formula_units"])
         self.steps = int(self.cfg.steps or self.diff_cfg.sampling_steps)
         self.gamma = float(self.diff_cfg.gamma if self.cfg.gamma is None else self.cfg.gamma)
+        pick = lambda name: getattr(self.diff_cfg, name) if getattr(self.cfg, name) is None else getattr(self.cfg, name)  # noqa: E731
+        self.integrator = str(pick("integrator"))
+        self.anneal_coords, self.anneal_lattice = float(pick("anneal_coords")), float(pick("anneal_lattice"))
         if self.steps < 1:
             raise ValueError("sampling needs at least 1 step")
-        self.model = build_denoiser(self.model_cfg, self.diff_cfg, self.cfg.compute_dtype)
+        self.model = build_denoiser(self.model_cfg, self.diff_cfg, self.normaliser, self.cfg.compute_dtype)
         self.params = jax.device_put(jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), params))
-        self.coord_channels = coord_channels(self.diff_cfg.coords)
+        self.coord_channels = atom_channels(self.diff_cfg) - 1
         self._compiled: dict[tuple[int, int], object] = {}
         self.traces = 0  # total traces of the compiled sampler (tests check it stays bounded)
         self.trace_shapes: dict[tuple[int, int], int] = {}  # (batch, bucket) -> times traced
@@ -98,6 +103,8 @@ class DiffusionSampler:
         b, n = mask.shape
         self.traces += 1  # runs at trace time only
         self.trace_shapes[(b, n)] = self.trace_shapes.get((b, n), 0) + 1
+        if self.diff_cfg.process == "flow":
+            return self._flow_batch(params, numbers, mask, type_given, key)
         cc, steps = self.coord_channels, self.steps
         k_init, k_lat, k_loop = jax.random.split(key, 3)
         x_type = encode_z(numbers)[..., None]
@@ -131,6 +138,28 @@ class DiffusionSampler:
 
         (z_atoms, z_lat), _ = jax.lax.scan(body, (z_atoms, z_lat), jnp.arange(steps))
         return decode_frac(z_atoms[..., :cc], self.diff_cfg.coords), z_atoms[..., -1], z_lat
+
+    def _flow_batch(self, params, numbers, mask, type_given, key):
+        """Integrate the flow from uniform coordinates and a normal lattice (and types) to a crystal."""
+        b, n = mask.shape
+        k_f, k_l, k_z = jax.random.split(key, 3)
+        x_type = encode_z(numbers)[..., None]
+        fix_type = type_given[:, None, None]
+        given = jnp.where(type_given[:, None], numbers, 0)
+        m = mask[..., None]
+
+        def velocity(frac, lattice, z, t):
+            z = jnp.where(fix_type, x_type, z)
+            atom_x = jnp.where(m, jnp.concatenate([frac, z], axis=-1), 0.0)
+            v_atoms, v_lat = self.model.apply(params, atom_x, given, type_given, lattice, t, mask)
+            return v_atoms[..., :3], v_lat, jnp.where(fix_type, 0.0, v_atoms[..., 3:])
+
+        frac, lattice, z = flow.integrate(
+            velocity, jax.random.uniform(k_f, (b, n, 3)), jax.random.normal(k_l, (b, 6)),
+            jnp.where(fix_type, x_type, jax.random.normal(k_z, (b, n, 1))), self.steps, self.integrator,
+            self.anneal_coords, self.anneal_lattice)
+        z = jnp.where(fix_type, x_type, jnp.clip(z, -1.0, 1.0))
+        return jnp.where(m, frac, 0.0), jnp.where(mask, z[..., 0], 0.0), lattice
 
     # -- batching ---------------------------------------------------------------------------------
     def bucket_for(self, n_atoms: int) -> int:
@@ -184,13 +213,18 @@ class DiffusionSampler:
         for bucket, size in sorted({(b, s) for b, s, _ in self.plan(n_atoms)}):
             self._executable(size, bucket)
 
+    @property
+    def calls_per_step(self) -> int:
+        """Network evaluations per sampling step (Heun evaluates twice)."""
+        return 2 if self.diff_cfg.process == "flow" and self.integrator == "heun" else 1
+
     def plan_flops(self, n_atoms: Sequence[int]) -> float:
         """Executed FLOPs (XLA count, padding included) of sampling ``n_atoms`` cells."""
         per_shape: dict[tuple[int, int], float] = {}
         total = 0.0
         for bucket, size, _ in self.plan(n_atoms):
             if (bucket, size) not in per_shape:
-                per_shape[(bucket, size)] = self.forward_flops(bucket, size) * self.steps
+                per_shape[(bucket, size)] = self.forward_flops(bucket, size) * self.steps * self.calls_per_step
             total += per_shape[(bucket, size)]
         return total
 
@@ -282,6 +316,8 @@ class DiffusionSampler:
         and each attention layer 4·T²·width (scores and weighted sum). It agrees with XLA's CPU
         cost analysis to < 1 % (see the tests); XLA's count on GPU misses the cuBLAS calls.
         """
+        if self.model_cfg.arch == "periodic":
+            return denoiser_v2.forward_flops(self.model_cfg, bucket, batch)
         tokens = bucket + 1
         per_token = per_crystal = 0
         for path, leaf in jax.tree_util.tree_flatten_with_path(self.params)[0]:

@@ -19,12 +19,15 @@ import numpy as np
 
 from genms.crystal.batch import MAX_Z
 from genms.data.arrays import CrystalArrays
+from genms.diffusion import flow
 from genms.diffusion.config import DiffusionConfig
 from genms.diffusion.formula_units import FormulaUnitPrior
 from genms.diffusion.lattice import LatticeNormaliser
 from genms.diffusion.schedules import alpha_sigma, logsnr_schedule, predict_x0
 from genms.diffusion.torus import coord_channels, decode_frac, encode_frac, torus_delta
-from genms.models.denoiser import Denoiser, DenoiserConfig, dtype_from_name
+from genms.models.denoiser import Denoiser, dtype_from_name
+from genms.models.denoiser_v2 import PeriodicDenoiser
+from genms.models.denoisers import AnyDenoiserConfig, check_pairing
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +82,9 @@ class DiffusionTask:
 
     name = "diffusion"
 
-    def __init__(self, model_cfg: DenoiserConfig, diff_cfg: DiffusionConfig, train: CrystalArrays,
+    def __init__(self, model_cfg: AnyDenoiserConfig, diff_cfg: DiffusionConfig, train: CrystalArrays,
                  val: CrystalArrays | None = None, z_prior_min_count: int = 5) -> None:
+        check_pairing(model_cfg, diff_cfg.process)
         self.model_cfg, self.cfg = model_cfg, diff_cfg
         train = drop_large(train, diff_cfg.max_atoms, "train")
         if len(train) < 2:
@@ -97,7 +101,9 @@ class DiffusionTask:
             "train": {"n": len(train), "meta": _short_meta(train.meta)},
             "val": {"n": 0 if val is None else len(val), "meta": _short_meta(val.meta) if val is not None else {}},
         }
-        self.model = build_denoiser(model_cfg, diff_cfg)
+        self.model = build_denoiser(model_cfg, diff_cfg, self.normaliser)
+        self.buckets = training_buckets(diff_cfg)
+        self.n_atoms = {name: split.mask.sum(-1) for name, split in self.splits.items()}
 
     # -- Task protocol -------------------------------------------------------------------------
     def num_examples(self, split: str) -> int:
@@ -110,17 +116,24 @@ class DiffusionTask:
             raise ValueError(f"{idx.size} indices do not fit a batch of {batch_size}")
         pad = batch_size - idx.size
         take = np.concatenate([idx, np.zeros(pad, np.int64)])  # padded rows repeat row 0, weight 0
+        # Slots: the smallest training bucket that holds the batch's largest cell.
+        largest = int(self.n_atoms[split][idx].max()) if idx.size else 1
+        slots = next(b for b in self.buckets if b >= largest)
         return {
-            "frac": data.frac[take],
-            "numbers": data.numbers[take],
-            "mask": data.mask[take],
+            "frac": data.frac[take, :slots],
+            "numbers": data.numbers[take, :slots],
+            "mask": data.mask[take, :slots],
             "lattice": data.lattice[take],
             "weight": np.concatenate([np.ones(idx.size, np.float32), np.zeros(pad, np.float32)]),
         }
 
+    def batch_order(self, batch_size: int, seed: int) -> "BucketedOrder":
+        """Batches drawn within one atom-count bucket each (see :class:`BucketedOrder`)."""
+        return BucketedOrder(self.n_atoms["train"], self.buckets, batch_size, seed, self.cfg.train_bucket_fraction)
+
     def init(self, key: jax.Array, batch: dict):
         b = batch["mask"].shape[0]
-        c = coord_channels(self.cfg.coords) + 1
+        c = atom_channels(self.cfg)
         return self.model.init(
             {"params": key}, jnp.zeros(batch["mask"].shape + (c,)), batch["numbers"],
             jnp.ones((b,), bool), batch["lattice"], jnp.zeros((b,)), batch["mask"], train=False,
@@ -144,6 +157,17 @@ class DiffusionTask:
 
     # -- the objective -------------------------------------------------------------------------
     def _per_crystal(self, params, batch: dict, key: jax.Array, train: bool):
+        if self.cfg.process == "flow":
+            k_flow, k_drop = jax.random.split(key)
+
+            def apply(atom_x, given, type_given, lattice_x, time):
+                return self.model.apply(params, atom_x, given, type_given, lattice_x, time, batch["mask"],
+                                        train=train, rngs={"dropout": k_drop})
+
+            return flow.objective(apply, batch, encode_z(batch["numbers"])[..., None], k_flow, self.cfg)
+        return self._ddpm_per_crystal(params, batch, key, train)
+
+    def _ddpm_per_crystal(self, params, batch: dict, key: jax.Array, train: bool):
         cfg = self.cfg
         mask = batch["mask"]
         b = mask.shape[0]
@@ -191,12 +215,68 @@ class DiffusionTask:
         return per_crystal, parts
 
 
-def build_denoiser(model_cfg: DenoiserConfig, diff_cfg: DiffusionConfig, compute_dtype: str | None = None) -> Denoiser:
-    return Denoiser(model_cfg, coord_channels(diff_cfg.coords) + 1,
-                    dtype=dtype_from_name(compute_dtype or diff_cfg.compute_dtype))
+def atom_channels(diff_cfg: DiffusionConfig) -> int:
+    """Channels of an atom token: coordinates (3 fractional for flow, else the encoding) + type."""
+    return (3 if diff_cfg.process == "flow" else coord_channels(diff_cfg.coords)) + 1
 
 
-def bundle_extras(model_cfg: DenoiserConfig, diff_cfg: DiffusionConfig, normaliser: LatticeNormaliser,
+def build_denoiser(model_cfg: AnyDenoiserConfig, diff_cfg: DiffusionConfig, normaliser: LatticeNormaliser,
+                   compute_dtype: str | None = None) -> Denoiser | PeriodicDenoiser:
+    check_pairing(model_cfg, diff_cfg.process)
+    dtype = dtype_from_name(compute_dtype or diff_cfg.compute_dtype)
+    if model_cfg.arch == "periodic":
+        return PeriodicDenoiser(model_cfg, normaliser.mean, normaliser.std, dtype=dtype)
+    return Denoiser(model_cfg, atom_channels(diff_cfg), dtype=dtype)
+
+
+def training_buckets(diff_cfg: DiffusionConfig) -> tuple[int, ...]:
+    """Atom-slot sizes of training batches: ``diffusion.train_buckets`` below max_atoms, then max_atoms."""
+    small = sorted({int(b) for b in diff_cfg.train_buckets if 0 < int(b) < diff_cfg.max_atoms})
+    return (*small, int(diff_cfg.max_atoms))
+
+
+class BucketedOrder:
+    """Deterministic batches that each hold cells of one atom-count bucket.
+
+    Per epoch, every bucket's cells are permuted (seeded by ``(seed, epoch, bucket)``) and cut
+    into full batches, of which the bucket's ``fraction`` is kept, and the batches of all
+    buckets are shuffled together (seeded by ``(seed, epoch)``): with fractions of 1 every cell
+    is seen about once per epoch; a fraction below 1 shows a bucket's cells less often (large
+    cells cost quadratically more). A small cell is never padded to the largest bucket. The
+    batch of step ``s`` depends only on ``(seed, s)``.
+    """
+
+    def __init__(self, n_atoms: np.ndarray, buckets: tuple[int, ...], batch_size: int, seed: int,
+                 fractions: tuple[float, ...] = ()) -> None:
+        n_atoms = np.asarray(n_atoms)
+        edges = np.searchsorted(np.asarray(buckets), n_atoms)  # bucket index of each cell
+        self.members = [np.flatnonzero(edges == i) for i in range(len(buckets))]
+        self.batch_size, self.seed = batch_size, seed
+        fractions = tuple(fractions) or (1.0,) * len(buckets)
+        if len(fractions) != len(buckets):
+            raise ValueError(f"{len(fractions)} bucket fractions for {len(buckets)} training buckets {buckets}")
+        counts = [max(int(round(f * (len(m) // batch_size))), 1) if len(m) >= batch_size else int(len(m) > 0)
+                  for m, f in zip(self.members, fractions, strict=True)]
+        self.steps_per_epoch = max(sum(counts), 1)
+        self._counts = counts
+        self._cache: tuple[int, list[np.ndarray]] | None = None
+
+    def _epoch(self, epoch: int) -> list[np.ndarray]:
+        batches = []
+        for b, (members, count) in enumerate(zip(self.members, self._counts, strict=True)):
+            perm = members[np.random.default_rng([self.seed, epoch, b]).permutation(len(members))]
+            batches += [perm[i * self.batch_size:(i + 1) * self.batch_size] for i in range(count)]
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(batches))
+        return [batches[i] for i in order]
+
+    def indices(self, step: int) -> list[int]:
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if self._cache is None or self._cache[0] != epoch:
+            self._cache = (epoch, self._epoch(epoch))
+        return self._cache[1][i].tolist()
+
+
+def bundle_extras(model_cfg: AnyDenoiserConfig, diff_cfg: DiffusionConfig, normaliser: LatticeNormaliser,
                   z_prior: FormulaUnitPrior, data_info: dict) -> dict:
     """Everything inference needs besides the weights (JSON-able)."""
     return {

@@ -39,6 +39,7 @@ LATTICE_DIM = 6
 class DenoiserConfig:
     """Network shape. Paper (Table 8): base 256, multipliers 1/2/4, head dim 64, dropout 0.1."""
 
+    arch: str = "set_transformer"
     base_width: int = 256
     width_multipliers: tuple[int, ...] = (1, 2, 4)
     blocks_per_level: int = 1  # MLP+attention blocks per level, on the way down and again up

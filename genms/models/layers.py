@@ -28,6 +28,11 @@ def sinusoidal_embedding(x: jax.Array, dim: int, max_period: float = 10_000.0) -
     return jnp.concatenate([jnp.sin(args), jnp.cos(args)], axis=-1)
 
 
+def masked_mean(x: jax.Array, m: jax.Array) -> jax.Array:
+    """float[B, N, C], float[B, N] -> float[B, C]: mean over the real (m = 1) tokens."""
+    return (x * m[..., None]).sum(1) / jnp.maximum(m.sum(1), 1.0)[:, None]
+
+
 class MLP(nn.Module):
     """Dense layers with ``activation`` between them (none after the last)."""
 

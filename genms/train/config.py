@@ -36,6 +36,7 @@ class TrainConfig:
     eval_max_batches: int | None = None
     devices: int | None = None  # None = all local devices
     max_minutes: float | None = None  # stop (and checkpoint) after this wall time: chunked training
+    init_from: str | None = None  # a bundle folder: start from its parameters (fresh optimiser, EMA = params)
 
 
 @dataclass(frozen=True)

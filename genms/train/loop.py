@@ -132,6 +132,30 @@ def evaluate(task: Task, eval_fn, params, batch_size: int, mesh, key, max_batche
     return {f"{split}/{k}": v / count for k, v in totals.items()}
 
 
+def warm_start(state: TrainState, bundle: str | Path, tx, sharding) -> TrainState:
+    """Parameters (and EMA) from an exported bundle; a fresh optimiser state; step 0.
+
+    The bundle's parameter tree must match the model's exactly (names and shapes): a warm start
+    continues the same network, it does not transplant weights between architectures.
+    """
+    from genms.train.bundle import load_bundle
+
+    loaded, _ = load_bundle(bundle)
+    want = jax.tree_util.tree_structure(state.params)
+    if jax.tree_util.tree_structure(loaded) != want:
+        raise ValueError(f"{bundle} holds parameters of a different network than this model; "
+                         "warm-start only from a bundle of the same model config")
+    bad = [(jax.tree_util.keystr(p), np.shape(a), np.shape(b)) for (p, a), b in
+           zip(jax.tree_util.tree_flatten_with_path(loaded)[0], jax.tree.leaves(state.params), strict=True)
+           if np.shape(a) != np.shape(b)]
+    if bad:
+        raise ValueError(f"{bundle}: parameter shapes differ from this model's, e.g. {bad[0]}")
+    params = jax.tree.map(lambda a, ref: jnp.asarray(a, ref.dtype), loaded, state.params)
+    ema = jax.tree.map(jnp.copy, params)  # separate buffers: the train step donates both
+    state = TrainState(state.step, params, tx.init(params), ema, state.first_bad_step)
+    return jax.device_put(state, sharding)
+
+
 def train(task: Task, train_cfg: TrainConfig, optim_cfg: OptimConfig,
           logger_cfg: LoggerConfig | None = None, config_dict: dict | None = None) -> TrainResult:
     """Train ``task``; resume from ``train_cfg.run_dir`` when ``train_cfg.resume``."""
@@ -151,7 +175,8 @@ def train(task: Task, train_cfg: TrainConfig, optim_cfg: OptimConfig,
     bs, total = train_cfg.batch_size, train_cfg.steps
     root = jax.random.key(train_cfg.seed)
     init_key, train_key, eval_key = (jax.random.fold_in(root, i) for i in range(3))
-    order = BatchOrder(task.num_examples("train"), bs, train_cfg.seed)
+    make_order = getattr(task, "batch_order", None)
+    order = make_order(bs, train_cfg.seed) if make_order else BatchOrder(task.num_examples("train"), bs, train_cfg.seed)
     tx = build_optimizer(optim_cfg, total)
     schedule = learning_rate_schedule(optim_cfg, total)
     example = task.make_batch("train", order.indices(0), bs)
@@ -172,6 +197,9 @@ def train(task: Task, train_cfg: TrainConfig, optim_cfg: OptimConfig,
         log.info("resumed %s at step %d", run_dir, start)
     else:
         state = jax.jit(init_state, out_shardings=state_sharding)(init_key, shard_batch(mesh, example))
+        if train_cfg.init_from:
+            state = warm_start(state, train_cfg.init_from, tx, state_sharding)
+            log.info("warm start from %s (optimiser state and EMA rebuilt)", train_cfg.init_from)
 
     ema_decay = train_cfg.ema_decay
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from pymatgen.core import Structure
+from pymatgen.core import Lattice, Structure
+from pymatgen.core.operations import SymmOp
 
 from genms.data.prepare import load_prepared, prepare_dataset
 from genms.data.union import formula_key
@@ -23,6 +24,14 @@ def _mpts_rows(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
                          "cif": [r[1] for r in rows]})
 
 
+def _moved_copy(cif: str) -> Structure:
+    """The same crystal with a rotated cell and shifted atoms."""
+    structure = Structure.from_str(cif, fmt="cif")
+    rotation = SymmOp.from_axis_angle_and_translation([1, 2, 3], 37.0).rotation_matrix
+    lattice = Lattice(structure.lattice.matrix @ rotation.T)
+    return Structure(lattice, structure.species, (structure.frac_coords + [0.13, 0.29, 0.41]) % 1.0)
+
+
 @pytest.fixture
 def union_root(tmp_path, fixtures_dir):
     test_df = pd.read_csv(fixtures_dir / "mp20_test_sample.csv", index_col=0)
@@ -31,25 +40,32 @@ def union_root(tmp_path, fixtures_dir):
     root = tmp_path / "data"
     (root / "mp_20_partial").mkdir(parents=True)
     val, test, train = test_df.iloc[[0, 1]], test_df.iloc[[2, 3, 4]], train_df.iloc[:3]
+    assert test.pretty_formula.tolist() == ["In2Rh3S2", "Ni3P", "Y2AgAu"]
+    copy = test.iloc[[2]].assign(material_id="mp-copy", cif=_moved_copy(test.cif.iloc[2]).to(fmt="cif"))
+    copy["spacegroup.number"] = 216  # a wrong label: the formula + space group rule misses it
     val.to_csv(root / "mp_20_partial" / "val.csv")
     test.to_csv(root / "mp_20_partial" / "test.csv")
-    train.to_csv(root / "mp_20_partial" / "train.csv")
-    assert test.pretty_formula.tolist() == ["In2Rh3S2", "Ni3P", "Y2AgAu"]
+    pd.concat([train, copy]).to_csv(root / "mp_20_partial" / "train.csv")
 
-    strained = Structure.from_str(test.cif.iloc[2], fmt="cif")  # Y2AgAu, Fm-3m
-    strained.apply_strain([0.10, 0.0, 0.0])  # same formula, lower symmetry
+    strained, other_poly = (Structure.from_str(test.cif.iloc[2], fmt="cif") for _ in range(2))  # Y2AgAu, Fm-3m
+    strained.apply_strain([0.10, 0.0, 0.0])  # lower symmetry, but StructureMatcher still matches it
+    other_poly.apply_strain([0.60, 0.0, 0.0])  # same formula, a structure StructureMatcher tells apart
     big = Structure.from_str(test.cif.iloc[1], fmt="cif")
-    big.make_supercell([2, 1, 1])  # 32 atoms > 20
-    small = [c for c in cgcnn.cif[:10] if Structure.from_str(c, fmt="cif").num_sites <= 20
-             and Structure.from_str(c, fmt="cif").composition.reduced_formula not in set(test.pretty_formula)]
-    other, other2 = small[0], small[1]
+    big.make_supercell([4, 1, 1])  # 64 atoms > 52
+    structures = [Structure.from_str(c, fmt="cif") for c in cgcnn.cif[:10]]
+    fresh = [c for c, st in zip(cgcnn.cif[:10], structures, strict=True)
+             if st.composition.reduced_formula not in set(test.pretty_formula)]
+    other, other2 = [c for c in fresh if Structure.from_str(c, fmt="cif").num_sites <= 20][:2]
+    (mid,) = [c for c in fresh if 20 < Structure.from_str(c, fmt="cif").num_sites <= 52][:1]
     (root / "mp_cgcnn_36k").mkdir()
     _cgcnn_rows([
         (val.material_id.iloc[0], train.cif.iloc[0], -1.0),     # an MP-20 val id -> val_test_id
         (train.material_id.iloc[0], train.cif.iloc[0], -1.0),   # already in MP-20 train -> duplicate_id
         ("mp-leak", test.cif.iloc[1], -0.4),                     # a test structure under another id
-        ("mp-poly", strained.to(fmt="cif"), -0.3),               # same formula, other space group: kept
+        ("mp-poly", strained.to(fmt="cif"), -0.3),               # other space group, same structure
+        ("mp-other", other_poly.to(fmt="cif"), -0.3),            # same formula, other structure: kept
         ("mp-big", big.to(fmt="cif"), -0.4),                     # too many atoms
+        ("mp-mid", mid, -1.5),                                   # 21-52 atoms: kept
         ("mp-ok", other, -7.0),                                  # kept; energy below -5 masked to NaN
         ("mp-nofe", other2, np.nan),                             # kept: no row dropped for a target
     ]).to_csv(root / "mp_cgcnn_36k" / "data.csv", index=False)
@@ -66,25 +82,31 @@ def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
     results = {r.split: r for r in prepare_dataset("mp_union", make_ctx([union_root]))}
     union = results["train"].meta["union"]
     src = union["sources"]
-    assert src["mp_20/train"]["kept"] == 3 and src["mp_20/train"]["skipped"] == {}
-    assert src["mp_cgcnn"]["rows"] == 7 and src["mp_cgcnn"]["kept"] == 3
-    assert src["mp_cgcnn"]["skipped"] == {"duplicate_id": 1, "test_formula_spacegroup": 1,
+    assert src["mp_20/train"]["rows"] == 4 and src["mp_20/train"]["kept"] == 3
+    assert src["mp_20/train"]["skipped"] == {"test_structure_match": 1}
+    assert src["mp_20/train"]["examples"]["test_structure_match"][0].startswith("mp-copy: matches test mp-1187720")
+    assert src["mp_cgcnn"]["rows"] == 9 and src["mp_cgcnn"]["kept"] == 4
+    assert src["mp_cgcnn"]["skipped"] == {"duplicate_id": 1, "test_formula_spacegroup": 1, "test_structure_match": 1,
                                           "too_many_atoms": 1, "val_test_id": 1}
     assert src["mpts_52/val"]["skipped"] == {"duplicate_id": 1, "val_test_id": 1}
-    assert union["totals"]["kept"] == 7 and union["cgcnn_targets_masked"] == 1
+    assert union["totals"]["kept"] == 8 and union["cgcnn_targets_masked"] == 1
     assert union["held_out_ids"] == 5
     assert "mpts_52" not in union["absent_sources"]
+    # mp-copy, mp-poly and mp-other against the one Y2AgAu test entry; mp-leak went earlier
+    assert union["test_structure_match"] | {"settings": None} == {
+        "settings": None, "cells_compared": 3, "pairs": 3, "pairs_computed": 3, "pairs_matched": 2,
+        "pairs_timed_out": 0, "cells_matched": 2}
 
     train = load_prepared("mp_union", "train", tmp_path / "prepared")
     ids = train.ids.tolist()
-    assert ids[:3] == pd.read_csv(union_root / "mp_20_partial" / "train.csv").material_id.tolist()
-    assert ids[3:] == ["mp-poly", "mp-ok", "mp-nofe", "mp-new"]
-    assert (train.n_atoms <= 20).all()
+    assert ids[:3] == pd.read_csv(union_root / "mp_20_partial" / "train.csv").material_id.tolist()[:3]
+    assert ids[3:] == ["mp-other", "mp-mid", "mp-ok", "mp-nofe", "mp-new"]
+    assert (train.n_atoms <= 52).all() and dict(zip(ids, train.n_atoms, strict=True))["mp-mid"] > 20
     fe = dict(zip(ids, train.targets["formation_energy_per_atom"], strict=True))
     assert np.isnan(fe["mp-ok"]) and np.isnan(fe["mp-nofe"]) and fe["mp-new"] == -1.2
     sg = dict(zip(ids, train.targets["spacegroup_number"], strict=True))
     assert np.isfinite(train.targets["spacegroup_number"]).all()
-    assert sg["mp-poly"] != 225  # computed with symprec 0.1 on the strained cell
+    assert sg["mp-other"] != 225  # computed with symprec 0.1 on the strained cell
 
     val = load_prepared("mp_union", "val", tmp_path / "prepared")
     test = load_prepared("mp_union", "test", tmp_path / "prepared")
@@ -96,13 +118,22 @@ def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
     assert not test_pairs & train_pairs
 
 
-def test_union_is_cached_and_space_groups_are_reused(union_root, make_ctx):
+def test_union_is_cached_and_space_groups_and_matches_are_reused(union_root, make_ctx):
     first = prepare_dataset("mp_union", make_ctx([union_root]))
     assert first[0].meta["union"]["spacegroups_computed"] > 0
+    assert first[0].meta["union"]["test_structure_match"]["pairs_computed"] == 3
     assert [r.status for r in prepare_dataset("mp_union", make_ctx([union_root]))] == ["cached"] * 3
     forced = prepare_dataset("mp_union", make_ctx([union_root], force=True))
     assert forced[0].status == "built" and forced[0].meta["union"]["spacegroups_computed"] == 0
+    assert forced[0].meta["union"]["test_structure_match"]["pairs_computed"] == 0
+    assert forced[0].meta["union"]["totals"] == first[0].meta["union"]["totals"]
     assert forced[0].meta["fingerprint"] == first[0].meta["fingerprint"]
+
+
+def test_union_fingerprint_follows_max_atoms_and_match_limit(union_root, make_ctx):
+    fps = [prepare_dataset("mp_union", make_ctx([union_root], **kw))[0].meta["fingerprint"]
+           for kw in ({}, {"max_atoms": 20}, {"union_match_timeout_s": 5.0})]
+    assert len(set(fps)) == 3
 
 
 def test_formula_key_is_the_reduced_formula():
