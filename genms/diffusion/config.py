@@ -100,4 +100,5 @@ class SamplerConfig:
     buckets: tuple[int, ...] = (4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 52, 64)
     max_batch: int = 4096  # crystals per compiled batch at the smallest bucket
     tokens_per_batch: int = 65536  # caps the batch of larger buckets: batch × (atoms + 1)
+    pairs_per_batch: int = 262144  # periodic models: caps batch × atoms² (pair tensors; memory)
     min_batch: int = 8

@@ -172,7 +172,10 @@ class DiffusionSampler:
         )
 
     def batch_cap(self, bucket: int) -> int:
-        return max(self.cfg.min_batch, _pow2_at_most(min(self.cfg.max_batch, self.cfg.tokens_per_batch // (bucket + 1))))
+        cap = min(self.cfg.max_batch, self.cfg.tokens_per_batch // (bucket + 1))
+        if self.model_cfg.arch == "periodic":  # pair tensors grow with the square of the cell
+            cap = min(cap, self.cfg.pairs_per_batch // (bucket * bucket))
+        return max(self.cfg.min_batch, _pow2_at_most(cap))
 
     def plan(self, n_atoms: Sequence[int]) -> list[tuple[int, int, np.ndarray]]:
         """[(bucket, batch size, request indices)]: the compiled batches that cover the requests."""

@@ -156,3 +156,63 @@ def test_bucketed_order_is_deterministic_and_covers_cells():
     assert len(set(flat)) == len(flat) == 40 + 16
     again = BucketedOrder(n_atoms, (20, 52), 8, seed=3)
     assert [again.indices(s) for s in range(order.steps_per_epoch)] == seen
+
+
+def _train_v2(task, run_dir, steps, resume=False, init_from=None, seed=0):
+    from genms.train.config import LoggerConfig, OptimConfig, TrainConfig
+    from genms.train.loop import train
+
+    return train(task, TrainConfig(seed=seed, steps=steps, batch_size=8, ema_decay=0.9, log_every=2, eval_every=100,
+                                   ckpt_every=2, keep=3, run_dir=str(run_dir), resume=resume, init_from=init_from),
+                 OptimConfig(lr=1e-3, warmup_steps=2), LoggerConfig(jsonl=True))
+
+
+@pytest.fixture(scope="module")
+def bucketed_task(train_arrays):
+    from dataclasses import replace
+
+    from genms.diffusion.task import DiffusionTask
+
+    # Two training buckets (≤ 8 and ≤ 20 atoms), so resume must also restore the bucket order.
+    return DiffusionTask(TINY_V2, replace(TINY_FLOW, max_atoms=20, train_buckets=(8,)), train_arrays.subset(range(24)))
+
+
+def test_v2_resume_is_exact(bucketed_task, tmp_path):
+    import shutil
+
+    straight = _train_v2(bucketed_task, tmp_path / "a", 4)  # checkpoints at steps 2 and 4
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    shutil.rmtree(tmp_path / "b" / "checkpoints" / "4")
+    resumed = _train_v2(bucketed_task, tmp_path / "b", 4, resume=True)
+    for x, y in zip(jax.tree.leaves((straight.params, straight.ema_params)),
+                    jax.tree.leaves((resumed.params, resumed.ema_params)), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_v2_warm_start_from_bundle(bucketed_task, tmp_path):
+    from genms.train.bundle import load_bundle, save_bundle
+
+    first = _train_v2(bucketed_task, tmp_path / "a", 2, seed=1)  # another initialisation than the runs below
+    save_bundle(tmp_path / "bundle", first.ema_params, bucketed_task.checkpoint_extras())
+    loaded, _ = load_bundle(tmp_path / "bundle")
+    warm = _train_v2(bucketed_task, tmp_path / "warm", 1, init_from=str(tmp_path / "bundle"))
+    # One warm-up step at a small learning rate moves the parameters only a little from the bundle's.
+    drift = max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
+                for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(warm.params), strict=True))
+    fresh = _train_v2(bucketed_task, tmp_path / "fresh", 1)
+    far = max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
+              for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(fresh.params), strict=True))
+    assert drift < 1e-3 < far
+
+
+def test_warm_start_refuses_another_network(bucketed_task, train_arrays, tmp_path):
+    from dataclasses import replace
+
+    from genms.diffusion.task import DiffusionTask
+    from genms.train.bundle import save_bundle
+
+    other = DiffusionTask(replace(TINY_V2, depth=1), TINY_FLOW, train_arrays.subset(range(8)))
+    params = other.init(jax.random.key(0), other.make_batch("train", list(range(4)), 4))
+    save_bundle(tmp_path / "other", params, other.checkpoint_extras())
+    with pytest.raises(ValueError, match="different network"):
+        _train_v2(bucketed_task, tmp_path / "run", 1, init_from=str(tmp_path / "other"))

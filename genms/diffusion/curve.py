@@ -1,0 +1,107 @@
+"""The learning curve of a π_lo model trained over several runs (chunks and sessions).
+
+Every training run with ``val_match.n > 0`` appends one record per chunk to
+``<run_dir>/val_curve.jsonl`` (step, cumulative samples seen, train loss, validation match
+rate of each sampler variant). :func:`merge_curve` folds such files into one JSON curve
+(de-duplicated by samples seen, sorted), and :func:`plot_curve` draws validation match rate
+and training loss against samples seen.
+
+    python -m genms.diffusion.curve benchmarks/results/pilo_v2_curve.json RUN/val_curve.jsonl \\
+        RUN/metrics.jsonl SAMPLES_BEFORE BATCH_SIZE
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from genms.diffusion.csp_benchmark import write_result
+
+
+def read_records(path: str | Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def merge_curve(curve_path: str | Path, new_files: list[str | Path], meta: dict | None = None) -> dict:
+    """Add the records of ``new_files`` to the curve at ``curve_path`` (created when missing)."""
+    curve_path = Path(curve_path)
+    curve = json.loads(curve_path.read_text()) if curve_path.is_file() else {"records": []}
+    by_seen = {int(r["samples_seen"]): r for r in curve["records"]}
+    for f in new_files:
+        for r in read_records(f):
+            by_seen[int(r["samples_seen"])] = r
+    curve["records"] = [by_seen[k] for k in sorted(by_seen)]
+    curve.update(meta or {})
+    write_result(curve_path, curve)
+    return curve
+
+
+def merge_loss(curve_path: str | Path, metrics_file: str | Path, samples_before: int, batch_size: int,
+               every: int = 2000) -> dict:
+    """Add a run's training loss (``metrics.jsonl`` rows with ``train/loss``) to the curve, averaged
+    over windows of ``every`` steps and placed at ``samples_before + step × batch_size``."""
+    curve_path = Path(curve_path)
+    curve = json.loads(curve_path.read_text()) if curve_path.is_file() else {"records": []}
+    windows: dict[int, list[float]] = {}
+    for r in read_records(metrics_file):
+        if "train/loss" in r and "step" in r:
+            windows.setdefault(int(r["step"]) // every, []).append(float(r["train/loss"]))
+    points = {int(p[0]): p[1] for p in curve.get("train_loss", [])}
+    for w, losses in windows.items():
+        points[samples_before + (w + 1) * every * batch_size] = sum(losses) / len(losses)
+    curve["train_loss"] = [[k, points[k]] for k in sorted(points)]
+    write_result(curve_path, curve)
+    return curve
+
+
+def plot_curve(curve: dict, png: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = curve["records"]
+    seen = [r["samples_seen"] / 1e6 for r in recs]
+    variants = sorted({k.split("@", 1)[1] for r in recs for k in r if k.startswith("match_rate_k1@")})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for v in variants:
+        pts = [(s, r[f"match_rate_k1@{v}"]) for s, r in zip(seen, recs, strict=True)
+               if r.get(f"match_rate_k1@{v}") is not None]
+        if pts:
+            ax1.plot(*zip(*pts, strict=True), marker="o", label=v)
+    for name, value in (curve.get("reference_lines") or {}).items():
+        ax1.axhline(value, ls="--", lw=1, color="grey")
+        ax1.text(ax1.get_xlim()[0], value, f" {name}", va="bottom", fontsize=8, color="grey")
+    ax1.set_xlabel("crystal samples seen (millions)")
+    ax1.set_ylabel(f"val match rate, k=1 ({recs[-1].get('val_cells', '?')} cells)" if recs else "val match rate")
+    ax1.set_ylim(0, 1)
+    ax1.grid(alpha=0.3)
+    ax1.legend(fontsize=8)
+    loss = [(s / 1e6, v) for s, v in curve.get("train_loss", [])]
+    if loss:
+        ax2.plot(*zip(*loss, strict=True))
+    ax2.set_xlabel("crystal samples seen (millions)")
+    ax2.set_ylabel("training loss (mean over 2,000-step windows)")
+    ax2.grid(alpha=0.3)
+    fig.suptitle(curve.get("title", "π_lo learning curve"))
+    fig.tight_layout()
+    png = Path(png)
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    return png
+
+
+def main(argv: list[str]) -> None:
+    """``CURVE.json VAL_CURVE.jsonl [METRICS.jsonl SAMPLES_BEFORE BATCH_SIZE]``."""
+    if len(argv) not in (2, 5):
+        raise SystemExit("usage: python -m genms.diffusion.curve CURVE.json VAL_CURVE.jsonl "
+                         "[METRICS.jsonl SAMPLES_BEFORE BATCH_SIZE]")
+    curve = merge_curve(argv[0], [argv[1]])
+    if len(argv) == 5:
+        curve = merge_loss(argv[0], argv[2], int(argv[3]), int(argv[4]))
+    print(plot_curve(curve, Path(argv[0]).with_suffix(".png")))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -1,0 +1,26 @@
+"""The learning curve merges chunk records by samples seen and draws a PNG."""
+
+from __future__ import annotations
+
+import json
+
+from genms.diffusion.curve import merge_curve, plot_curve
+
+
+def _write(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_merge_dedupes_sorts_and_plots(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [{"samples_seen": 200, "train_loss": 1.0, "match_rate_k1@e": 0.3},
+                                      {"samples_seen": 100, "train_loss": 2.0, "match_rate_k1@e": 0.1}])
+    b = _write(tmp_path / "b.jsonl", [{"samples_seen": 200, "train_loss": 0.9, "match_rate_k1@e": 0.35},
+                                      {"samples_seen": 300, "train_loss": 0.8, "match_rate_k1@e": 0.4}])
+    curve = merge_curve(tmp_path / "curve.json", [a])
+    curve = merge_curve(tmp_path / "curve.json", [b], {"title": "t"})
+    assert [r["samples_seen"] for r in curve["records"]] == [100, 200, 300]
+    assert curve["records"][1]["match_rate_k1@e"] == 0.35  # the later record of a step wins
+    assert json.loads((tmp_path / "curve.json").read_text())["title"] == "t"
+    png = plot_curve(curve, tmp_path / "curve.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
