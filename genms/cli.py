@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from genms.paths import REPO_ROOT
 
@@ -89,8 +89,16 @@ def _is_override(arg: str) -> bool:
 
 
 def quote_value(value: str) -> str:
-    """Quote a free-text value for Hydra's override grammar."""
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    """Quote a free-text value for Hydra's override grammar, to be read back literally.
+
+    ``${...}`` is escaped for OmegaConf (request text is never interpolated); in Hydra's
+    quoted strings only backslashes before a quote or at the end need doubling.
+    """
+    from genms.configs import escape_interpolation
+
+    escaped = escape_interpolation(value)
+    escaped = re.sub(r"(\\*)'", lambda m: "\\" * (2 * len(m.group(1))) + "\\'", escaped)
+    escaped = re.sub(r"(\\+)\Z", lambda m: m.group(1) * 2, escaped)
     return f"'{escaped}'"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,23 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+
+def _absl_keeps_streams_open() -> None:
+    """absl's log handler (imported by orbax and chex) closes the stream it was created with
+    whenever logging is reconfigured (Hydra does this in-process) unless that stream is
+    sys.stderr at that moment. Created under pytest's capture, it would close the capture's
+    stream: the next test then fails with "I/O operation on closed file". Its stream is set
+    to the real stderr, which it never closes."""
+    try:
+        from absl import logging as absl_logging
+    except ImportError:  # pragma: no cover
+        return
+    absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
+
+
+_absl_keeps_streams_open()
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
