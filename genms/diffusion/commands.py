@@ -185,8 +185,11 @@ def sample(cfg: DictConfig) -> list[str]:
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, rows = [], []
+    numbered: dict[str, int] = {}  # a formula given twice continues its numbering: no file is overwritten
     for formula, group in zip(formulae, groups, strict=True):
-        for j, crystal in enumerate(group):
+        start = numbered.get(formula, 0)
+        numbered[formula] = start + len(group)
+        for j, crystal in enumerate(group, start=start):
             path = out_dir / f"{formula}_{j:03d}.cif"
             tmp = path.with_suffix(".cif.tmp")
             tmp.write_text(to_cif(crystal))

@@ -32,7 +32,7 @@ def _console():
 def fail(console, message: str, code: int) -> NoReturn:
     from rich.markup import escape
 
-    console.print(f"[bold red]genms:[/] {escape(message)}")  # user text is never read as markup
+    console.print(f"[bold red]genms:[/] {escape(message)}", soft_wrap=True)  # one line; not markup
     raise SystemExit(code)
 
 
