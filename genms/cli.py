@@ -150,12 +150,21 @@ def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = 
     import hydra
     from omegaconf import DictConfig
 
+    from genms.configs import ConfigError
+
     fn = load_target(cmd.target)
     result: dict = {}
 
     @hydra.main(config_path=str(CONF_DIR), config_name=cmd.config_name, version_base="1.3")
     def _app(cfg: DictConfig):
-        result["value"] = fn(cfg)
+        try:
+            result["value"] = fn(cfg)
+        except ConfigError as exc:  # a bad config value: one line naming it, exit 2
+            lines = str(exc).splitlines()
+            key = next((ln.split("full_key:", 1)[1].strip() for ln in lines if "full_key:" in ln), "")
+            sys.stderr.write(f"genms {name}: {lines[0]}" + (f" (key {key})" if key and key not in lines[0] else "")
+                             + "\n")
+            raise SystemExit(2) from None
         return result["value"]
 
     saved = sys.argv

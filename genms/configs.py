@@ -56,14 +56,17 @@ def _writable(node: DictConfig | ListConfig) -> None:
 def to_dataclass(cls: type[T], node: DictConfig | dict | None) -> T:
     """Merge ``node`` onto the schema ``cls`` and return an instance of ``cls``.
 
-    A plain dict is data (resolved already): its strings are taken literally, so a
-    ``${...}`` in a value (a request's text, a path) is never interpolated a second time.
+    A ``DictConfig`` node is resolved first, against its own root (``run_dir:
+    runs/${task_name}/...`` in ``cfg.train`` needs the top-level ``task_name``). A plain dict is
+    data (resolved already): its strings are taken literally, so a ``${...}`` in a value (a
+    request's text, a path) is never interpolated a second time.
     """
     schema = OmegaConf.structured(cls)
     _writable(schema)
-    if not isinstance(node, DictConfig):
-        node = escape_container(node)
     try:
+        if isinstance(node, DictConfig):
+            node = OmegaConf.to_container(node, resolve=True)
+        node = escape_container(node)
         merged = OmegaConf.merge(schema, node or {})
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except Exception as exc:  # omegaconf raises ValidationError / ConfigKeyError subclasses

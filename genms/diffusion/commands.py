@@ -91,11 +91,12 @@ def train(cfg: DictConfig) -> dict:
     from genms.train.commands import run_training
     from genms.train.config import OptimConfig, TrainConfig
 
+    train_cfg = to_dataclass(TrainConfig, cfg.train)  # bad values fail before the data loads
+    to_dataclass(OptimConfig, cfg.optim)
     t0 = time.time()
     task = build_task(cfg)
     log.info("data: %d train / %d val crystals (%.1f s)", task.num_examples("train"), task.num_examples("val"),
              time.time() - t0)
-    train_cfg = to_dataclass(TrainConfig, cfg.train)
     budget = cfg.get("time_budget_minutes")
     if budget and not train_cfg.resume:
         per_step = time_train_step(task, train_cfg.batch_size, to_dataclass(OptimConfig, cfg.optim))

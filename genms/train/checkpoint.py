@@ -17,6 +17,8 @@ import orbax.checkpoint as ocp
 
 class Checkpointer:
     def __init__(self, run_dir: str | Path, keep: int = 3) -> None:
+        if not isinstance(keep, int) or keep < 1:  # orbax would delete every checkpoint with 0
+            raise ValueError(f"train.keep={keep} is out of range: it must be at least 1")
         self.directory = Path(run_dir).resolve() / "checkpoints"
         self.manager = ocp.CheckpointManager(
             self.directory,
