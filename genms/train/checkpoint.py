@@ -15,6 +15,17 @@ import jax
 import orbax.checkpoint as ocp
 
 
+def latest_checkpoint_step(run_dir: str | Path) -> int | None:
+    """The newest finished checkpoint step of ``run_dir`` (its ``checkpoints/<step>`` folders;
+    orbax writes under a temporary name and renames, so a bare number is a finished save),
+    read from the folder names alone; None when there is none."""
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return None
+    steps = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
+    return max(steps, default=None)
+
+
 class Checkpointer:
     def __init__(self, run_dir: str | Path, keep: int = 3) -> None:
         if not isinstance(keep, int) or keep < 1:  # orbax would delete every checkpoint with 0
