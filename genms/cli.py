@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from genms.paths import REPO_ROOT
 
@@ -89,8 +89,16 @@ def _is_override(arg: str) -> bool:
 
 
 def quote_value(value: str) -> str:
-    """Quote a free-text value for Hydra's override grammar."""
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    """Quote a free-text value for Hydra's override grammar, to be read back literally.
+
+    ``${...}`` is escaped for OmegaConf (request text is never interpolated); in Hydra's
+    quoted strings only backslashes before a quote or at the end need doubling.
+    """
+    from genms.configs import escape_interpolation
+
+    escaped = escape_interpolation(value)
+    escaped = re.sub(r"(\\*)'", lambda m: "\\" * (2 * len(m.group(1))) + "\\'", escaped)
+    escaped = re.sub(r"(\\+)\Z", lambda m: m.group(1) * 2, escaped)
     return f"'{escaped}'"
 
 
@@ -142,12 +150,21 @@ def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = 
     import hydra
     from omegaconf import DictConfig
 
+    from genms.configs import ConfigError
+
     fn = load_target(cmd.target)
     result: dict = {}
 
     @hydra.main(config_path=str(CONF_DIR), config_name=cmd.config_name, version_base="1.3")
     def _app(cfg: DictConfig):
-        result["value"] = fn(cfg)
+        try:
+            result["value"] = fn(cfg)
+        except ConfigError as exc:  # a bad config value: one line naming it, exit 2
+            lines = str(exc).splitlines()
+            key = next((ln.split("full_key:", 1)[1].strip() for ln in lines if "full_key:" in ln), "")
+            sys.stderr.write(f"genms {name}: {lines[0]}" + (f" (key {key})" if key and key not in lines[0] else "")
+                             + "\n")
+            raise SystemExit(2) from None
         return result["value"]
 
     saved = sys.argv

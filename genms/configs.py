@@ -8,6 +8,7 @@ key or a wrong type fails with a message naming the key, before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, TypeVar
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -17,6 +18,26 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A config value is missing, unknown or of the wrong type."""
+
+
+def escape_interpolation(text: str) -> str:
+    """``text`` escaped so that OmegaConf reads it back literally (no ``${...}`` is resolved).
+
+    A run of k backslashes before ``${`` becomes 2k+1 backslashes: k literal backslashes,
+    then a literal ``${``. Backslashes elsewhere are literal in OmegaConf already.
+    """
+    return re.sub(r"(\\*)\$\{", lambda m: "\\" * (2 * len(m.group(1)) + 1) + "${", text)
+
+
+def escape_container(value: Any) -> Any:
+    """A plain (already resolved) container with every string escaped for OmegaConf."""
+    if isinstance(value, str):
+        return escape_interpolation(value)
+    if isinstance(value, dict):
+        return {k: escape_container(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(escape_container(v) for v in value)
+    return value
 
 
 def _writable(node: DictConfig | ListConfig) -> None:
@@ -33,10 +54,19 @@ def _writable(node: DictConfig | ListConfig) -> None:
 
 
 def to_dataclass(cls: type[T], node: DictConfig | dict | None) -> T:
-    """Merge ``node`` onto the schema ``cls`` and return an instance of ``cls``."""
+    """Merge ``node`` onto the schema ``cls`` and return an instance of ``cls``.
+
+    A ``DictConfig`` node is resolved first, against its own root (``run_dir:
+    runs/${task_name}/...`` in ``cfg.train`` needs the top-level ``task_name``). A plain dict is
+    data (resolved already): its strings are taken literally, so a ``${...}`` in a value (a
+    request's text, a path) is never interpolated a second time.
+    """
     schema = OmegaConf.structured(cls)
     _writable(schema)
     try:
+        if isinstance(node, DictConfig):
+            node = OmegaConf.to_container(node, resolve=True)
+        node = escape_container(node)
         merged = OmegaConf.merge(schema, node or {})
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except Exception as exc:  # omegaconf raises ValidationError / ConfigKeyError subclasses

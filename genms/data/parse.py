@@ -2,7 +2,11 @@
 
 :func:`parse_cif` turns one CIF into (frac_coords, atomic_numbers, lattice) through
 ``genms.crystal.convert.from_cif``, Niggli-reduces it (``niggli_reduce``, as DiffCSP does) and
-puts the cell in a canonical orientation, or returns the reason it cannot.
+puts the cell in a canonical orientation, or returns the reason it cannot. A CIF is also
+refused when its cell is not physical (a lattice length or angle that is not positive, a
+length above :data:`MAX_LATTICE_LENGTH_ANG`, a volume per atom above
+:data:`MAX_VOLUME_PER_ATOM_ANG3`), when two atoms are closer than :data:`MIN_DISTANCE_ANG`, or
+when its atoms disagree with its own ``_chemical_formula_sum`` (a truncated CIF).
 :func:`parse_source` does that for every row of a :class:`~genms.data.sources.SourceTable`
 over ``workers`` processes (``imap`` in chunks, with a tqdm bar) and caches the result in
 ``{parse_cache_dir}/{key}.npz`` keyed by the source's bytes and the parse settings, so the
@@ -12,9 +16,12 @@ MP union and a change of ``max_atoms`` reuse earlier work.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
+import math
 import multiprocessing
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +35,18 @@ from genms.data.sources import SourceTable
 log = logging.getLogger(__name__)
 
 #: Bump when parsing changes meaning: every cached parse and prepared file is rebuilt.
-PARSE_VERSION = 1
+PARSE_VERSION = 2
 _MAX_MESSAGE = 160
+
+#: Two atoms closer than this (Å) are overlapping: the row is skipped (``overlapping_atoms``).
+MIN_DISTANCE_ANG = 0.5
+#: A lattice length above this (Å) is not a crystal's (``absurd_cell``).
+MAX_LATTICE_LENGTH_ANG = 1000.0
+#: A volume per atom above this (Å³) is not a crystal's (``absurd_cell``; MP's largest is ~900).
+MAX_VOLUME_PER_ATOM_ANG3 = 10_000.0
+
+_CELL_RE = re.compile(r"^[ \t]*_cell_(length_[abc]|angle_alpha|angle_beta|angle_gamma)[ \t]+(\S+)", re.M)
+_FORMULA_SUM_RE = re.compile(r"^[ \t]*_chemical_formula_sum[ \t]+(\S.*?)[ \t]*$", re.M)
 
 
 def canonical_cell(crystal: Crystal) -> Crystal:
@@ -48,15 +65,86 @@ def canonical_cell(crystal: Crystal) -> Crystal:
     return Crystal(frac, crystal.atomic_numbers, standard, crystal.properties)
 
 
+def cell_parameter_problem(text: str) -> str | None:
+    """Why the CIF's written cell parameters are unusable (a length that is not positive, an
+    angle outside (0, 180) degrees, a value that is not a number), or None."""
+    for m in _CELL_RE.finditer(text):
+        name, raw = m.group(1), m.group(2)
+        try:
+            value = float(re.sub(r"\(\d+\)$", "", raw.strip("'\"")))
+        except ValueError:
+            return f"_cell_{name} {raw!r} is not a number"
+        if name.startswith("length") and not (math.isfinite(value) and value > 0):
+            return f"_cell_{name} {raw} is not a positive length"
+        if name.startswith("angle") and not (0 < value < 180):
+            return f"_cell_{name} {raw} is not an angle in (0, 180) degrees"
+    return None
+
+
+def same_proportions(a, b, tol: float = 1e-4) -> bool:
+    """Two pymatgen Compositions with the same elements in the same proportions."""
+    if {e.symbol for e in a.elements} != {e.symbol for e in b.elements}:
+        return False
+    return all(abs(a.get_atomic_fraction(e) - b.get_atomic_fraction(e)) <= tol for e in a.elements)
+
+
+def formula_sum_problem(text: str, atomic_numbers: np.ndarray) -> str | None:
+    """Why the parsed atoms disagree with the CIF's ``_chemical_formula_sum`` (other
+    proportions, or fewer atoms than it lists: a truncated atom loop), or None. A formula sum
+    that cannot be read is not judged."""
+    from genms.crystal.composition import FormulaError, composition_from_numbers, parse_formula
+
+    m = _FORMULA_SUM_RE.search(text)
+    if m is None:
+        return None
+    raw = m.group(1).strip().strip("'\"").strip()
+    try:
+        header = parse_formula(raw)
+    except (FormulaError, ValueError):
+        return None
+    parsed = composition_from_numbers(atomic_numbers)
+    if not same_proportions(parsed, header) or parsed.num_atoms < header.num_atoms - 1e-6:
+        return (f"the atoms read ({parsed.formula.replace(' ', '')}) disagree with "
+                f"_chemical_formula_sum {raw!r}")
+    return None
+
+
+def closest_distance(frac_coords: np.ndarray, lattice: np.ndarray, cutoff: float) -> float:
+    """The smallest interatomic distance (Å, periodic images included) when it is below
+    ``cutoff``; otherwise a value >= ``cutoff``. Memory stays bounded for any atom count."""
+    n = len(frac_coords)
+    if n == 0:
+        return math.inf
+    lattice = np.asarray(lattice, np.float64)
+    heights = 1.0 / np.linalg.norm(np.linalg.inv(lattice).T, axis=1)
+    reach = np.minimum(np.ceil(cutoff / heights).astype(int), 6)
+    shifts = np.array(list(itertools.product(*(range(-k, k + 1) for k in reach))), np.float64)
+    zero = int(np.flatnonzero(np.all(shifts == 0, axis=1))[0])
+    cart = (np.asarray(frac_coords, np.float64) % 1.0) @ lattice
+    cart_shifts = shifts @ lattice
+    step = max(1, 2_000_000 // (n * len(shifts)))
+    best = math.inf
+    for start in range(0, n, step):
+        rows = np.arange(start, min(start + step, n))
+        d = np.linalg.norm(cart[rows, None, None, :] - cart[None, :, None, :] + cart_shifts[None, None], axis=-1)
+        d[np.arange(len(rows)), rows, zero] = np.inf  # an atom and itself
+        best = min(best, float(d.min()))
+    return best
+
+
 def parse_cif(text: str, niggli: bool = True, canonical_orientation: bool = True):
     """One CIF -> ``("ok", frac, numbers, lattice)`` or ``(reason, message)``.
 
-    Reasons: ``cif_parse_error``, ``disordered``, ``reduction_failed`` (see ``report.REASONS``).
+    Reasons: ``cif_parse_error``, ``disordered``, ``nonpositive_cell``, ``truncated_cif``,
+    ``absurd_cell``, ``reduction_failed``, ``overlapping_atoms`` (see ``report.REASONS``).
     """
     from genms.crystal.convert import CIFParseError, from_cif, niggli_reduce
 
     if not text or not text.strip():
         return ("cif_parse_error", "empty CIF")
+    problem = cell_parameter_problem(text)
+    if problem:
+        return ("nonpositive_cell", problem[:_MAX_MESSAGE])
     try:
         crystal = from_cif(text)
     except CIFParseError as exc:
@@ -67,6 +155,15 @@ def parse_cif(text: str, niggli: bool = True, canonical_orientation: bool = True
         return ("cif_parse_error", f"{type(exc).__name__}: {exc}"[:_MAX_MESSAGE])
     if crystal.n_atoms == 0:
         return ("cif_parse_error", "no atoms")
+    problem = formula_sum_problem(text, crystal.atomic_numbers)
+    if problem:
+        return ("truncated_cif", problem[:_MAX_MESSAGE])
+    longest = float(np.linalg.norm(crystal.lattice, axis=1).max())
+    volume_per_atom = abs(float(np.linalg.det(crystal.lattice))) / crystal.n_atoms
+    if not math.isfinite(longest) or longest > MAX_LATTICE_LENGTH_ANG:
+        return ("absurd_cell", f"lattice length {longest:.4g} Å > {MAX_LATTICE_LENGTH_ANG:g} Å")
+    if not math.isfinite(volume_per_atom) or volume_per_atom > MAX_VOLUME_PER_ATOM_ANG3:
+        return ("absurd_cell", f"volume per atom {volume_per_atom:.4g} Å³ > {MAX_VOLUME_PER_ATOM_ANG3:g} Å³")
     try:
         if niggli:
             crystal = niggli_reduce(crystal)
@@ -74,6 +171,9 @@ def parse_cif(text: str, niggli: bool = True, canonical_orientation: bool = True
             crystal = canonical_cell(crystal)
     except Exception as exc:
         return ("reduction_failed", f"{type(exc).__name__}: {exc}"[:_MAX_MESSAGE])
+    closest = closest_distance(crystal.frac_coords, crystal.lattice, MIN_DISTANCE_ANG)
+    if closest < MIN_DISTANCE_ANG:
+        return ("overlapping_atoms", f"two atoms {closest:.3g} Å apart (< {MIN_DISTANCE_ANG} Å)")
     return ("ok", crystal.frac_coords.astype(np.float32), crystal.atomic_numbers.astype(np.uint8),
             crystal.lattice.astype(np.float32))
 

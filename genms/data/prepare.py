@@ -1,9 +1,10 @@
 """``genms data prepare``: sources -> ``{cache_dir}/{dataset}/{split}.npz``, cached by fingerprint.
 
 For each split the rows of its source are parsed (:mod:`genms.data.parse`), filtered (a row is
-skipped, and counted by reason, when its CIF does not parse, it is disordered, a required target
-is missing or NaN, it has more than ``max_atoms`` atoms, or an earlier row with the same id was
-kept) and written as :class:`~genms.data.arrays.CrystalArrays` at a stable path with
+skipped, and counted by reason, when it holds bytes that are not UTF-8, its CIF does not parse,
+it is disordered, truncated or not physical (see ``report.REASONS``), its composition differs
+from the row's formula, a required target is missing or NaN, it has more than ``max_atoms``
+atoms, or an earlier row with the same id was kept) and written as :class:`~genms.data.arrays.CrystalArrays` at a stable path with
 ``meta["fingerprint"]`` = sha256 over the source files' bytes, the settings and
 :data:`FORMAT_VERSION`. A file whose fingerprint matches is not rebuilt.
 
@@ -44,7 +45,7 @@ from genms.paths import resolve_cache_dir
 log = logging.getLogger(__name__)
 
 #: Version of the prepared-file contents; part of every fingerprint.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class DataNotPreparedError(FileNotFoundError):
@@ -140,9 +141,10 @@ def select_rows(table: SourceTable, parsed: ParsedSource, rows, required: tuple[
                 exclude_ids: set[str] | None = None, exclude_reason: str = "val_test_id") -> list[int]:
     """The rows of ``rows`` that are kept, in order; every other row is counted in ``report``.
 
-    The checks, in order: the CIF parsed, the ``required`` targets are finite, at most
-    ``max_atoms`` atoms, the id is not empty, not in ``exclude_ids`` (counted as
-    ``exclude_reason``) and not in ``seen`` (ids kept earlier; updated in place).
+    The checks, in order: the row was read whole (``table.bad_rows``), the CIF parsed, its
+    composition is the row's formula (when the source has one), the ``required`` targets are
+    finite, at most ``max_atoms`` atoms, the id is not empty, not in ``exclude_ids`` (counted
+    as ``exclude_reason``) and not in ``seen`` (ids kept earlier; updated in place).
     """
     index = parsed.index_of_rows(len(table))
     n_atoms = parsed.arrays.n_atoms
@@ -151,9 +153,17 @@ def select_rows(table: SourceTable, parsed: ParsedSource, rows, required: tuple[
     for r in np.asarray(rows, np.int64).tolist():
         rid = str(table.ids[r])
         report.rows += 1
+        if r in table.bad_rows:
+            reason, message = table.bad_rows[r]
+            report.skip(reason, rid or f"row {r}", message)
+            continue
         if r in parsed.failures:
             reason, message = parsed.failures[r]
             report.skip(reason, rid or f"row {r}", message)
+            continue
+        mismatch = _formula_mismatch(table, parsed, r, int(index[r]))
+        if mismatch:
+            report.skip("formula_mismatch", rid or f"row {r}", mismatch)
             continue
         missing = [t for t in required if not np.isfinite(table.targets[t][r])]
         if missing:
@@ -176,6 +186,25 @@ def select_rows(table: SourceTable, parsed: ParsedSource, rows, required: tuple[
         kept.append(r)
         report.kept += 1
     return kept
+
+
+def _formula_mismatch(table: SourceTable, parsed: ParsedSource, row: int, entry: int) -> str | None:
+    """Why row ``row``'s parsed atoms are not its formula column's composition, or None (also
+    when the source has no formulas or the formula cannot be read)."""
+    formula = table.formulas[row] if table.formulas is not None else ""
+    if not formula:
+        return None
+    from genms.crystal.composition import FormulaError, composition_from_numbers, parse_formula
+    from genms.data.parse import same_proportions
+
+    try:
+        expected = parse_formula(formula)
+    except (FormulaError, ValueError):
+        return None
+    got = composition_from_numbers(parsed.arrays.crystal(entry).atomic_numbers)
+    if same_proportions(got, expected):
+        return None
+    return f"the CIF holds {got.reduced_formula}, the row says {formula}"
 
 
 def assemble(table: SourceTable, parsed: ParsedSource, rows: list[int], meta: dict) -> CrystalArrays:

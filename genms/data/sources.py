@@ -16,6 +16,7 @@ is :mod:`genms.data.parse`'s job. :data:`DATASETS` maps a dataset name to its sp
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,8 @@ class TableFormat:
 
     ``targets`` maps a target name (the key in ``CrystalArrays.targets``) to its column;
     a listed column that a file lacks is read as all-NaN. ``required`` names the targets a
-    row must have (finite) to be kept.
+    row must have (finite) to be kept. ``formula_column``, when the file has it, holds each
+    row's formula: a CIF of another composition is skipped (``formula_mismatch``).
     """
 
     id_column: str | None
@@ -42,6 +44,7 @@ class TableFormat:
     required: tuple[str, ...]
     id_prefix: str = ""
     cif_column: str = "cif"
+    formula_column: str | None = None
 
 
 MP_TARGETS = (
@@ -51,11 +54,12 @@ MP_TARGETS = (
     ("spacegroup_number", "spacegroup.number"),
 )
 FORMATS: dict[str, TableFormat] = {
-    "mp_20": TableFormat("material_id", MP_TARGETS, ("formation_energy_per_atom",)),
+    "mp_20": TableFormat("material_id", MP_TARGETS, ("formation_energy_per_atom",), formula_column="pretty_formula"),
     "perov_5": TableFormat(
         "material_id",
         (("heat_ref", "heat_ref"), ("heat_all", "heat_all"), ("dir_gap", "dir_gap"), ("ind_gap", "ind_gap")),
         ("heat_ref",),
+        formula_column="formula",
     ),
     "carbon_24": TableFormat("material_id", (("energy_per_atom", "energy_per_atom"),), ("energy_per_atom",)),
     "mpts_52": TableFormat(
@@ -79,12 +83,19 @@ FORMATS: dict[str, TableFormat] = {
 
 @dataclass
 class SourceTable:
-    """One source: ``ids[i]``, ``cifs[i]`` and ``targets[name][i]`` describe row ``i``."""
+    """One source: ``ids[i]``, ``cifs[i]`` and ``targets[name][i]`` describe row ``i``.
+
+    ``formulas[i]`` is row ``i``'s formula ("" when unknown; None: the source has none);
+    ``bad_rows`` maps a row that cannot be used as read (bytes that are not UTF-8) to
+    (reason, message): it is skipped and counted, the other rows are kept.
+    """
 
     name: str
     ids: np.ndarray
     cifs: list[str]
     targets: dict[str, np.ndarray] = field(default_factory=dict)
+    formulas: list[str] | None = None
+    bad_rows: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.cifs)
@@ -97,7 +108,8 @@ def read_csv_table(path: str | Path, fmt: TableFormat, name: str | None = None) 
     path = Path(path)
     dtype = {fmt.id_column: str} if fmt.id_column else None
     try:
-        df = pd.read_csv(path, dtype=dtype, keep_default_na=True)
+        # Bytes that are not UTF-8 become lone surrogates: their rows are found and skipped below.
+        df = pd.read_csv(path, dtype=dtype, keep_default_na=True, encoding_errors="surrogateescape")
     except FileNotFoundError as exc:
         raise DataSourceError(f"{path} does not exist") from exc
     except Exception as exc:  # pandas raises ParserError, UnicodeDecodeError, EmptyDataError...
@@ -119,7 +131,42 @@ def read_csv_table(path: str | Path, fmt: TableFormat, name: str | None = None) 
             targets[tname] = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)
         else:
             targets[tname] = np.full(len(df), np.nan)
-    return SourceTable(name or path.stem, ids.astype(str), cifs, targets)
+    formulas = None
+    if fmt.formula_column and fmt.formula_column in df.columns:
+        formulas = [f.strip() if isinstance(f, str) else "" for f in df[fmt.formula_column].tolist()]
+    ids = ids.astype(object)
+    bad_rows = undecodable_rows(df)
+    for r in bad_rows:  # the row is skipped: only a printable id is kept, for the report
+        ids[r] = printable(str(ids[r]))
+        cifs[r] = ""
+    return SourceTable(name or path.stem, ids.astype(str), cifs, targets, formulas, bad_rows)
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each undecodable byte (a lone surrogate) shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def undecodable_rows(df) -> dict[int, tuple[str, str]]:
+    """Rows of a table read with ``encoding_errors="surrogateescape"`` that hold bytes that are
+    not UTF-8 -> ("bad_encoding", which byte in which column)."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    bad: dict[int, tuple[str, str]] = {}
+    for col in df.columns:
+        if not (is_object_dtype(df[col].dtype) or is_string_dtype(df[col].dtype)):
+            continue
+        for r, value in enumerate(df[col].tolist()):
+            if r in bad or not isinstance(value, str):
+                continue
+            m = _SURROGATE.search(value)
+            if m is not None:
+                byte = ord(m.group()) - 0xDC00
+                bad[r] = ("bad_encoding", f"byte {byte:#04x} in column {printable(str(col))!r} is not UTF-8")
+    return bad
 
 
 def read_cif_folder(folder: str | Path) -> SourceTable:
@@ -130,8 +177,15 @@ def read_cif_folder(folder: str | Path) -> SourceTable:
     files = sorted(folder.glob("*.cif"))
     if not files:
         raise DataSourceError(f"no *.cif files in {folder}")
-    cifs = [f.read_text(encoding="utf-8", errors="replace") for f in files]
-    return SourceTable(folder.name, np.array([f.stem for f in files]), cifs, {})
+    cifs, bad_rows = [], {}
+    for r, f in enumerate(files):
+        data = f.read_bytes()
+        try:
+            cifs.append(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            cifs.append("")
+            bad_rows[r] = ("bad_encoding", f"byte {data[exc.start]:#04x} at offset {exc.start} is not UTF-8")
+    return SourceTable(folder.name, np.array([f.stem for f in files]), cifs, {}, None, bad_rows)
 
 
 def file_sha256(path: str | Path) -> str:

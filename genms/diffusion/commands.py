@@ -96,11 +96,12 @@ def train(cfg: DictConfig) -> dict:
     from genms.train.commands import run_training
     from genms.train.config import OptimConfig, TrainConfig
 
+    train_cfg = to_dataclass(TrainConfig, cfg.train)  # bad values fail before the data loads
+    to_dataclass(OptimConfig, cfg.optim)
     t0 = time.time()
     task = build_task(cfg)
     log.info("data: %d train / %d val crystals (%.1f s)", task.num_examples("train"), task.num_examples("val"),
              time.time() - t0)
-    train_cfg = to_dataclass(TrainConfig, cfg.train)
     budget = cfg.get("time_budget_minutes")
     if budget and not train_cfg.resume:
         per_step = time_train_step(task, train_cfg.batch_size, to_dataclass(OptimConfig, cfg.optim))
@@ -252,8 +253,11 @@ def sample(cfg: DictConfig) -> list[str]:
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, rows = [], []
+    numbered: dict[str, int] = {}  # a formula given twice continues its numbering: no file is overwritten
     for formula, group in zip(formulae, groups, strict=True):
-        for j, crystal in enumerate(group):
+        start = numbered.get(formula, 0)
+        numbered[formula] = start + len(group)
+        for j, crystal in enumerate(group, start=start):
             path = out_dir / f"{formula}_{j:03d}.cif"
             tmp = path.with_suffix(".cif.tmp")
             tmp.write_text(to_cif(crystal))

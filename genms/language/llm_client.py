@@ -9,8 +9,11 @@ the cache). Uses only the standard library.
   server's ``Retry-After``) on network errors, timeouts, HTTP 408/409/425/429/5xx and replies
   that are not the protocol's JSON; other HTTP errors fail at once with the status and a short,
   key-redacted excerpt of the body;
-* a disk cache keyed by (model, messages, temperature, seed, max_tokens): a rerun with the same
-  settings reads the recorded reply instead of calling the server.
+* a disk cache keyed by (base_url, model, messages, temperature, seed, max_tokens): a rerun with
+  the same settings reads the recorded reply instead of calling the server; another endpoint
+  never gets the replies of the first;
+* the key goes to ``base_url``'s origin only: ``Authorization`` is not carried over a redirect,
+  and a redirect to another origin (scheme, host, port) is an error, not followed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,9 +77,10 @@ class ReplyCache:
         self.folder = Path(folder).expanduser()
 
     @staticmethod
-    def key(model: str, messages: list[dict], temperature: float, seed: int | None, max_tokens: int) -> str:
-        blob = json.dumps({"model": model, "messages": messages, "temperature": temperature, "seed": seed,
-                           "max_tokens": max_tokens}, sort_keys=True)
+    def key(model: str, messages: list[dict], temperature: float, seed: int | None, max_tokens: int,
+            base_url: str = "") -> str:
+        blob = json.dumps({"base_url": base_url.rstrip("/"), "model": model, "messages": messages,
+                           "temperature": temperature, "seed": seed, "max_tokens": max_tokens}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -100,6 +105,34 @@ class ReplyCache:
         os.replace(tmp, path)
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port filled in for http and https."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+class _CrossOriginRedirect(Exception):
+    def __init__(self, code: int, target: str) -> None:
+        super().__init__(target)
+        self.code = code
+        self.target = target
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only within the request's origin; another origin raises."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        target = urllib.parse.urljoin(req.full_url, newurl)
+        if origin(target) != origin(req.full_url):
+            raise _CrossOriginRedirect(code, target)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def default_cache(cfg: LLMConfig) -> ReplyCache | None:
     if not cfg.cache:
         return None
@@ -120,6 +153,7 @@ class ChatClient:
         self.cache = cache
         self.sleep = sleep
         self.url = cfg.base_url.rstrip("/") + "/chat/completions"
+        self._opener = urllib.request.build_opener(_SameOriginRedirects)
 
     def _key(self) -> str:
         return os.environ.get(self.cfg.api_key_env, "") if self.cfg.api_key_env else ""
@@ -130,11 +164,11 @@ class ChatClient:
 
     def _post(self, body: bytes) -> str:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        key = self._key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
         req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(req, timeout=self.cfg.timeout_s) as resp:
+        key = self._key()
+        if key:  # an unredirected header: urllib never copies it onto a redirected request
+            req.add_unredirected_header("Authorization", f"Bearer {key}")
+        with self._opener.open(req, timeout=self.cfg.timeout_s) as resp:
             raw = resp.read(MAX_REPLY_BYTES)
         try:
             data = json.loads(raw.decode("utf-8", errors="replace"))
@@ -147,7 +181,7 @@ class ChatClient:
 
     def complete(self, messages: list[dict], seed: int | None = None, temperature: float | None = None) -> Reply:
         temperature = self.cfg.temperature if temperature is None else temperature
-        key = ReplyCache.key(self.cfg.model, messages, temperature, seed, self.cfg.max_tokens)
+        key = ReplyCache.key(self.cfg.model, messages, temperature, seed, self.cfg.max_tokens, self.cfg.base_url)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -166,6 +200,11 @@ class ChatClient:
             log.info("LLM call %s model=%s attempt %d", self.url, self.cfg.model, attempt + 1)
             try:
                 text = self._post(body)
+            except _CrossOriginRedirect as exc:
+                scheme, host, port = origin(exc.target)
+                raise LLMError(f"{self.url} redirected (HTTP {exc.code}) to another origin {scheme}://{host}:{port}; "
+                               "not followed, so the API key is not sent there: set proposer.llm.base_url to the "
+                               "endpoint you mean") from None
             except urllib.error.HTTPError as exc:
                 excerpt = self._redact(_read_excerpt(exc))
                 last = f"HTTP {exc.code}"

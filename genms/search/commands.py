@@ -30,8 +30,23 @@ def _console():
 
 
 def fail(console, message: str, code: int) -> NoReturn:
-    console.print(f"[bold red]genms:[/] {message}")
+    from rich.markup import escape
+
+    console.print(f"[bold red]genms:[/] {escape(message)}", soft_wrap=True)  # one line; not markup
     raise SystemExit(code)
+
+
+def writable_dir(path: Path) -> str | None:
+    """Create ``path`` and check that a file can be written in it; the reason when not."""
+    import tempfile
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def _run_dir(cfg: DictConfig) -> Path:
@@ -49,6 +64,8 @@ def _load_errors() -> tuple[type[BaseException], ...]:
 
 def generate(cfg: DictConfig) -> int:
     """The main job: request -> ranked structures, written to the run folder."""
+    from rich.markup import escape
+
     from genms.configs import ConfigError, to_dataclass
     from genms.language.commands import USER_ERRORS as LANGUAGE_ERRORS
     from genms.parallel.journal import JournalMismatch
@@ -66,9 +83,12 @@ def generate(cfg: DictConfig) -> int:
         parsed, text = parse(gcfg.request)
     except RequestError as exc:
         fail(console, str(exc), 2)
-    console.print(str(parsed))
+    console.print(str(parsed), markup=False)
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "no TPU" chatter
     out_dir = _run_dir(cfg)
+    why = writable_dir(out_dir)
+    if why is not None:
+        fail(console, f"out_dir={out_dir} cannot be written ({why}); choose a writable folder", 2)
     try:
         with console.status("loading models (π_hi, R_hi, π_lo, R_lo)..."):
             genms = GenMS.from_config(gcfg)
@@ -87,15 +107,20 @@ def generate(cfg: DictConfig) -> int:
         fail(console, f"interrupted. Finished work is kept in {out_dir}; continue with\n"
                       f"  genms generate {_quote(text)} out_dir={out_dir} resume=true", 130)
     except Exception as exc:  # an unexpected failure: a message, the traceback to a file
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "error.log").write_text(traceback.format_exc())
-        fail(console, f"the search failed: {type(exc).__name__}: {exc} (details in {out_dir / 'error.log'})", 1)
+        details = out_dir / "error.log"
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            details.write_text(traceback.format_exc())
+            where = f"details in {details}"
+        except OSError as write_exc:
+            where = f"{details} could not be written: {write_exc.strerror or write_exc}"
+        fail(console, f"the search failed: {type(exc).__name__}: {exc} ({where})", 1)
 
     if result.ranked:
         console.print(ranked_table(result, gcfg.search.top_k, show_cif=True, distinct=gcfg.search.distinct_top))
     style = "green" if result.ok else "yellow"
-    console.print(f"[{style}]{result.status}[/]: {result.message}")
-    console.print(f"run folder: {out_dir}  (report.md, candidates.csv, cifs/)")
+    console.print(f"[{style}]{escape(result.status)}[/]: {escape(result.message)}")
+    console.print(f"run folder: {out_dir}  (report.md, candidates.csv, cifs/)", markup=False)
     if not result.ok:
         raise SystemExit(1)
     return 0
@@ -119,7 +144,7 @@ def eval_end_to_end(cfg: DictConfig) -> int:
         report = run_end_to_end(ecfg, console=console, command=_command_line(cfg))
     except _load_errors() as exc:
         fail(console, f"the benchmark could not run: {exc}", 1)
-    console.print(f"wrote {report['output']}")
+    console.print(f"wrote {report['output']}", markup=False)
     return 0
 
 

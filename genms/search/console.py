@@ -58,13 +58,14 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 def ranked_table(result: SearchResult, k: int, show_cif: bool = False, distinct: bool = True):
     """A rich table of the ``k`` best structures (with their CIF paths in the run folder)."""
     from rich.table import Table
+    from rich.text import Text
 
     from genms.search.report import space_group
 
     top = result.top(k, distinct)
-    table = Table(title=f"Top {len(top)} of {len(result.candidates)} structures "
-                        f"for {result.request_text!r}" + (" (near-copies left out)" if distinct else ""),
-                  title_justify="left")
+    title = Text(f"Top {len(top)} of {len(result.candidates)} structures for {result.request_text!r}"
+                 + (" (near-copies left out)" if distinct else ""))  # Text: the request is not markup
+    table = Table(title=title, title_justify="left")
     for name, justify in (("#", "right"), ("formula", "left"), ("space group", "left"), ("atoms", "right"),
                           ("E_f eV/atom", "right"), ("R_hi", "right"), ("score", "right"), ("min d Å", "right"),
                           ("CIF", "left")):

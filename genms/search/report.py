@@ -123,7 +123,12 @@ def write_run(result: SearchResult, out_dir: str | Path, config: dict | None = N
     if config is not None:
         from omegaconf import OmegaConf
 
-        paths["config"] = atomic_write(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(config)))
+        from genms.configs import escape_container
+
+        # config is resolved already: its strings are escaped so that loading the file back
+        # reads them literally
+        paths["config"] = atomic_write(out / "config.yaml",
+                                       OmegaConf.to_yaml(OmegaConf.create(escape_container(config))))
     paths["versions"] = atomic_write(out / "versions.json", _json(versions()))
     summary = {
         "request": result.request_text,

@@ -1,6 +1,8 @@
 """Metric writers behind one protocol.
 
 * :class:`JsonlWriter` appends one JSON object per call (flushed, so a crash loses nothing).
+  Given ``keep_until`` (the step a run resumes from), it first cuts the file back to the rows
+  of that step and earlier, so the steps trained again are not recorded twice.
 * :class:`WandbWriter` logs to Weights & Biases, **offline by default**; it is imported lazily
   and any W&B failure is logged and turns the writer off — W&B never blocks or kills a run.
   Sync later with ``wandb sync <run_dir>/wandb/offline-run-*``.
@@ -45,9 +47,11 @@ class NullWriter:
 
 
 class JsonlWriter:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, keep_until: int | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if keep_until is not None:
+            truncate_jsonl(self.path, keep_until)
         self._fh = open(self.path, "a", encoding="utf-8")
 
     def write(self, step: int, metrics: Mapping[str, Any]) -> None:
@@ -62,6 +66,32 @@ class JsonlWriter:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def truncate_jsonl(path: Path, keep_until: int) -> int:
+    """Drop the rows of ``path`` whose step is after ``keep_until`` (and any torn line a crash
+    left); rewritten atomically. Returns the number of rows dropped."""
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                step = int(json.loads(line)["step"])
+            except (ValueError, KeyError, TypeError):
+                dropped += 1
+                continue
+            if step <= keep_until:
+                kept.append(line if line.endswith("\n") else line + "\n")
+            else:
+                dropped += 1
+    if dropped:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, path)
+        log.info("%s: dropped %d row(s) after step %d (the run continues from that step)", path, dropped,
+                 keep_until)
+    return dropped
 
 
 class WandbWriter:
@@ -140,10 +170,15 @@ class MultiWriter:
 
 
 def build_writer(cfg, run_dir: str | Path, config: Mapping | None = None) -> MultiWriter:
-    """From a :class:`genms.train.config.LoggerConfig`-like object."""
+    """From a :class:`genms.train.config.LoggerConfig`-like object, for a training run in
+    ``run_dir``: ``metrics.jsonl`` keeps the rows up to the step the run starts from (its latest
+    checkpoint, or 0), so a resumed run does not record the steps it trains again twice."""
+    from genms.train.checkpoint import latest_checkpoint_step
+
     writers: list = []
     if cfg.jsonl:
-        writers.append(JsonlWriter(Path(run_dir) / "metrics.jsonl"))
+        start = latest_checkpoint_step(run_dir) or 0
+        writers.append(JsonlWriter(Path(run_dir) / "metrics.jsonl", keep_until=start))
     if cfg.wandb and cfg.mode != "disabled":
         writers.append(WandbWriter(run_dir, cfg.project, cfg.mode, cfg.group, cfg.tags, cfg.name, config))
     return MultiWriter(writers)

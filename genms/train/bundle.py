@@ -4,12 +4,17 @@ A bundle is a folder with ``params.msgpack`` (flax serialisation, optionally cas
 bfloat16 to halve its size) and ``bundle.json`` (the task's extras: model config, normalisers,
 data fingerprint, training provenance). Loading needs neither orbax nor the training code.
 Large parameter files are split into ``params.msgpack.partNN`` pieces under ``max_part_mb``.
+
+:func:`save_bundle` writes a new bundle into a temporary folder beside the destination and then
+swaps the two folders, so a reader (or a crash) sees the old bundle or the new one, never a mix.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,28 +36,67 @@ def _cast(params: Any, dtype: str) -> Any:
     return jax.tree.map(lambda x: np.asarray(x, dtype=_DTYPES[dtype]), params)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing folders in one step (Linux ``renameat2``); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _replace_dir(new: Path, dest: Path) -> None:
+    """Put folder ``new`` at ``dest``; the folder that was there is removed afterwards."""
+    if not dest.exists():
+        os.rename(new, dest)
+        return
+    if _exchange(new, dest):  # new now holds the old bundle
+        shutil.rmtree(new, ignore_errors=True)
+        return
+    old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.old-"))
+    os.rename(dest, old / dest.name)  # if a crash comes now, the old bundle is kept in `old`
+    os.rename(new, dest)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def save_bundle(path: str | Path, params: Any, extras: dict, dtype: str = "float32",
                 max_part_mb: float = 15.0) -> Path:
+    """Write the bundle at ``path``, replacing one that is there in a single swap (files of
+    the old folder other than the parameters and ``bundle.json`` are carried over)."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    for old in path.glob("params.msgpack*"):
-        old.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
     blob = serialization.msgpack_serialize(jax.tree.map(np.asarray, _cast(params, dtype)))
-    part = int(max_part_mb * 2**20)
-    if len(blob) <= part:
-        _atomic_write(path / "params.msgpack", blob)
-    else:
-        for i in range(0, len(blob), part):
-            _atomic_write(path / f"params.msgpack.part{i // part:02d}", blob[i : i + part])
     meta = {**extras, "bundle": {"dtype": dtype, "n_params": int(sum(np.size(x) for x in jax.tree.leaves(params)))}}
-    _atomic_write(path / "bundle.json", json.dumps(meta, indent=2, default=float).encode())
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, (path.stat().st_mode & 0o7777) if path.is_dir() else (0o777 & ~umask))
+        if path.is_dir():
+            for item in path.iterdir():
+                if item.name == "bundle.json" or item.name.startswith("params.msgpack"):
+                    continue
+                if item.is_dir():
+                    shutil.copytree(item, tmp / item.name)
+                else:
+                    shutil.copy2(item, tmp / item.name)
+        part = int(max_part_mb * 2**20)
+        if len(blob) <= part:
+            (tmp / "params.msgpack").write_bytes(blob)
+        else:
+            for i in range(0, len(blob), part):
+                (tmp / f"params.msgpack.part{i // part:02d}").write_bytes(blob[i : i + part])
+        (tmp / "bundle.json").write_bytes(json.dumps(meta, indent=2, default=float).encode())
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return path
 
 

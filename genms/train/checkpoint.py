@@ -15,8 +15,21 @@ import jax
 import orbax.checkpoint as ocp
 
 
+def latest_checkpoint_step(run_dir: str | Path) -> int | None:
+    """The newest finished checkpoint step of ``run_dir`` (its ``checkpoints/<step>`` folders;
+    orbax writes under a temporary name and renames, so a bare number is a finished save),
+    read from the folder names alone; None when there is none."""
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return None
+    steps = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
+    return max(steps, default=None)
+
+
 class Checkpointer:
     def __init__(self, run_dir: str | Path, keep: int = 3) -> None:
+        if not isinstance(keep, int) or keep < 1:  # orbax would delete every checkpoint with 0
+            raise ValueError(f"train.keep={keep} is out of range: it must be at least 1")
         self.directory = Path(run_dir).resolve() / "checkpoints"
         self.manager = ocp.CheckpointManager(
             self.directory,

@@ -27,7 +27,9 @@ def _console():
 
 
 def fail(console, message: str, code: int) -> NoReturn:
-    console.print(f"[bold red]genms:[/] {message}")
+    from rich.markup import escape
+
+    console.print(f"[bold red]genms:[/] {escape(message)}", soft_wrap=True)  # one line; not markup
     raise SystemExit(code)
 
 
@@ -49,6 +51,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def _print_table(console, records: list[dict], title: str, with_mp: bool = False) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from genms.validate.report import table_lines
@@ -62,7 +65,7 @@ def _print_table(console, records: list[dict], title: str, with_mp: bool = False
     console.print(table)
     errors = [(r["id"], r.get("error")) for r in records if r.get("error")]
     for rid, err in errors[:10]:
-        console.print(f"  [yellow]{rid}[/]: {err}")
+        console.print(f"  [yellow]{escape(str(rid))}[/]: {escape(str(err))}")
 
 
 def _gpaw_missing(cfg) -> str | None:

@@ -30,10 +30,22 @@ class InputError(ValueError):
     """An input path that is not a CIF, a folder of CIFs or a run folder."""
 
 
-def _cif_task(path: Path, prefix: str = "", family: str | None = None) -> StructureTask:
+def read_text_input(path: Path, what: str) -> str:
+    """The UTF-8 text of an input file; an :class:`InputError` naming the file otherwise."""
     try:
-        crystal = from_cif(path.read_text())
-    except (OSError, CIFParseError) as exc:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text {what} (byte {exc.object[exc.start]:#04x} at offset {exc.start} "
+                         "is not UTF-8); pass a CIF, a folder of CIFs or a run folder") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _cif_task(path: Path, prefix: str = "", family: str | None = None) -> StructureTask:
+    text = read_text_input(path, "CIF file")
+    try:
+        crystal = from_cif(text)
+    except CIFParseError as exc:
         raise InputError(f"{path}: {exc}") from exc
     return StructureTask(id=safe_id(prefix + path.stem), crystal=crystal, source=str(path), family=family)
 
@@ -48,8 +60,8 @@ def run_folder_tasks(path: Path, top: int | None = None, family: str | None = No
     from genms.search.candidates import crystal_from_dict
 
     try:
-        records = json.loads((path / "candidates.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        records = json.loads(read_text_input(path / "candidates.json", "JSON file"))
+    except json.JSONDecodeError as exc:
         raise InputError(f"{path / 'candidates.json'} is unreadable: {exc}") from exc
     kept = [r for r in records if r.get("status") == "kept" and r.get("structure")]
     kept.sort(key=lambda r: (r.get("rank") is None, r.get("rank") or 0))
@@ -105,8 +117,8 @@ def end_to_end_runs(path: Path) -> dict[str, Path]:
     """Family -> run folder of an ``end_to_end.json``: its per-family ``run_dir``, ``meta.run_dir/<family>``,
     or a ``<family>`` folder beside the JSON (where ``genms sweep`` points keep them)."""
     try:
-        report = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        report = json.loads(read_text_input(path, "JSON file"))
+    except json.JSONDecodeError as exc:
         raise InputError(f"{path}: unreadable JSON ({exc})") from exc
     run_dir = (report.get("meta") or {}).get("run_dir")
     out: dict[str, Path] = {}

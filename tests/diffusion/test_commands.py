@@ -37,3 +37,12 @@ def test_eval_csp_writes_the_result_json(tiny_bundle, tmp_path):
     assert 0.0 <= saved["match_rate_k1"] <= saved["match_rate_k3"] <= 1.0
     assert saved["executed_flops"] > 0 and result["matching_finished"]
     assert len((tmp_path / "items.jsonl").read_text().splitlines()) == 8  # 4 items x (first, rest)
+
+
+def test_sample_a_formula_given_twice_writes_every_structure(tiny_bundle, tmp_path):
+    out = tmp_path / "cifs"
+    written = run_command(COMMANDS[("sample", "")], "sample",
+                          ["formulae=[NaCl,NaCl]", "n=2", "formula_units=1", f"out_dir={out}",
+                           f"sampler.bundle={tiny_bundle}", *SMALL, f"hydra.run.dir={tmp_path / 'hydra'}"])
+    assert len(written) == len(set(written)) == 4
+    assert sorted(p.name for p in out.glob("*.cif")) == [f"NaCl_{j:03d}.cif" for j in range(4)]

@@ -55,6 +55,25 @@ def test_private_ray_is_local_only(executor):
     assert ray.cluster_resources()["CPU"] == 2
 
 
+def test_private_ray_serves_no_dashboard_and_listens_on_loopback_only(executor):
+    psutil = pytest.importorskip("psutil")
+    listening = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmdline = proc.cmdline()
+            conns = proc.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        if any(a.endswith("dashboard.py") for a in cmdline):
+            assert "--minimal" in cmdline  # include_dashboard=False: no web UI, no HTTP server
+        listening += [(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN]
+    assert listening, "found no Ray process listening"
+    assert all(port != 8265 for _, port in listening), listening
+    from tests.conftest import is_loopback
+
+    assert all(is_loopback(ip) for ip, _ in listening), listening
+
+
 def test_killed_worker_is_retried_and_results_are_journaled(executor, tmp_path):
     marker = str(tmp_path / "died.marker")
     journal = Journal(tmp_path / "journal.jsonl", fingerprint="fp")
