@@ -165,6 +165,13 @@ def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = 
             sys.stderr.write(f"genms {name}: {lines[0]}" + (f" (key {key})" if key and key not in lines[0] else "")
                              + "\n")
             raise SystemExit(2) from None
+        except FileNotFoundError as exc:  # missing prepared data: one line with the command that builds it
+            from genms.data.prepare import DataNotPreparedError
+
+            if not isinstance(exc, DataNotPreparedError):
+                raise
+            sys.stderr.write(f"genms {name}: {exc}\n")
+            raise SystemExit(2) from None
         return result["value"]
 
     saved = sys.argv

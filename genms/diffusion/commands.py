@@ -34,6 +34,15 @@ def repo_path(p: str | Path) -> Path:
     return p if p.is_absolute() else REPO_ROOT / p
 
 
+def export_target(path: str | Path, run_dir: str | Path) -> Path:
+    """Where to export a bundle: a relative path inside the run folder (``${train.run_dir}/bundle``)
+    is relative to the working directory, as the run folder is; other relative paths are the repo's."""
+    p, run = Path(path), Path(run_dir)
+    if p.is_absolute() or p == run or run in p.parents:
+        return p
+    return repo_path(p)
+
+
 def command_line() -> str:
     """The command as typed (the CLI puts ``genms <cmd>`` and the overrides in ``sys.argv``)."""
     return " ".join([sys.argv[0]] + [shlex.quote(a) for a in sys.argv[1:]])
@@ -113,7 +122,7 @@ def train(cfg: DictConfig) -> dict:
             cfg.train.eval_every = min(int(cfg.train.eval_every), steps)
             cfg.train.ckpt_every = min(int(cfg.train.ckpt_every), steps)
     export = cfg.get("export") or {}
-    export_to = repo_path(export["path"]) if export.get("path") else None
+    export_to = export_target(export["path"], train_cfg.run_dir) if export.get("path") else None
     t_train = time.time()
     result = run_training(cfg, task, export_to=export_to, export_dtype=export.get("dtype", "float16"))
     seconds = time.time() - t_train

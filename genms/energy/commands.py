@@ -39,6 +39,8 @@ class EnergyDataConfig:
     val_split: str = "val"
     max_train: int | None = None  # use only the first N training crystals (smoke runs)
     max_val: int | None = None  # use only the first N validation crystals (smoke runs)
+    csv_train: str | None = None  # a CDVAE-format CSV (cif + target columns) instead of prepared arrays
+    csv_val: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,16 @@ def _repo_path(p: str | Path) -> Path:
     return p if p.is_absolute() else REPO_ROOT / p
 
 
-def _load_split(dataset: str, split: str, cache_dir):
+def _load_split(dataset: str, split: str, cache_dir, csv: str | None = None, target: str = "",
+                limit: int | None = None):
+    """Prepared arrays of ``dataset``/``split``, or a CSV (repo-relative paths allowed) when given."""
     from genms.data.prepare import load_prepared
     from genms.paths import resolve_cache_dir
 
+    if csv:
+        from genms.diffusion.data import arrays_from_csv
+
+        return arrays_from_csv(_repo_path(csv), limit, targets=(target,))
     return load_prepared(dataset, split, resolve_cache_dir(cache_dir))
 
 
@@ -140,10 +148,10 @@ def build_task(cfg: DictConfig, batch_size: int):
     data = to_dataclass(EnergyDataConfig, cfg.data)
     task_cfg = task_config(cfg.task)
     cache_dir = cfg.paths.cache_dir
-    train = _load_split(data.dataset, data.train_split, cache_dir)
+    train = _load_split(data.dataset, data.train_split, cache_dir, data.csv_train, data.target, data.max_train)
     if data.max_train:
         train = train.subset(np.arange(min(data.max_train, len(train))))
-    val = _load_split(data.dataset, data.val_split, cache_dir)
+    val = _load_split(data.dataset, data.val_split, cache_dir, data.csv_val, data.target, data.max_val)
     if data.max_val:
         val = val.subset(np.arange(min(data.max_val, len(val))))
     splits = {"train": train, "val": val}
