@@ -157,7 +157,11 @@ class Candidate:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The outcome of one search: ``status`` is ``ok`` or why nothing could be ranked."""
+    """The outcome of one search: ``status`` is ``ok`` or why nothing could be ranked.
+
+    ``candidates`` holds every sampled structure, best first: the kept ones by rank, then the
+    dropped ones in sampling order (``candidates[0]`` is :attr:`best` whenever one was kept).
+    """
 
     request_text: str
     request: Any
@@ -168,9 +172,18 @@ class SearchResult:
     timings: dict[str, float] = field(default_factory=dict)
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "candidates", ranked_first(list(self.candidates)))
+
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def best(self) -> Candidate | None:
+        """The top-ranked kept structure (None when every structure was dropped)."""
+        ranked = self.ranked
+        return ranked[0] if ranked else None
 
     @property
     def ranked(self) -> list[Candidate]:
