@@ -23,6 +23,7 @@ import logging
 import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from genms.paths import REPO_ROOT
 
@@ -68,8 +69,14 @@ COMMANDS: dict[tuple[str, str], Command] = {
 
 
 class UsageError(SystemExit):
+    """A bad command line: :func:`main` prints the message and the usage, exit status 2."""
+
     def __init__(self, message: str) -> None:
-        super().__init__(f"genms: {message}\n\n{usage()}")
+        super().__init__(2)
+        self.message = f"genms: {message}\n\n{usage()}"
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def usage() -> str:
@@ -79,7 +86,106 @@ def usage() -> str:
         args = " ".join(f"<{p}>" + ("..." if cmd.variadic and i == len(cmd.positionals) - 1 else "")
                         for i, p in enumerate(cmd.positionals))
         lines.append(f"  genms {name} {args}".rstrip().ljust(44) + cmd.help)
-    lines += ["", "Any config value can be overridden as key=value; add -m to sweep (Hydra multirun)."]
+    lines += ["", "Any config value can be overridden as key=value; add -m to sweep (Hydra multirun).",
+              "genms <command> --help: the command's options, config file and examples; --cfg job: the composed config."]
+    return "\n".join(lines)
+
+
+_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w-]*):(?P<value>[^#]*?)\s*(?:#\s*(?P<comment>.*))?$")
+
+
+def config_path(cmd: Command) -> Path:
+    return CONF_DIR / f"{cmd.config_name}.yaml"
+
+
+def config_examples(cmd: Command, name: str) -> list[str]:
+    """The ``#   genms <name> ...`` example lines of the command's config header."""
+    path = config_path(cmd)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        m = re.match(r"#\s{2,}(genms .*)", line)  # indented: an example (the first line is a title)
+        if m and (m[1] == f"genms {name}" or m[1].startswith(f"genms {name} ")):
+            out.append(m[1].strip())
+    return out
+
+
+def _group_choices(group: str, cmd: Command) -> list[str]:
+    """The options of a config group that fit ``cmd`` (a preset whose header names other commands only is left out)."""
+    names = {f"genms {g} {v}".strip() for (g, v) in COMMANDS}
+    this = next(f"genms {g} {v}".strip() for (g, v), c in COMMANDS.items() if c is cmd)
+    out = []
+    for path in sorted((CONF_DIR / group).glob("*.yaml")):
+        header = " ".join(ln for ln in path.read_text().splitlines()[:6] if ln.startswith("#"))
+        named = {n for n in names if re.search(re.escape(n) + r"\b", header)}
+        if not named or this in named:
+            out.append(path.stem)
+    return out
+
+
+def config_options(cmd: Command, max_depth: int = 1) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """``(options, groups)`` of the command's primary config: ``(key, default, comment)`` for the
+    top-level values and those one level down (``search.H``), and ``group=default`` of its defaults list."""
+    path = config_path(cmd)
+    if not path.is_file():
+        return [], []
+    options: list[tuple[str, str, str]] = []
+    groups: list[str] = []
+    parents: list[str] = []
+    block = ""
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if block == "defaults" and line.lstrip().startswith("- "):
+            item = line.split("#", 1)[0].strip()[2:]
+            if ":" in item and not item.startswith("override"):
+                group, default = (x.strip() for x in item.split(":", 1))
+                choices = _group_choices(group, cmd)
+                groups.append(f"{group}={default}" + (f" ({'|'.join(choices)})" if len(choices) > 1 else ""))
+            continue
+        m = _KEY_LINE.match(line)
+        if not m:
+            continue
+        depth = len(m["indent"]) // 2
+        if depth == 0:
+            block = m["key"]
+        if block in ("defaults", "hydra") or depth > max_depth:
+            continue
+        parents[depth:] = [m["key"]]
+        value = m["value"].strip()
+        if value or m["comment"]:
+            options.append((".".join(parents), value, (m["comment"] or "").strip()))
+    return options, groups
+
+
+def command_help(cmd: Command, name: str) -> str:
+    """``genms <command> --help``: usage, what it does, its main options, config file and examples."""
+    args = " ".join(f"<{p}>" + ("..." if cmd.variadic and i == len(cmd.positionals) - 1 else "")
+                    for i, p in enumerate(cmd.positionals))
+    lines = [f"usage: genms {name} {args} [key=value ...]".replace("  ", " "), "", cmd.help]
+    if cmd.raw:
+        return "\n".join(lines)
+    try:
+        shown = config_path(cmd).relative_to(REPO_ROOT)
+    except ValueError:
+        shown = config_path(cmd)
+    options, groups = config_options(cmd)
+    if options:
+        lines += ["", "main options (key=value; any key of the config can be set):"]
+        width = min(max(len(f"{k}={v}") for k, v, _ in options) + 2, 40)
+        for key, value, comment in options:
+            text = f"{key}={value}" if value else f"{key}.*"
+            lines.append(f"  {text.ljust(width - 2)}  {comment}".rstrip())
+    if groups:
+        lines += ["", "config groups: " + ", ".join(groups)]
+    lines += ["", f"config file: {shown}  (print the composed config: genms {name} --cfg job)"]
+    examples = config_examples(cmd, name)
+    if examples:
+        lines += ["", "examples:", *(f"  {e}" for e in examples)]
+    lines += ["", "Add -m before the command to sweep values (genms -m " + name + " key=a,b)."]
     return "\n".join(lines)
 
 
@@ -102,43 +208,101 @@ def quote_value(value: str) -> str:
     return f"'{escaped}'"
 
 
+class HelpRequested(SystemExit):
+    """``--help``: :func:`main` prints the text to stdout, exit status 0."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(0)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+HELP_FLAGS = ("-h", "--help")
+#: Hydra flags that take a value, given as the next argument (``--cfg job``) or with ``=``.
+HYDRA_VALUE_FLAGS = {"--cfg": ("job", "hydra", "all"), "-c": ("job", "hydra", "all"),
+                     "--info": ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath"),
+                     "-i": ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath"),
+                     "--package": None, "-p": None}
+HYDRA_FLAGS = ("--resolve", "--hydra-help")
+
+
+def group_help(group: str) -> str:
+    lines = [f"usage: genms {group} <{'|'.join(v for (g, v) in COMMANDS if g == group)}> [args] [key=value ...]", ""]
+    for (g, verb), cmd in COMMANDS.items():
+        if g == group:
+            lines.append(f"  genms {group} {verb}".ljust(30) + cmd.help)
+    lines += ["", f"genms {group} <command> --help: that command's options, config file and examples."]
+    return "\n".join(lines)
+
+
 def parse_argv(argv: list[str]) -> tuple[Command, str, list[str], bool]:
-    """argv (without the program name) -> (command, display name, hydra overrides, multirun)."""
+    """argv (without the program name) -> (command, display name, hydra overrides, multirun).
+
+    Raises :class:`HelpRequested` for ``--help`` (anywhere) and :class:`UsageError` for a bad command line.
+    """
     multirun = False
+    wants_help = False
     hydra_flags: list[str] = []
+    hydra_overrides: list[str] = []
     args: list[str] = []
-    for a in argv:
+    rest = list(argv)
+    while rest:
+        a = rest.pop(0)
         if a in ("-m", "--multirun"):
             multirun = True
-        elif a in ("--cfg", "--info", "--resolve") or a.startswith("--cfg=") or a.startswith("hydra."):
+        elif a in HELP_FLAGS:
+            wants_help = True
+        elif a in HYDRA_VALUE_FLAGS:
+            allowed = HYDRA_VALUE_FLAGS[a]
+            if rest and (allowed is None or rest[0] in allowed):
+                hydra_flags += [a, rest.pop(0)]
+            elif allowed is None:
+                raise UsageError(f"{a} needs a value")
+            else:
+                hydra_flags.append(a)  # --cfg / --info without a value: Hydra's own default or message
+        elif a in HYDRA_FLAGS or any(a.startswith(f + "=") for f in HYDRA_VALUE_FLAGS):
             hydra_flags.append(a)
+        elif a.startswith("hydra."):
+            hydra_overrides.append(a)
         else:
             args.append(a)
-    if not args or args[0] in ("-h", "--help", "help"):
-        raise SystemExit(usage())
+    if args and args[0] == "help":
+        wants_help = True
+        args.pop(0)
+    if not args:
+        if wants_help:
+            raise HelpRequested(usage())
+        raise UsageError("no command given")
     group = args.pop(0)
     verb = ""
     if (group, "") not in COMMANDS:
         if not args or (group, args[0]) not in COMMANDS:
             verbs = [v for (g, v) in COMMANDS if g == group]
+            if verbs and wants_help:
+                raise HelpRequested(group_help(group))
             if verbs:
                 raise UsageError(f"'{group}' needs one of: {', '.join(verbs)}")
             raise UsageError(f"unknown command '{group}'")
         verb = args.pop(0)
     cmd = COMMANDS[(group, verb)]
+    name = f"{group} {verb}".strip()
+    if wants_help:
+        raise HelpRequested(command_help(cmd, name))
     free = [a for a in args if not _is_override(a)]
     overrides = [a for a in args if _is_override(a)]
     values: list[str] = []
-    for i, name in enumerate(cmd.positionals):
+    for i, pname in enumerate(cmd.positionals):
         last = i == len(cmd.positionals) - 1
         if last and cmd.variadic:
-            values.append(f"{name}=[" + ",".join(quote_value(v) for v in free) + "]")
+            values.append(f"{pname}=[" + ",".join(quote_value(v) for v in free) + "]")
             free = []
         elif free:
-            values.append(f"{name}={quote_value(free.pop(0))}")
+            values.append(f"{pname}={quote_value(free.pop(0))}")
     if free:
-        raise UsageError(f"unexpected argument(s) {free!r} for 'genms {group} {verb}'".replace(" '", "'", 0))
-    return cmd, f"{group} {verb}".strip(), values + overrides + hydra_flags, multirun
+        raise UsageError(f"unexpected argument(s) {free!r} for 'genms {name}'")
+    return cmd, name, values + overrides + hydra_overrides + hydra_flags, multirun
 
 
 def load_target(target: str):
@@ -199,8 +363,23 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     raw = raw_command(argv)
     if raw is not None:
+        if raw[1][:1] and raw[1][0] in (*HELP_FLAGS, "help"):  # its usage, on stdout, exit 0
+            try:
+                return int(load_target(raw[0].target)(["--help"]) or 0)
+            except SystemExit as exc:
+                if not isinstance(exc.code, str):
+                    raise
+                print(exc.code)
+                return 0
         return int(load_target(raw[0].target)(raw[1]) or 0)
-    cmd, name, overrides, multirun = parse_argv(argv)
+    try:
+        cmd, name, overrides, multirun = parse_argv(argv)
+    except HelpRequested as exc:
+        print(exc)
+        return 0
+    except UsageError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
     if not CONF_DIR.is_dir():
         raise SystemExit(f"genms: config folder {CONF_DIR} not found; install with `pip install -e .`")
     run_command(cmd, name, overrides, multirun)
