@@ -3,8 +3,9 @@
 Sources:
 
 * a folder: every ``sweep.jsonl`` below it (the last row per point: its swept values, status
-  and result) and every ``run.json`` written by :class:`~genms.tracking.reports.ExperimentRun`
-  that is not already a sweep point's result;
+  and result), every ``run.json`` written by :class:`~genms.tracking.reports.ExperimentRun`
+  and every ``genms generate`` run folder (``summary.json``) that is not already a sweep
+  point's result;
 * a file: a ``sweep.jsonl``, a ``run.json``, or a benchmark JSON (``{"perovskite": {...}, ...}``
   or a list of objects) such as ``benchmarks/results/end_to_end.json``;
 * ``wandb:<entity>/<project>[/<group>]``: runs from the W&B API (only when online; offline runs
@@ -12,7 +13,10 @@ Sources:
 
 Nested results are flattened (``metrics.match_rate``, ``perovskite.uniqueness``). Rows are
 identified by ``index`` columns (default: the swept keys) and compared on ``metrics`` columns
-(default: every numeric column). With ``paper=<csv or yaml>`` the paper's numbers (rows keyed by
+(default: every numeric column but seeds and counters, the most telling first). A search run's
+row holds its formation energies, family match, validity and timings
+(:mod:`genms.tracking.search_runs`); runs are told apart by the settings whose values differ.
+Besides the table, ``plot_comparison.png`` shows the main metrics side by side. With ``paper=<csv or yaml>`` the paper's numbers (rows keyed by
 the same index columns) are put beside ours as ``<metric> (paper)``.
 """
 
@@ -34,7 +38,11 @@ from genms.tracking.reports import RUN_FILE, load_run
 log = logging.getLogger(__name__)
 
 _META = ("point", "index", "name", "status", "returncode", "wall_s", "started", "finished", "dir",
-         "overrides", "error", "result_file", "source", "experiment", "run_dir")
+         "overrides", "error", "result_file", "source", "experiment", "run_dir", "outcome", "request")
+#: Numeric columns that are settings or bookkeeping, not results (never a default metric).
+_NOT_METRICS = ("seed", "pid", "port", "returncode", "n_formulae_expanded")
+
+SEARCH_PARAMS = "__search_params__"  # a search run's settings, reduced to the differing ones later
 
 
 PARAMS = "__params__"  # a row's swept keys (not a column)
@@ -64,6 +72,7 @@ class GatherConfig:
     paper: str | None = None
     title: str | None = None
     digits: int = 3
+    match: bool = True  # search runs: family match of their top structures (when the request names a family)
     plot: PlotConfig = field(default_factory=PlotConfig)
 
 
@@ -91,14 +100,46 @@ def _run_row(run: dict, path: Path | None) -> dict:
     return row
 
 
-def rows_from_sweep(path: Path) -> list[dict]:
+def search_run_row(summary: dict, run_dir: Path, name: str, match: bool = True) -> dict:
+    """One ``genms generate`` run folder as a row (its settings kept aside until the runs are compared)."""
+    from genms.tracking.search_runs import run_metrics, run_params
+
+    return {"name": name, "status": "ok", "outcome": summary.get("status"), "run_dir": str(run_dir),
+            PARAMS: ["name"], SEARCH_PARAMS: run_params(summary, run_dir), **run_metrics(summary, run_dir, match)}
+
+
+def compare_search_params(rows: list[dict]) -> list[dict]:
+    """Search-run rows get the settings whose values differ between them as index columns."""
+    searches = [r for r in rows if SEARCH_PARAMS in r]
+    keys: list[str] = []
+    for r in searches:
+        keys += [k for k in r[SEARCH_PARAMS] if k not in keys]
+    differ = [k for k in keys if len({json.dumps(r[SEARCH_PARAMS].get(k), sort_keys=True, default=str)
+                                      for r in searches}) > 1]
+    for r in searches:
+        params = r.pop(SEARCH_PARAMS)
+        for k in differ:
+            value = params.get(k)
+            r[k] = json.dumps(value) if isinstance(value, (list, dict)) else value
+        r[PARAMS] = ["name", *differ]
+    return rows
+
+
+def rows_from_sweep(path: Path, match: bool = True) -> list[dict]:
+    from genms.tracking.search_runs import is_search_summary
+
     rows = []
     for rec in SweepLog(path).latest().values():
         row = {k: rec.get(k) for k in ("point", "index", "name", "status", "wall_s", "dir")}
         row[PARAMS] = list(rec.get("params") or {})
         row.update(rec.get("params") or {})
         result = rec.get("result")
-        if isinstance(result, dict) and result.get("kind") == "genms-run":
+        if is_search_summary(result):
+            folder = Path(rec.get("dir") or ".") / Path(rec.get("result_file") or "summary.json").parent
+            found = search_run_row(result, folder, rec.get("name") or str(rec.get("point")), match)
+            found.pop(SEARCH_PARAMS)
+            row.update({k: v for k, v in found.items() if k not in (PARAMS, "name", "status")})
+        elif isinstance(result, dict) and result.get("kind") == "genms-run":
             row.update(flatten(result.get("metrics") or {}))
             row["experiment"] = result.get("experiment")
         elif isinstance(result, dict):
@@ -127,20 +168,36 @@ def rows_from_json(path: Path) -> list[dict]:
     raise GatherError(f"{path}: expected a JSON object or list")
 
 
-def rows_from_folder(folder: Path) -> list[dict]:
+def rows_from_folder(folder: Path, match: bool = True) -> list[dict]:
+    from genms.tracking.search_runs import SUMMARY_FILE, load_summary
+
     rows: list[dict] = []
     point_dirs: set[Path] = set()
     for sweep in sorted(folder.rglob("sweep.jsonl")):
-        sweep_rows = rows_from_sweep(sweep)
+        sweep_rows = rows_from_sweep(sweep, match)
         rows += sweep_rows
         point_dirs |= {Path(r["dir"]).resolve() for r in sweep_rows if r.get("dir")}
+
+    def in_point(path: Path) -> bool:
+        return any(p == path.resolve().parent or p in path.resolve().parents for p in point_dirs)
+
+    run_dirs: set[Path] = set()
     for run_file in sorted(folder.rglob(RUN_FILE)):
-        if any(p == run_file.resolve().parent or p in run_file.resolve().parents for p in point_dirs):
+        if in_point(run_file):
             continue
         run = load_run(run_file)
         if run is not None:
             rows.append(_run_row(run, run_file))
-    return rows
+            run_dirs.add(run_file.resolve().parent)
+    for summary_file in sorted(folder.rglob(SUMMARY_FILE)):
+        if in_point(summary_file) or summary_file.resolve().parent in run_dirs:
+            continue
+        summary = load_summary(summary_file)
+        if summary is not None:
+            run_dir = summary_file.parent
+            name = str(run_dir.relative_to(folder)) if run_dir != folder else run_dir.name
+            rows.append(search_run_row(summary, run_dir, name, match))
+    return compare_search_params(rows)
 
 
 def rows_from_wandb(spec: str) -> list[dict]:
@@ -159,14 +216,18 @@ def rows_from_wandb(spec: str) -> list[dict]:
     return rows
 
 
-def load_rows(source: str) -> list[dict]:
+def load_rows(source: str, match: bool = True) -> list[dict]:
+    from genms.tracking.search_runs import load_summary
+
     if source.startswith("wandb:"):
         return rows_from_wandb(source)
     p = Path(source).expanduser()
     if p.is_dir():
-        return rows_from_folder(p)
+        return rows_from_folder(p, match)
     if p.is_file() and p.suffix == ".jsonl":
-        return rows_from_sweep(p)
+        return rows_from_sweep(p, match)
+    if p.is_file() and load_summary(p) is not None:
+        return compare_search_params([search_run_row(load_summary(p), p.parent, p.parent.name, match)])
     if p.is_file():
         return rows_from_json(p)
     raise GatherError(f"source {source!r} not found: give a sweep or runs folder, a JSON/JSONL file, "
@@ -190,11 +251,11 @@ def comparison_frame(rows: list[dict], cfg: GatherConfig) -> tuple[pd.DataFrame,
             index += [k for k in r.get(PARAMS, []) if k not in index]
         index = index or [c for c in ("key", "name", "experiment") if any(c in r for r in rows)][:1]
     df = pd.DataFrame([{k: v for k, v in r.items() if k != PARAMS} for r in rows])
-    metrics = list(cfg.metrics) or [
-        c for c in df.columns if c not in index and c not in _META
+    metrics = list(cfg.metrics) or order_metrics([
+        c for c in df.columns if c not in index and c not in _META and not _is_setting(c)
         and df[c].map(lambda v: _is_number(v) or v is None or (isinstance(v, float) and math.isnan(v))).all()
         and df[c].map(_is_number).any()
-    ]
+    ])
     missing = [c for c in index + metrics if c not in df.columns]
     if missing:
         raise GatherError(f"columns {missing} not found; available: {sorted(df.columns)}")
@@ -203,6 +264,32 @@ def comparison_frame(rows: list[dict], cfg: GatherConfig) -> tuple[pd.DataFrame,
         table[c] = table[c].map(_index_value)
     table = table.sort_values(index, kind="stable").reset_index(drop=True)
     return table, index, metrics
+
+
+def _is_setting(column: str) -> bool:
+    """A seed or bookkeeping number (``seed``, ``meta.seed``, ``pid``), not a result."""
+    return column.rsplit(".", 1)[-1] in _NOT_METRICS
+
+
+def order_metrics(columns: list[str]) -> list[str]:
+    """Formation energies, match rates and validity first, timings next, counts last."""
+    from genms.tracking.search_runs import METRIC_ORDER
+
+    def rank(c: str) -> tuple[int, int]:
+        leaf = c.rsplit(".", 1)[-1]
+        if leaf in METRIC_ORDER:
+            return 0, METRIC_ORDER.index(leaf)
+        if "e_form" in leaf or "energy" in leaf:
+            return 1, 0
+        if "match" in leaf or "valid" in leaf or "uniqueness" in leaf or "rmse" in leaf or "mae" in leaf:
+            return 2, 0
+        if leaf.startswith(("time", "timing")) or leaf.endswith(("_s", "seconds")) or "timing" in c:
+            return 3, 0
+        if leaf.startswith("n_"):
+            return 5, 0
+        return 4, 0
+
+    return sorted(columns, key=rank)
 
 
 def _index_value(v: Any) -> Any:
@@ -302,11 +389,57 @@ def plot(table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotCon
     return paths
 
 
+def overview_plot(table: pd.DataFrame, index: list[str], metrics: list[str], out: Path,
+                  max_panels: int = 8) -> Path | None:
+    """``plot_comparison.png``: one bar panel per metric (up to ``max_panels``), a bar per row,
+    labelled by its index values, so every run's main numbers sit side by side."""
+    from genms.tracking.search_runs import METRIC_ORDER
+
+    numeric = [m for m in metrics if m in table.columns and table[m].map(_is_number).any()]
+    main = [m for m in numeric if m.rsplit(".", 1)[-1] in METRIC_ORDER]
+    shown = (main or numeric)[:max_panels]
+    if not shown or table.empty:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    def label(row) -> str:
+        parts = [f"{row[c]}" if c in ("name", "key") else f"{c.rsplit('.', 1)[-1]}={row[c]}" for c in index]
+        text = ", ".join(parts) or str(row.name)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    labels = [label(r) for _, r in table.iterrows()]
+    cols = min(4, len(shown))
+    rows_n = (len(shown) + cols - 1) // cols
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols, 0.6 + 2.6 * rows_n + 0.12 * len(table)),
+                             squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes.flat, shown, strict=False):
+        values = [float(v) if _is_number(v) else float("nan") for v in table[metric]]
+        ax.barh(range(len(values)), values, color=[colors[i % len(colors)] for i in range(len(values))])
+        ax.set_yticks(range(len(values)), labels if ax in axes[:, 0] else [""] * len(values), fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(metric, fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        for i, v in enumerate(values):
+            if math.isfinite(v):
+                ax.annotate(f"{v:.3g}", (v / 2, i), fontsize=7, va="center", ha="center")
+    for ax in list(axes.flat)[len(shown):]:
+        ax.axis("off")
+    fig.tight_layout()
+    path = out / "plot_comparison.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def gather_to(cfg: GatherConfig) -> dict:
     """Build the comparison from ``cfg.source``; write CSV, markdown and plots to ``cfg.out``."""
     if not cfg.source:
         raise GatherError("no source: genms report gather <sweep or runs folder | JSON file | wandb:...>")
-    table, index, metrics = comparison_frame(load_rows(cfg.source), cfg)
+    table, index, metrics = comparison_frame(load_rows(cfg.source, cfg.match), cfg)
     shown = table
     if cfg.paper:
         shown = with_paper(table, index, metrics, _load_paper(cfg.paper, index))
@@ -318,6 +451,9 @@ def gather_to(cfg: GatherConfig) -> dict:
     title = f"# {cfg.title}\n\n" if cfg.title else ""
     (out / "comparison.md").write_text(f"{title}{md}\n")
     plots = plot(table, index, metrics, cfg.plot, out)
+    overview = overview_plot(table, index, cfg.plot.metrics or metrics, out)
+    if overview is not None:
+        plots.append(overview)
     return {"table": shown, "markdown": md, "out": out, "plots": plots, "index": index, "metrics": metrics}
 
 

@@ -39,7 +39,8 @@ def test_gather_sweep_with_paper_numbers(tmp_path):
     md = (out["out"] / "comparison.md").read_text()
     assert md.startswith("| search.H | search.L | e_form_gnn | e_form_gnn (paper) | match_rate |")
     assert (out["out"] / "comparison.csv").is_file()
-    assert [p.name for p in out["plots"]] == ["plot_e_form_gnn.png"] and out["plots"][0].stat().st_size > 0
+    assert [p.name for p in out["plots"]] == ["plot_e_form_gnn.png", "plot_comparison.png"]
+    assert all(p.stat().st_size > 0 for p in out["plots"])
 
 
 def test_gather_benchmark_json_by_family(tmp_path):
