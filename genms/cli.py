@@ -52,6 +52,7 @@ COMMANDS: dict[tuple[str, str], Command] = {
     ("sample", ""): Command("sample", "genms.diffusion.commands:sample", ("formulae",), "sample structures for formulae, write CIFs", variadic=True),
     ("propose", ""): Command("propose", "genms.language.commands:propose", ("request",), "propose ranked formulae for a request"),
     ("generate", ""): Command("generate", "genms.search.commands:generate", ("request",), "the full search: request -> ranked structures"),
+    ("score", ""): Command("score", "genms.energy.score:score", ("inputs",), "R_lo formation energy of CIF/POSCAR files (the energy GNN)", variadic=True),
     ("validate", ""): Command("validate", "genms.validate.commands:validate", ("inputs",), "MLIP pre-relaxation + DFT formation energies", variadic=True),
     ("eval", "metrics"): Command("eval_metrics", "genms.evaluate.commands:metrics", ("inputs",), "validity/uniqueness metrics of CIF files", variadic=True),
     ("eval", "csp"): Command("eval_csp", "genms.diffusion.commands:eval_csp", (), "CSP benchmark (match rate / RMSE)"),

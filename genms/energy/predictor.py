@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -176,8 +177,14 @@ class GNNEnergyPredictor:
             extra={"unseen_elements": has_unseen},
         )
 
-    def predict(self, crystals: Sequence[Crystal]) -> EnergyPrediction:
-        crystals = list(crystals)
+    def predict(self, crystals: Sequence[Any] | Any) -> EnergyPrediction:
+        """Formation energies (eV/atom) of ``crystals``: :class:`Crystal` s, pymatgen ``Structure`` s,
+        ASE ``Atoms``, structure dicts or CIF/POSCAR paths (one of them alone is taken as a list of one)."""
+        from genms.crystal.convert import to_crystal
+
+        if isinstance(crystals, (Crystal, str, Path, dict)) or type(crystals).__module__.startswith(("pymatgen", "ase")):
+            crystals = [crystals]
+        crystals = [to_crystal(c) for c in crystals]
         if not crystals:
             empty = np.zeros(0)
             return EnergyPrediction(empty, np.zeros(0, bool), None, {"unseen_elements": np.zeros(0, bool)})

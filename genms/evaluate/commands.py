@@ -1,6 +1,7 @@
-"""``genms eval metrics <cif files or folders>``: validity (and uniqueness) of CIF files.
+"""``genms eval metrics <structure files or folders>``: validity (and uniqueness) of CIF or POSCAR files.
 
-For every CIF: CIF validity (pymatgen parses it), structural and composition validity
+For every file (CIF, VASP POSCAR/CONTCAR, or another format pymatgen or ASE reads): file validity
+(it parses into an ordered structure; "CIF validity" for CIFs), structural and composition validity
 (:mod:`genms.evaluate.validity`) and, when ``reference_formulae`` is given, formula uniqueness
 (:mod:`genms.evaluate.uniqueness`). Fractions are over *all* input files (a file that does not
 parse counts as invalid and not unique). Prints a table and writes a JSON report with the
@@ -42,23 +43,26 @@ class InputError(SystemExit):
 
 
 def collect_cif_files(inputs: list[str]) -> list[Path]:
-    """Expand files and folders (recursively, ``*.cif`` in any case) into a sorted file list."""
+    """Expand files and folders (recursively: ``*.cif``, ``*.vasp``, ``*.poscar``, POSCAR*/CONTCAR*,
+    in any case) into a sorted file list. A file named on the command line is taken whatever its name."""
+    from genms.crystal.convert import is_structure_file
+
     if not inputs:
-        raise InputError("no inputs; usage: genms eval metrics <cif files or folders> [key=value ...]")
+        raise InputError("no inputs; usage: genms eval metrics <CIF/POSCAR files or folders> [key=value ...]")
     files: list[Path] = []
     for raw in inputs:
         p = Path(raw).expanduser()
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() == ".cif")
+            found = sorted(f for f in p.rglob("*") if f.is_file() and is_structure_file(f))
             if not found:
-                log.warning("no .cif files under %s", p)
+                log.warning("no structure files (.cif, POSCAR, .vasp) under %s", p)
             files.extend(found)
         elif p.is_file():
             files.append(p)
         else:
             raise InputError(f"input {raw!r} is neither a file nor a folder")
     if not files:
-        raise InputError(f"no .cif files found in {inputs}")
+        raise InputError(f"no structure files (.cif, POSCAR, .vasp) found in {inputs}")
     seen: set[Path] = set()
     unique = []
     for f in files:
@@ -70,7 +74,7 @@ def collect_cif_files(inputs: list[str]) -> list[Path]:
 
 
 class _FileTask:
-    """Parse one CIF file and judge its validity (runs in a worker)."""
+    """Parse one structure file and judge its validity (runs in a worker)."""
 
     def __init__(self, config: ValidityConfig) -> None:
         self.config = config
@@ -79,11 +83,19 @@ class _FileTask:
         from genms.crystal.composition import composition_from_numbers
 
         rec: dict = {"path": path}
-        try:
-            text = Path(path).read_text(errors="replace")
-        except OSError as exc:
-            text, rec["cif_error"] = "", f"cannot read file: {exc}"
-        crystal, err = parse_cif(text) if text else (None, rec.get("cif_error", "empty file"))
+        if Path(path).suffix.lower() in (".cif", ".mcif"):
+            try:
+                text = Path(path).read_text(errors="replace")
+            except OSError as exc:
+                text, rec["cif_error"] = "", f"cannot read file: {exc}"
+            crystal, err = parse_cif(text) if text else (None, rec.get("cif_error", "empty file"))
+        else:  # POSCAR/CONTCAR or another format pymatgen or ASE reads
+            from genms.crystal.convert import StructureReadError, read_structure
+
+            try:
+                crystal, err = read_structure(path), ""
+            except (StructureReadError, ValueError) as exc:
+                crystal, err = None, str(exc)
         rec["cif_valid"] = crystal is not None
         if crystal is None:
             rec.update(cif_error=err, struct_valid=False, comp_valid=False, valid=False, formula=None)
@@ -106,7 +118,7 @@ def evaluate_files(
     from genms.evaluate.uniqueness import ReferenceFormulae
 
     refs = ReferenceFormulae.from_file(reference_formulae) if reference_formulae else None
-    records = parallel_map(_FileTask(config), [str(f) for f in files], n_workers, "CIF validity",
+    records = parallel_map(_FileTask(config), [str(f) for f in files], n_workers, "validity",
                            progress=progress)
     n = len(records)
     summary: dict = {"n_files": n}
@@ -143,15 +155,15 @@ def _default_output() -> Path:
         return Path("eval_metrics.json")
 
 
-def print_table(summary: dict) -> None:
+def print_table(summary: dict, cif_only: bool = True) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Validity of {summary['n_files']} CIF files")
+    table = Table(title=f"Validity of {summary['n_files']} {'CIF' if cif_only else 'structure'} files")
     table.add_column("metric")
     table.add_column("fraction", justify="right")
     table.add_column("count", justify="right")
-    rows = [("CIF validity", "cif_valid"), ("structural validity", "struct_valid"),
+    rows = [("CIF validity" if cif_only else "file validity (parses)", "cif_valid"), ("structural validity", "struct_valid"),
             ("composition validity (SMACT)", "comp_valid"), ("valid (structural and composition)", "valid")]
     if "unique" in summary:
         rows.append((f"unique vs {summary['n_reference_formulae']} reference formulae", "unique"))
@@ -176,11 +188,11 @@ def metrics(cfg) -> dict:
             f"reference_formulae={conf.reference_formulae!r} is not a file; pass a .txt with one "
             "formula per line or a CSV with a formula column"
         )
-    log.info("evaluating %d CIF files with %d workers", len(files), conf.n_workers)
+    log.info("evaluating %d structure files with %d workers", len(files), conf.n_workers)
     report = evaluate_files(files, conf.validity, conf.n_workers, conf.reference_formulae, conf.progress)
     report["config"] = {k: v for k, v in node.items() if k != "inputs"}  # type: ignore[union-attr]
     out = Path(conf.output).expanduser() if conf.output else _default_output()
     write_json_atomic(out, report)
-    print_table(report["summary"])
+    print_table(report["summary"], all(f.suffix.lower() == ".cif" for f in files))
     print(f"wrote {out}")  # noqa: T201 (the command's user-facing output)
     return report["summary"]

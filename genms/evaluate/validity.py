@@ -39,9 +39,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-#: What the metrics accept as a crystal: our :class:`Crystal`, a pymatgen ``Structure``, a
-#: DiffCSP-style dict of arrays (``frac_coords``, ``atom_types`` or ``atomic_numbers``,
-#: ``lengths``, ``angles``), or ``None`` for a sample that was never produced (invalid).
+#: What the metrics accept as a crystal: our :class:`Crystal`, a pymatgen ``Structure``, ASE
+#: ``Atoms``, ``Structure.as_dict()``, a CIF/POSCAR path, a DiffCSP-style dict of arrays
+#: (``frac_coords``, ``atom_types`` or ``atomic_numbers``, ``lengths``, ``angles``), or ``None``
+#: for a sample that was never produced (invalid).
 CrystalLike = Any
 
 DISTANCE_METHODS = ("minimum_image", "periodic")
@@ -109,7 +110,7 @@ def _unpack(x: CrystalLike) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, 
             raise TypeError("disordered structure (partial occupancies)")
         numbers = np.array([site.specie.Z for site in x], dtype=np.int64)
         return x.frac_coords, numbers, x.lattice.matrix, None
-    if isinstance(x, Mapping):
+    if isinstance(x, Mapping) and "sites" not in x:
         types = x.get("atom_types", x.get("atomic_numbers"))
         if types is None or "frac_coords" not in x:
             raise TypeError("a crystal dict needs 'frac_coords' and 'atom_types' (or 'atomic_numbers')")
@@ -117,7 +118,13 @@ def _unpack(x: CrystalLike) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, 
             return np.asarray(x["frac_coords"]), _atom_types(types), np.asarray(x["lattice"]), None
         params = np.concatenate([np.ravel(x["lengths"]), np.ravel(x["angles"])]).astype(np.float64)
         return np.asarray(x["frac_coords"]), _atom_types(types), None, params
-    raise TypeError(f"cannot evaluate an object of type {type(x).__name__} as a crystal")
+    from genms.crystal.convert import StructureReadError, to_crystal
+
+    try:  # ASE Atoms, Structure.as_dict(), a CIF/POSCAR path
+        crystal = to_crystal(x)
+    except StructureReadError as exc:
+        raise TypeError(f"cannot evaluate an object of type {type(x).__name__} as a crystal: {exc}") from None
+    return crystal.frac_coords, crystal.atomic_numbers, crystal.lattice, None
 
 
 def build_structure(

@@ -46,6 +46,11 @@ def crystal_to_dict(crystal: Crystal) -> dict:
 
 
 def crystal_from_dict(d: dict) -> Crystal:
+    """:func:`crystal_to_dict`'s dict, or pymatgen's ``Structure.as_dict()`` (``candidates.json``)."""
+    if "sites" in d:
+        from genms.crystal.convert import to_crystal
+
+        return to_crystal(d)
     return Crystal(np.array(d["frac_coords"], dtype=np.float64).reshape(-1, 3),
                    np.array(d["atomic_numbers"], dtype=np.int64), np.array(d["lattice"]))
 
@@ -129,7 +134,8 @@ class Candidate:
         return self.status == KEPT
 
     def to_record(self, with_structure: bool = False) -> dict:
-        """Flat dict of every score (plus the crystal as lists when ``with_structure``)."""
+        """Flat dict of every score; with ``with_structure`` also the lattice parameters and the
+        structure as pymatgen's ``Structure.as_dict()`` (``Structure.from_dict`` reads it back)."""
         rec = {
             "rank": self.rank,
             "id": self.id,
@@ -151,7 +157,7 @@ class Candidate:
         }
         if with_structure:
             rec["lattice_params"] = np.round(self.crystal.lattice_params, 6).tolist()
-            rec["structure"] = crystal_to_dict(self.crystal)
+            rec["structure"] = self.structure.as_dict()
         return rec
 
 

@@ -2,7 +2,7 @@
 
 Accepted inputs:
 
-* a ``.cif`` file (one task, id = the file's stem);
+* a ``.cif`` file or a VASP POSCAR/CONTCAR/``.vasp`` file (one task, id = the file's stem);
 * a ``genms generate`` run folder (it has ``candidates.json``): its kept candidates in rank
   order, with the GNN's formation energy attached (``e_form_gnn``), so DFT can be compared
   with it; a run folder with only ``cifs/`` gives those CIFs;
@@ -20,7 +20,7 @@ import logging
 import math
 from pathlib import Path
 
-from genms.crystal.convert import CIFParseError, from_cif
+from genms.crystal.convert import CIFParseError, from_cif, is_structure_file
 from genms.validate.tasks import StructureTask, safe_id
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,14 @@ def read_text_input(path: Path, what: str) -> str:
 
 
 def _cif_task(path: Path, prefix: str = "", family: str | None = None) -> StructureTask:
+    if path.suffix.lower() != ".cif":  # POSCAR/CONTCAR, .vasp
+        from genms.crystal.convert import StructureReadError, read_structure
+
+        try:
+            crystal = read_structure(path)
+        except (StructureReadError, ValueError) as exc:
+            raise InputError(str(exc)) from exc
+        return StructureTask(id=safe_id(prefix + path.stem), crystal=crystal, source=str(path), family=family)
     text = read_text_input(path, "CIF file")
     try:
         crystal = from_cif(text)
@@ -95,7 +103,7 @@ def collect_tasks(inputs: list[str], top: int | None = None) -> list[StructureTa
         path = Path(raw).expanduser()
         if not path.exists():
             raise InputError(f"{raw}: no such file or folder")
-        if path.is_file() and path.suffix.lower() == ".cif":
+        if path.is_file() and is_structure_file(path):  # a CIF, POSCAR/CONTCAR or .vasp file
             tasks.append(_cif_task(path))
         elif path.is_file() and path.suffix.lower() == ".json":
             for fam, folder in end_to_end_runs(path).items():
@@ -109,7 +117,7 @@ def collect_tasks(inputs: list[str], top: int | None = None) -> list[StructureTa
                 raise InputError(f"{raw}: a folder with no .cif files and no candidates.json")
             tasks.extend(_cif_task(p) for p in cifs[:top])
         else:
-            raise InputError(f"{raw}: not a .cif file, a folder of CIFs, a run folder or an end_to_end.json")
+            raise InputError(f"{raw}: not a CIF or POSCAR file, a folder of CIFs, a run folder or an end_to_end.json")
     return tasks
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from genms.crystal.convert import from_cif
@@ -29,7 +30,12 @@ def test_run_folder_contents(tmp_path):
     assert {"score", "r_hi", "r_lo", "e_form_ev_per_atom", "min_distance_ang", "status"} <= set(df.columns)
     assert (df["status"] == "invalid_structure").sum() == 3
     records = json.loads(paths["candidates_json"].read_text())
-    assert records[0]["rank"] == 1 and len(records[0]["structure"]["atomic_numbers"]) == best.n_atoms
+    assert records[0]["rank"] == 1 and len(records[0]["structure"]["sites"]) == best.n_atoms
+    from pymatgen.core import Structure
+
+    structure = Structure.from_dict(records[0]["structure"])  # candidates.json structures load with pymatgen
+    assert structure.composition.reduced_formula == best.structure.composition.reduced_formula
+    assert np.allclose(structure.lattice.matrix, best.crystal.lattice)
 
     assert len(pd.read_csv(paths["formulae_csv"])) == 4
     assert "H: 4" in paths["config"].read_text()

@@ -67,7 +67,7 @@ def test_family_runs_and_end_to_end_json(tmp_path):
 
 @pytest.mark.parametrize("make, match", [
     (lambda p: p / "missing.cif", "no such file"),
-    (lambda p: (p / "x.txt").write_text("hello") and p / "x.txt", "not a .cif"),
+    (lambda p: (p / "x.txt").write_text("hello") and p / "x.txt", "not a CIF or POSCAR"),
     (lambda p: (p / "empty").mkdir() or p / "empty", "no .cif files"),
     (lambda p: (p / "bad.cif").write_text("data_x\n_cell_length_a oops\n") and p / "bad.cif", "bad.cif"),
 ])
