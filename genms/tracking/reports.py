@@ -11,7 +11,8 @@
   values (read from the ``GENMS_SWEEP_*`` environment that ``genms sweep`` gives every point),
   so the dashboard groups runs by experiment and filters them by sweep point. Offline runs sit
   in ``<run dir>/wandb/offline-run-*``; upload them later with ``wandb sync <that folder>``
-  (or ``wandb sync --sync-all`` inside ``<run dir>/wandb``). W&B failures never stop a run.
+  (or ``wandb sync --yes`` in ``<run dir>``: every unsynced run of its ``wandb/`` folder). W&B
+  failures never stop a run.
 * Locally: ``<run dir>/run.json`` (rewritten atomically after every call, so an interrupted
   run keeps what it logged) holds the experiment, sweep point, config, last metrics and the
   paths of tables and pictures; metric history goes to ``<run dir>/report/metrics.jsonl``.
