@@ -306,6 +306,18 @@ def parse_argv(argv: list[str]) -> tuple[Command, str, list[str], bool]:
     return cmd, name, values + overrides + hydra_overrides + hydra_flags, multirun
 
 
+#: Libraries whose INFO logs (checkpoint internals, backend probing) drown a command's own lines:
+#: WARNING and above only, unless raised on purpose (``hydra.verbose=absl`` shows them at DEBUG).
+QUIET_LOGGERS = ("absl", "jax", "orbax", "flax", "matplotlib", "PIL", "h5py", "numexpr", "urllib3", "ray")
+
+
+def quiet_library_logs() -> None:
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level in (logging.NOTSET, logging.INFO):
+            logger.setLevel(logging.WARNING)
+
+
 def load_target(target: str):
     module, func = target.split(":")
     return getattr(importlib.import_module(module), func)
@@ -322,6 +334,7 @@ def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = 
 
     @hydra.main(config_path=str(CONF_DIR), config_name=cmd.config_name, version_base="1.3")
     def _app(cfg: DictConfig):
+        quiet_library_logs()  # after Hydra's logging set-up, which keeps these levels
         try:
             result["value"] = fn(cfg)
         except ConfigError as exc:  # a bad config value: one line naming it, exit 2
@@ -361,6 +374,7 @@ def raw_command(argv: list[str]) -> tuple[Command, list[str]] | None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    quiet_library_logs()
     argv = list(sys.argv[1:] if argv is None else argv)
     raw = raw_command(argv)
     if raw is not None:
@@ -370,13 +384,13 @@ def main(argv: list[str] | None = None) -> int:
             except SystemExit as exc:
                 if not isinstance(exc.code, str):
                     raise
-                print(exc.code)
+                print(exc.code)  # noqa: T201 - the usage asked for
                 return 0
         return int(load_target(raw[0].target)(raw[1]) or 0)
     try:
         cmd, name, overrides, multirun = parse_argv(argv)
     except HelpRequested as exc:
-        print(exc)
+        print(exc)  # noqa: T201 - the help asked for
         return 0
     except UsageError as exc:
         sys.stderr.write(f"{exc}\n")

@@ -254,8 +254,11 @@ def sample(cfg: DictConfig) -> list[str]:
         raise SystemExit(f"genms sample: {exc}") from None
     n = int(cfg.n)
     t0 = time.time()
+    from genms.progress import TextProgress, listening
+
     try:
-        groups = sampler.sample(formulae, n, jax.random.key(int(cfg.seed)), z)
+        with listening(TextProgress(prefix="genms sample: ")):  # compile and per-batch progress, with an ETA
+            groups = sampler.sample(formulae, n, jax.random.key(int(cfg.seed)), z)
     except ValueError as exc:
         raise SystemExit(f"genms sample: {exc}") from None
     seconds = time.time() - t0
@@ -313,7 +316,10 @@ def eval_csp(cfg: DictConfig) -> dict:
     gts = test.crystals()
     bundle = Path(scfg.bundle) if scfg.bundle else default_bundle_path()
     sampler = None if ecfg.samples_in else load_sampler(bundle, scfg)
-    result = run_csp_benchmark(ecfg, gts, sampler, command_line())
+    from genms.progress import TextProgress, listening
+
+    with listening(TextProgress(prefix="genms eval csp: ")):  # compile and sampling progress, with an ETA
+        result = run_csp_benchmark(ecfg, gts, sampler, command_line())
     meta = json.loads((bundle / "bundle.json").read_text()) if (bundle / "bundle.json").is_file() else {}
     result["checkpoint"] = {
         "bundle": str(bundle.resolve().relative_to(REPO_ROOT)) if bundle.resolve().is_relative_to(REPO_ROOT) else str(bundle),

@@ -42,6 +42,7 @@ from genms.diffusion.task import atom_channels, build_denoiser, encode_z
 from genms.diffusion.torus import coord_channels, decode_frac, project_x0
 from genms.models import denoiser_v2
 from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
+from genms.progress import report
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,9 @@ class DiffusionSampler:
         if any(n < 1 for n in n_atoms):
             raise ValueError("every requested cell needs at least one atom")
         pending = []
-        for bi, (bucket, size, idx) in enumerate(self.plan(n_atoms)):
+        plan, total, done = self.plan(n_atoms), len(n_atoms), 0
+        new = sorted({(s, b) for b, s, _ in plan if (s, b) not in self._compiled})
+        for bi, (bucket, size, idx) in enumerate(plan):
             numbers = np.zeros((size, bucket), np.int32)
             mask = np.zeros((size, bucket), bool)
             given = np.zeros((size,), bool)
@@ -245,11 +248,18 @@ class DiffusionSampler:
                 mask[row, : n_atoms[r]] = True
                 given[row] = type_given[r]
             mask[len(idx):, 0] = True  # padding rows hold one dummy atom (results discarded)
+            if (size, bucket) not in self._compiled:  # progress hook: compiling takes a while
+                report("compile", new.index((size, bucket)), len(new), f"the sampler for {size} cells of <= {bucket} atoms")
             out = self._run(self.params, numbers, mask, given, jax.random.fold_in(key, bi))
             pending.append((idx, out))  # dispatched asynchronously; fetched below
         results: list[Crystal | None] = [None] * len(n_atoms)
+        if new:
+            report("compile", len(new), len(new), "the sampler")
+        report("sample", 0, total, f"sampling {total} structures in {len(plan)} batches, {self.steps} steps")
         for idx, out in pending:
             frac, type_channel, lat = (np.asarray(x, np.float64) for x in jax.device_get(out))
+            done += len(idx)
+            report("sample", done, total, f"sampling {total} structures in {len(plan)} batches, {self.steps} steps")
             for row, r in enumerate(idx):
                 n = n_atoms[r]
                 z = np.asarray(numbers_list[r]) if type_given[r] else decode_atomic_number(type_channel[row, :n])

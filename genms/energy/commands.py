@@ -260,6 +260,13 @@ def _atomic_json(path: Path, obj: dict) -> None:
 
 def eval_energy(cfg: DictConfig):
     """``genms eval energy``: accuracy on the test sets + throughput -> JSON."""
+    from genms.progress import TextProgress, listening
+
+    with listening(TextProgress(prefix="genms eval energy: ")):  # compile and per-batch progress, with an ETA
+        return _eval_energy(cfg)
+
+
+def _eval_energy(cfg: DictConfig):
     import jax
 
     from genms.data.prepare import DataNotPreparedError

@@ -34,6 +34,7 @@ from genms.energy.task import ensemble_apply
 from genms.interfaces import EnergyPrediction
 from genms.models.energy_gnn import CrystalEnergyGNN, EnergyGNNConfig
 from genms.paths import MODELS_DIR
+from genms.progress import report
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class GNNEnergyPredictor:
         self.std_scale = float(extras.get("std_scale", 1.0))
         self._seen = np.zeros(256, bool)
         self._seen[list(self.normalisers.seen_elements)] = True
+        self._shapes: set[tuple] = set()  # compiled (batch, atoms, shift range) shapes, for progress notes
+        self._done = self._total = 0  # progress of the current predict_arrays call
 
     def _forward(self, params, frac, species, mask, lattice, r: int):
         return _dense_forward(self.config, params, self._ref, self._scale, frac, species, mask, lattice, r=r)
@@ -113,9 +116,11 @@ class GNNEnergyPredictor:
         """Small cells: one jitted neighbour search + GNN per (atoms bucket, shift range)."""
         offsets = arrays.offsets
         pending = []
-        for (n_pad, r), rows in cell_buckets(arrays.n_atoms, arrays.lattice, self.config.cutoff).items():
-            chunk = self._chunk(n_pad, r)
-            b_pad = _batch_shape(len(rows), chunk)
+        buckets = cell_buckets(arrays.n_atoms, arrays.lattice, self.config.cutoff)
+        shapes = {(n_pad, r): _batch_shape(len(rows), self._chunk(n_pad, r)) for (n_pad, r), rows in buckets.items()}
+        new = sorted({(b, n, r) for (n, r), b in shapes.items()} - self._shapes)
+        for (n_pad, r), rows in buckets.items():
+            b_pad = shapes[(n_pad, r)]
             per_call = min(b_pad, len(rows))
             for start in range(0, len(rows), per_call):
                 sel = rows[start : start + per_call]
@@ -123,10 +128,18 @@ class GNNEnergyPredictor:
                     arrays.frac_coords, arrays.atomic_numbers, arrays.lattice, arrays.n_atoms, offsets, sel,
                     n_pad, b_pad,
                 )
+                if (b_pad, n_pad, r) not in self._shapes:
+                    self._shapes.add((b_pad, n_pad, r))
+                    report("compile", new.index((b_pad, n_pad, r)), len(new),
+                           f"the energy model for {b_pad} cells of <= {n_pad} atoms")
                 pending.append((sel, self._forward(self.params, f, z, m, lat, r=int(r))))
+        if new:
+            report("compile", len(new), len(new), "the energy model")
         for sel, (mu, sd) in pending:  # dispatch everything first, then collect
             mean[sel] = np.asarray(mu)[: len(sel)]
             std[sel] = np.asarray(sd)[: len(sel)]
+            self._done += len(sel)
+            report("energy", self._done, self._total, "formation energies")
 
     def _predict_flat(self, arrays: CrystalArrays, mean: np.ndarray, std: np.ndarray) -> None:
         """Large cells: device neighbour tables, then graphs packed into one fixed node budget
@@ -150,10 +163,13 @@ class GNNEnergyPredictor:
         for group, (mu, sd) in pending:
             mean[group] = np.asarray(mu)[: len(group)]
             std[group] = np.asarray(sd)[: len(group)]
+            self._done += len(group)
+            report("energy", self._done, self._total, "formation energies (large cells)")
 
     def predict_arrays(self, arrays: CrystalArrays) -> EnergyPrediction:
         """Fast path on flat arrays (no per-crystal Python objects)."""
         n = len(arrays)
+        self._done, self._total = 0, n
         mean = np.full(n, np.nan, np.float32)
         std = np.full(n, np.nan, np.float32)
         small = np.flatnonzero(arrays.n_atoms <= self.dense_max_atoms)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 @dataclass(frozen=True)
 class ScoreConfig:
     """Schema of ``conf/score.yaml`` (without the ``paths`` group)."""
@@ -72,7 +73,10 @@ def score_files(files: list[Path], predictor) -> list[dict]:
         else:
             rec["error"] = "no atoms or a degenerate cell: not scored"
     if crystals:
-        pred = predictor.predict(crystals)
+        from genms.progress import TextProgress, listening
+
+        with listening(TextProgress(prefix="genms score: ")):
+            pred = predictor.predict(crystals)
         unseen = pred.extra.get("unseen_elements")
         for i, rec in enumerate(rows):
             rec["e_form_ev_per_atom"] = float(pred.e_form[i])
@@ -138,7 +142,7 @@ def score(cfg) -> list[dict]:
     from omegaconf import OmegaConf
 
     from genms.configs import to_dataclass
-    from genms.energy.predictor import DEFAULT_BUNDLE, load_predictor
+    from genms.energy.predictor import load_predictor
 
     node = OmegaConf.to_container(cfg, resolve=True)
     node.pop("paths", None)

@@ -128,6 +128,16 @@ def _model_fingerprint(sampler_options: dict, predictor_options: dict) -> str:
                       sort_keys=True, default=str)
 
 
+def _progress(progress: Progress | bool | None) -> Progress:
+    if progress is False:
+        return NullProgress()
+    if progress is None or progress is True:
+        from genms.search.console import LineProgress
+
+        return LineProgress()
+    return progress
+
+
 class GenMS:
     """Loaded components of the search; :meth:`generate` runs one request."""
 
@@ -214,7 +224,7 @@ class GenMS:
         out_dir: str | Path | None = None,
         resume: bool = False,
         report: bool = True,
-        progress: Progress | None = None,
+        progress: Progress | bool | None = None,
         config: dict | None = None,
         **search: Any,
     ) -> SearchResult:
@@ -223,6 +233,9 @@ class GenMS:
         ``search`` overrides the search settings (``H``, ``W``, ``L``, ``lambda_hi``,
         ``lambda_lo``, ``strategy``, ``formula_units``, ``filters``...). With ``out_dir`` the run
         folder is written there; ``resume=True`` continues a run interrupted in that folder.
+        ``progress``: where each stage's progress goes (count, elapsed time, ETA, what it is
+        doing: compiling, sampling...); by default plain lines on stderr
+        (:class:`~genms.search.console.LineProgress`); ``False`` for silence.
         Raises :class:`SearchInputError` (or the language level's ``RequestError``) for a request
         that cannot be searched; a search that finds nothing returns a result whose ``status``
         and ``message`` say why, with every partial result.
@@ -233,7 +246,7 @@ class GenMS:
         if out_dir is not None:
             journal = self._journal(Path(out_dir), text, seed, cfg, resume)
         tree = ForwardTreeSearch(self.language.proposer, self.language.scorer, self.sampler, self.energy,
-                                 cfg, self.executor, journal, progress or NullProgress())
+                                 cfg, self.executor, journal, _progress(progress))
         result = tree.run(parsed, seed=seed, request_text=text)
         if out_dir is not None:
             from genms.search.report import write_run

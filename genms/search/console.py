@@ -24,9 +24,14 @@ class RichProgress:
 
     def start(self, stage: str, total: int) -> None:
         if stage in self.tasks:
-            self.progress.update(self.tasks[stage], total=max(total, 1), completed=0)
+            self.progress.reset(self.tasks[stage], total=max(total, 1), note="")
         else:
-            self.tasks[stage] = self.progress.add_task(STAGE_LABELS.get(stage, stage), total=max(total, 1))
+            self.tasks[stage] = self.progress.add_task(STAGE_LABELS.get(stage, stage), total=max(total, 1), note="")
+
+    def note(self, stage: str, text: str) -> None:
+        """What the stage is doing now (e.g. "compiling the sampler for 16 cells of <= 12 atoms")."""
+        if stage in self.tasks:
+            self.progress.update(self.tasks[stage], note=text)
 
     def advance(self, stage: str, n: int = 1) -> None:
         if stage in self.tasks:
@@ -35,7 +40,45 @@ class RichProgress:
     def finish(self, stage: str) -> None:
         if stage in self.tasks:
             task = self.tasks[stage]
-            self.progress.update(task, completed=self.progress.tasks[task].total)
+            self.progress.update(task, completed=self.progress.tasks[task].total, note="")
+
+
+class LineProgress:
+    """The search's :class:`~genms.search.tree.Progress` as plain lines on stderr (the Python
+    API's default; works in a notebook or a log file): a line when a stage starts, when what it
+    is doing changes (compiling, sampling), at least every ``interval`` seconds while it runs and
+    when it ends, with counts, elapsed time and ETA."""
+
+    def __init__(self, stream=None, interval: float = 10.0) -> None:
+        from genms.progress import TextProgress
+
+        self.lines = TextProgress(stream, interval, prefix="genms: ")
+        self.done: dict[str, int] = {}
+        self.total: dict[str, int] = {}
+        self.notes: dict[str, str] = {}
+
+    def _show(self, stage: str) -> None:
+        self.lines(STAGE_LABELS.get(stage, stage).split("  ")[-1], self.done[stage], self.total[stage],
+                   self.notes.get(stage, ""))
+
+    def start(self, stage: str, total: int) -> None:
+        self.done[stage], self.total[stage], self.notes[stage] = 0, max(int(total), 0), ""
+        self._show(stage)
+
+    def advance(self, stage: str, n: int = 1) -> None:
+        if stage in self.done:
+            self.done[stage] += int(n)
+            self._show(stage)
+
+    def note(self, stage: str, text: str) -> None:
+        if stage in self.done:
+            self.notes[stage] = text
+            self._show(stage)
+
+    def finish(self, stage: str) -> None:
+        if stage in self.done and self.done[stage] < self.total[stage]:
+            self.done[stage] = self.total[stage]
+            self._show(stage)
 
 
 @contextmanager
@@ -44,10 +87,18 @@ def progress_bars(console, enabled: bool = True):
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    with Progress(TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
+    with Progress(TextColumn("{task.description:<26}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
+                  console=console, transient=False) as progress:
         yield RichProgress(progress)
 
 

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from genms.interfaces import FormulaCandidate
 from genms.parallel.executor import Executor, MapSpec, SerialExecutor, TaskFailed, WorkerSpec
 from genms.parallel.journal import Journal
+from genms.progress import listening
 from genms.search.candidates import (
     KEPT,
     NO_FORMULA,
@@ -135,13 +136,38 @@ class ForwardTreeSearch:
     journal: Journal | None = None
     progress: Progress = field(default_factory=NullProgress)
 
-    def _spec(self, stage: str, keys: Sequence[str], encode=None, decode=None, advance=None) -> MapSpec:
+    def _spec(self, stage: str, keys: Sequence[str], encode=None, decode=None, advance=None,
+              counted: list[int] | None = None) -> MapSpec:
+        """``counted[0]``: units of the running task already shown by :meth:`_inner_progress`."""
         kwargs: dict[str, Any] = {}
         if encode is not None:
             kwargs.update(encode=encode, decode=decode)
-        on_result = (lambda r: self.progress.advance(stage, advance(r))) if advance else (
-            lambda r: self.progress.advance(stage))
+        counted = counted if counted is not None else [0]
+
+        def on_result(r: Any) -> None:
+            n = advance(r) if advance else 1
+            self.progress.advance(stage, max(n - counted[0], 0))
+            counted[0] = 0
+
         return MapSpec(stage=stage, keys=list(keys), journal=self.journal, on_result=on_result, **kwargs)
+
+    def _inner_progress(self, stage: str, counted: list[int]):
+        """A :mod:`genms.progress` listener: a worker's per-batch reports (and notes such as
+        "compiling ...") advance ``stage`` before the worker call returns (in-process executors)."""
+        note = getattr(self.progress, "note", None)
+
+        def listener(sub: str, done: int, total: int, text: str) -> None:
+            if sub == "compile" and note is not None and done < total:
+                note(stage, f"compiling {text} ({done + 1}/{total})")
+            if sub != stage:
+                return
+            if done > counted[0]:
+                self.progress.advance(stage, done - counted[0])
+                counted[0] = done
+            if note is not None and text:
+                note(stage, text)
+
+        return listening(listener)
 
     # -- level 1: formulae ---------------------------------------------------------------
     def propose(self, request: Any, seed: int) -> list[FormulaCandidate]:
@@ -233,9 +259,11 @@ class ForwardTreeSearch:
     def sample(self, jobs: list[SampleJob], r_hi: dict[str, float]) -> tuple[list[Candidate], dict[str, str]]:
         total = sum(len(j.formulae) * j.n_per_formula for j in jobs)
         self.progress.start("sample", total)
+        counted = [0]
         spec = self._spec("sample", [j.key for j in jobs], encode_samples, decode_samples,
-                          advance=lambda r: 0 if isinstance(r, TaskFailed) else sum(map(len, r)))
-        results = self.executor.map_worker(self.sampler, "sample", jobs, spec)
+                          advance=lambda r: 0 if isinstance(r, TaskFailed) else sum(map(len, r)), counted=counted)
+        with self._inner_progress("sample", counted):
+            results = self.executor.map_worker(self.sampler, "sample", jobs, spec)
         self.progress.finish("sample")
         candidates: list[Candidate] = []
         notes: dict[str, str] = {}
@@ -285,10 +313,12 @@ class ForwardTreeSearch:
         keys = [f"{len(b)}:" + hashlib.sha256("|".join(candidates[i].id for i in b).encode()).hexdigest()[:16]
                 for b in batches]
         self.progress.start("energy", len(todo))
+        counted = [0]
         spec = self._spec("energy", keys, encode_energies, decode_energies,
-                          advance=lambda r: 0 if isinstance(r, TaskFailed) else len(r.e_form))
-        results = self.executor.map_worker(self.energy, "predict",
-                                           [tuple(candidates[i].crystal for i in b) for b in batches], spec)
+                          advance=lambda r: 0 if isinstance(r, TaskFailed) else len(r.e_form), counted=counted)
+        with self._inner_progress("energy", counted):
+            results = self.executor.map_worker(self.energy, "predict",
+                                               [tuple(candidates[i].crystal for i in b) for b in batches], spec)
         self.progress.finish("energy")
         out = list(candidates)
         for batch, result in zip(batches, results, strict=True):

@@ -1,5 +1,7 @@
 """Metric writers behind one protocol.
 
+* :class:`TrainingProgress` logs the step, elapsed time and ETA of a training run (added by
+  :func:`build_writer` when the run's config gives ``train.steps``).
 * :class:`JsonlWriter` appends one JSON object per call (flushed, so a crash loses nothing).
   Given ``keep_until`` (the step a run resumes from), it first cuts the file back to the rows
   of that step and earlier, so the steps trained again are not recorded twice.
@@ -152,6 +154,39 @@ class WandbWriter:
             self._run = None
 
 
+class TrainingProgress:
+    """Training progress with an ETA: at every logged step, ``train: step k/N (p %), elapsed,
+    ETA`` (remaining steps at the last window's speed) in the log and to :mod:`genms.progress`."""
+
+    def __init__(self, total_steps: int, start_step: int = 0) -> None:
+        import time
+
+        self.total = int(total_steps)
+        self.start = int(start_step)
+        self.t0 = time.perf_counter()
+
+    def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+        import time
+
+        from genms.progress import duration_text, report
+
+        speed = metrics.get("train/steps_per_second")
+        if speed is None or self.total <= 0:
+            return
+        elapsed = time.perf_counter() - self.t0
+        left = max(self.total - int(step), 0)
+        eta = duration_text(left / float(speed)) if float(speed) > 0 else "?"
+        log.info("train: step %d/%d (%.0f %%), %s elapsed, ETA %s", step, self.total, 100.0 * step / self.total,
+                 duration_text(elapsed), eta)
+        report("train", int(step), self.total, f"{float(speed):.3g} steps/s")
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class MultiWriter:
     def __init__(self, writers: list) -> None:
         self.writers = writers
@@ -181,4 +216,7 @@ def build_writer(cfg, run_dir: str | Path, config: Mapping | None = None) -> Mul
         writers.append(JsonlWriter(Path(run_dir) / "metrics.jsonl", keep_until=start))
     if cfg.wandb and cfg.mode != "disabled":
         writers.append(WandbWriter(run_dir, cfg.project, cfg.mode, cfg.group, cfg.tags, cfg.name, config))
+    steps = ((config or {}).get("train") or {}).get("steps") if isinstance((config or {}).get("train"), Mapping) else None
+    if steps:
+        writers.append(TrainingProgress(int(steps), latest_checkpoint_step(run_dir) or 0))
     return MultiWriter(writers)

@@ -21,6 +21,8 @@ def run_training(cfg: DictConfig, task: Task, export_to: str | Path | None = Non
     train_cfg = to_dataclass(TrainConfig, cfg.train)
     optim_cfg = to_dataclass(OptimConfig, cfg.optim)
     logger_cfg = to_dataclass(LoggerConfig, cfg.logger)
+    log.info("training %d steps (batch %d) in %s; compiling the train step first (can take a minute)",
+             train_cfg.steps, train_cfg.batch_size, train_cfg.run_dir)
     result = train(task, train_cfg, optim_cfg, logger_cfg, to_dict(cfg))
     log.info("run %s: step %d%s", result.run_dir, result.step, "" if result.completed else " (chunk ended)")
     if export_to and result.completed:

@@ -60,3 +60,22 @@ def test_shipped_bundle_predicts_fixture(cgcnn_crystals):
     assert np.isfinite(out.e_form).all() and out.in_range.all()
     assert np.abs(out.e_form - y).mean() < 0.15  # a trained model, not random weights
     assert pred.extras["normalisers"]["scale"] > 0
+
+
+def test_predictor_reports_compiling_and_progress(random_task):
+    from genms.progress import listening
+
+    task, params = random_task
+    pred = GNNEnergyPredictor(params, task.checkpoint_extras())
+    crystals = [task.splits["train"].crystal(i) for i in range(4)]
+    events = []
+    with listening(lambda *e: events.append(e)):
+        pred.predict(crystals)
+    assert [e[0] for e in events if e[0] == "compile"] and events[0][0] == "compile"
+    assert [e for e in events if e[0] == "compile"][-1][1:3] == (1, 1)
+    energy = [e for e in events if e[0] == "energy"]
+    assert energy[-1][1:3] == (4, 4)
+    events.clear()
+    with listening(lambda *e: events.append(e)):
+        pred.predict(crystals)  # same shapes: compiled already
+    assert not [e for e in events if e[0] == "compile"]

@@ -39,3 +39,10 @@ def test_documented_training_command_runs_as_written(doc, line, task, runs, tmp_
         if task == "diffusion":  # export.path: ${train.run_dir}/bundle, beside the run, not in the repo
             assert (run / "bundle" / "bundle.json").is_file()
     assert len(seeds) == runs  # -m seed=0,1 reaches train.seed
+    logs = sorted(tmp_path.glob("*/**/*.log"))  # Hydra's job log: every line the run logged
+    assert len(logs) == runs, logs
+    for path in logs:
+        lines = path.read_text().splitlines()
+        assert not [ln for ln in lines if "[absl]" in ln or "[jax" in ln], "library INFO logs are not quiet"
+        assert [ln for ln in lines if "train: step" in ln and "ETA" in ln], lines  # progress with an ETA
+        assert len(lines) < 20, lines
