@@ -54,7 +54,7 @@ COMMANDS: dict[tuple[str, str], Command] = {
     ("generate", ""): Command("generate", "genms.search.commands:generate", ("request",), "the full search: request -> ranked structures"),
     ("score", ""): Command("score", "genms.energy.score:score", ("inputs",), "R_lo formation energy of CIF/POSCAR files (the energy GNN)", variadic=True),
     ("validate", ""): Command("validate", "genms.validate.commands:validate", ("inputs",), "MLIP pre-relaxation + DFT formation energies", variadic=True),
-    ("eval", "metrics"): Command("eval_metrics", "genms.evaluate.commands:metrics", ("inputs",), "validity/uniqueness metrics of CIF files", variadic=True),
+    ("eval", "metrics"): Command("eval_metrics", "genms.evaluate.commands:metrics", ("inputs",), "validity/uniqueness metrics of CIF/POSCAR files", variadic=True),
     ("eval", "csp"): Command("eval_csp", "genms.diffusion.commands:eval_csp", (), "CSP benchmark (match rate / RMSE)"),
     ("eval", "energy"): Command("eval_energy", "genms.energy.commands:eval_energy", (), "formation-energy GNN benchmark"),
     ("eval", "end-to-end"): Command("eval_end_to_end", "genms.search.commands:eval_end_to_end", (), "end-to-end family benchmark"),

@@ -421,7 +421,8 @@ def overview_plot(table: pd.DataFrame, index: list[str], metrics: list[str], out
         ax.barh(range(len(values)), values, color=[colors[i % len(colors)] for i in range(len(values))])
         ax.set_yticks(range(len(values)), labels if ax in axes[:, 0] else [""] * len(values), fontsize=7)
         ax.invert_yaxis()
-        ax.set_title(metric, fontsize=8)
+        unit = " (eV/atom)" if "e_form" in metric else " (s)" if metric.endswith("_s") else ""
+        ax.set_title(metric + unit, fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
         for i, v in enumerate(values):
             if math.isfinite(v):
