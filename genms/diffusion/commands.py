@@ -239,6 +239,9 @@ def sample(cfg: DictConfig) -> list[str]:
     if z is not None and not isinstance(z, int):
         z = list(OmegaConf.to_container(z)) if OmegaConf.is_list(z) else int(z)
     scfg = sampler_config(cfg.sampler)
+    from genms.search.api import select_device
+
+    select_device("auto", cfg.get("compilation_cache", "auto"))  # a second run reuses the compiled sampler
     try:
         sampler = load_sampler(scfg.bundle, scfg)
     except FileNotFoundError as exc:
