@@ -132,7 +132,11 @@ class GNNEnergyPredictor:
         (a single compiled GNN shape for every size)."""
         cfg = self.config
         tables = neighbor_tables(arrays, cfg.cutoff, cfg.max_neighbors, cfg.taper, fixed_shapes=False)
-        n_nodes = max(self.flat_nodes, int(arrays.n_atoms.max()))
+        # The node budget: flat_nodes, or less when fewer atoms are asked for (a power of two,
+        # so few shapes compile); never less than the largest cell.
+        total = int(arrays.n_atoms.sum())
+        small_budget = 1 << max(8, (total - 1).bit_length())
+        n_nodes = max(min(self.flat_nodes, small_budget), int(arrays.n_atoms.max()))
         n_nodes = -(-n_nodes // 256) * 256
         batcher = FlatBatcher(arrays, tables, np.zeros(len(arrays), np.float32), n_nodes)
         order = np.argsort(arrays.n_atoms, kind="stable")
