@@ -32,7 +32,7 @@ below are kept in `docs/benchmarks/<area>.md`; this file is assembled by
 | End-to-end search, H = 25, L = 100 (Table 1) | match rate perovskite / pyrochlore / spinel | ≥ 0.93 / 0.86 / 0.89 | 0.28 / 0.00 / 0.12 | paper's GenMS 0.93 / 0.86 / 0.89 | **not met** (π_lo undertrained; pyrochlore needs 22-atom cells) |
 | End-to-end search (Table 1) | CIF / structural / composition validity, uniqueness | 1.00 / ≥ 0.95 / ≥ 0.85 / ≥ 0.90, 0.49, 0.44 | 1.00 / 1.00 / 1.00 / 1.00 (all families) | paper's GenMS | met |
 | End-to-end search, one request, H = 25, L = 100 | wall time on one GPU | < 60 s | 27 s perovskite (shapes compiled); 41 s / 87 s pyrochlore / spinel with compilation | – | met for perovskite only |
-| Main job `genms generate` (defaults), 2-core CPU | wall time | < 2 min | 59 s warm; 138 s first run on a shared CPU | – | met (warm) |
+| Main job `genms generate` (defaults), 2-core CPU | wall time | < 2 min | v2 denoiser: 63 s warm at a load average of about 4 from other jobs (peak memory 0.86 GB). v1: 59 s warm on an idle machine, 138 s first run on a shared CPU | – | met (warm) |
 | Validation, known compounds | DFT E_f vs MP (with MP2020 anion shifts) | – | within 0.02–0.06 eV/atom | MP | measured |
 | Validation, top end-to-end structures (Table 1 search) | structures / SCF-converged; GNN vs DFT (+ anion shifts) MAE | ≥ 10 / ≥ 90 % | 12 / 100 %; 0.058 eV/atom (CHGNet 0.066) | paper DFT −1.32 / −2.56 / −1.77; ours −3.31 / −2.38 / −2.71 plain PBE (different, unmatched sets) | met |
 
