@@ -22,8 +22,13 @@ import importlib
 import logging
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
+import hydra
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from omegaconf import DictConfig
+
+from genms import configs
 from genms.paths import REPO_ROOT
 
 CONF_DIR = REPO_ROOT / "conf"
@@ -39,6 +44,7 @@ class Command:
     help: str = ""
     variadic: bool = False  # the last positional collects every remaining non-override arg
     raw: bool = False  # the runner gets the raw argument list, no Hydra (commands wrapping commands)
+    schema: str = ""  # "module:Class": the typed config, registered as "<config_name>_schema"
 
 
 # (group, verb) -> Command. A group with a single verb uses verb "".
@@ -49,21 +55,30 @@ COMMANDS: dict[tuple[str, str], Command] = {
     ("train", "diffusion"): Command("train_diffusion", "genms.diffusion.commands:train", (), "train the crystal denoiser (pi_lo)"),
     ("train", "energy"): Command("train_energy", "genms.energy.commands:train", (), "train the formation-energy GNN (R_lo)"),
     ("sample", ""): Command("sample", "genms.diffusion.commands:sample", ("formulae",), "sample structures for formulae, write CIFs", variadic=True),
-    ("propose", ""): Command("propose", "genms.language.commands:propose", ("request",), "propose ranked formulae for a request"),
-    ("generate", ""): Command("generate", "genms.search.commands:generate", ("request",), "the full search: request -> ranked structures"),
-    ("validate", ""): Command("validate", "genms.validate.commands:validate", ("inputs",), "MLIP pre-relaxation + DFT formation energies", variadic=True),
+    ("propose", ""): Command("propose", "genms.language.commands:propose", ("request",), "propose ranked formulae for a request",
+                           schema="genms.language.commands:ProposeConfig"),
+    ("generate", ""): Command("generate", "genms.search.commands:generate", ("request",), "the full search: request -> ranked structures",
+                            schema="genms.search.api:GenerateConfig"),
+    ("validate", ""): Command("validate", "genms.validate.commands:validate", ("inputs",), "MLIP pre-relaxation + DFT formation energies", variadic=True,
+                            schema="genms.validate.config:ValidateConfig"),
     ("eval", "metrics"): Command("eval_metrics", "genms.evaluate.commands:metrics", ("inputs",), "validity/uniqueness metrics of CIF files", variadic=True),
     ("eval", "csp"): Command("eval_csp", "genms.diffusion.commands:eval_csp", (), "CSP benchmark (match rate / RMSE)"),
     ("eval", "energy"): Command("eval_energy", "genms.energy.commands:eval_energy", (), "formation-energy GNN benchmark"),
-    ("eval", "end-to-end"): Command("eval_end_to_end", "genms.search.commands:eval_end_to_end", (), "end-to-end family benchmark"),
-    ("eval", "language"): Command("eval_language", "genms.language.commands:eval_language", (), "language-level benchmark"),
-    ("eval", "dft"): Command("eval_dft", "genms.validate.commands:eval_dft", (), "DFT validation benchmark"),
-    ("eval", "baselines"): Command("eval_baselines", "genms.baselines.commands:eval_baselines", (), "Table 1 offline baselines (template substitution, PyXtal random)"),
-    ("eval", "best-of-n"): Command("eval_best_of_n", "genms.studies.best_of_n:eval_best_of_n", (), "Figure 4: best-of-N vs a single sample on held-out compositions"),
+    ("eval", "end-to-end"): Command("eval_end_to_end", "genms.search.commands:eval_end_to_end", (), "end-to-end family benchmark",
+                                    schema="genms.search.benchmark:EndToEndConfig"),
+    ("eval", "language"): Command("eval_language", "genms.language.commands:eval_language", (), "language-level benchmark",
+                                  schema="genms.language.commands:EvalLanguageConfig"),
+    ("eval", "dft"): Command("eval_dft", "genms.validate.commands:eval_dft", (), "DFT validation benchmark",
+                             schema="genms.validate.config:EvalDFTConfig"),
+    ("eval", "baselines"): Command("eval_baselines", "genms.baselines.commands:eval_baselines", (), "Table 1 offline baselines (template substitution, PyXtal random)",
+                                   schema="genms.baselines.commands:EvalBaselinesConfig"),
+    ("eval", "best-of-n"): Command("eval_best_of_n", "genms.studies.best_of_n:eval_best_of_n", (), "Figure 4: best-of-N vs a single sample on held-out compositions",
+                                   schema="genms.studies.best_of_n:BestOfNConfig"),
     ("sweep", ""): Command("sweep", "genms.launch.sweep:main", ("command",), "run a sweep's points in parallel (Ray), resumable", variadic=True, raw=True),
     ("slurm", "render"): Command("slurm", "genms.launch.slurm:main", ("template",), "print the sbatch script for a template (--submit: sbatch it)", raw=True),
     ("experiment", ""): Command("experiment", "genms.launch.experiment:main", ("name",), "regenerate one experiments/<name> result table", raw=True),
-    ("report", "gather"): Command("report_gather", "genms.tracking.gather:gather", ("source",), "collect runs (local JSON or W&B) into tables and plots"),
+    ("report", "gather"): Command("report_gather", "genms.tracking.gather:gather", ("source",), "collect runs (local JSON or W&B) into tables and plots",
+                                 schema="genms.tracking.gather:GatherConfig"),
 }
 
 
@@ -138,11 +153,24 @@ def load_target(target: str):
     return getattr(importlib.import_module(module), func)
 
 
-def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = False):
-    import hydra
-    from omegaconf import DictConfig
+def register_schema(cmd: Command) -> None:
+    """Register the command's typed config with Hydra's ConfigStore (its YAML names it first)."""
+    if cmd.schema:
+        configs.register_schema(f"{cmd.config_name}_schema", load_target(cmd.schema))
 
+
+def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """``conf/<config_name>.yaml`` composed with ``overrides`` outside a Hydra app."""
+    for cmd in COMMANDS.values():
+        if cmd.config_name == config_name:
+            register_schema(cmd)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name, overrides=list(overrides))
+
+
+def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = False):
     fn = load_target(cmd.target)
+    register_schema(cmd)
     result: dict = {}
 
     @hydra.main(config_path=str(CONF_DIR), config_name=cmd.config_name, version_base="1.3")

@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from genms.baselines.prototypes import PrototypeConfig
-from genms.parallel.executor import ExecutorConfig
+from genms.pipeline import PipelineConfig
 from genms.search.benchmark import FamilyRequest
-from genms.search.config import SearchConfig
 from genms.tracking.reports import ReportConfig
 
 log = logging.getLogger(__name__)
@@ -50,8 +49,9 @@ class RandomBaselineConfig:
 
 
 @dataclass(frozen=True)
-class EvalBaselinesConfig:
-    """conf/eval_baselines.yaml (language and energy nodes as in conf/generate.yaml)."""
+class EvalBaselinesConfig(PipelineConfig):
+    """conf/eval_baselines.yaml: the pipeline's groups (as in ``genms generate``; each baseline
+    takes the place of ``sampler``, π_lo) plus these keys."""
 
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
     families: list[FamilyRequest] = field(default_factory=_default_families)
@@ -64,12 +64,6 @@ class EvalBaselinesConfig:
     match_timeout_s: float = 30.0
     max_references: int | None = None
     sampled_match_max: int = 400
-    search: SearchConfig = field(default_factory=SearchConfig)
-    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    predictor: dict[str, Any] = field(default_factory=dict)
-    proposer: dict[str, Any] = field(default_factory=dict)
-    reference: dict[str, Any] = field(default_factory=dict)
-    paths: dict[str, Any] = field(default_factory=dict)
     prototypes: PrototypeConfig = field(default_factory=PrototypeConfig)
     random: RandomBaselineConfig = field(default_factory=RandomBaselineConfig)
     report: ReportConfig = field(default_factory=lambda: ReportConfig(wandb=False))
@@ -100,10 +94,8 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
 
     ``predictor``: an EnergyPredictor to use instead of loading ``cfg.predictor.bundle``.
     """
-    from genms.configs import to_dataclass
     from genms.energy.predictor import load_predictor
     from genms.evaluate.matching import MatchConfig
-    from genms.language.reference import ReferenceConfig, load_reference
     from genms.parallel.executor import build_executor
     from genms.search.api import GenMS, select_device
     from genms.search.benchmark import evaluated_structures, structure_metrics
@@ -114,10 +106,9 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
     from genms.tracking.reports import ExperimentRun, SweepPointInfo
 
     select_device(cfg.device)
-    language = build_language(cfg.proposer, cfg.reference, cfg.paths)
-    energy = energy_worker(predictor if predictor is not None else load_predictor(cfg.predictor.get("bundle")))
-    known = load_reference(to_dataclass(ReferenceConfig, cfg.reference), cfg.paths.get("data_dir", "auto"),
-                           cfg.paths.get("cache_dir", "auto"))
+    language = build_language(cfg.proposer, cfg.rhi, cfg.paths)
+    energy = energy_worker(predictor if predictor is not None else load_predictor(cfg.predictor.bundle))
+    known = language.reference  # the known formulae R_hi's uniqueness check uses
     match_cfg = MatchConfig(timeout_s=cfg.match_timeout_s)
     report: dict[str, Any] = {}
     for fam in cfg.families:

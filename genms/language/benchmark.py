@@ -29,9 +29,10 @@ from genms.crystal.composition import smact_valid
 from genms.language.elements import class_members
 from genms.language.families import FAMILIES, normalise_ratio
 from genms.language.known import canonical_formula, formula_elements, formula_ratio
+from genms.language.proposer import ProposerConfig
 from genms.language.request import parse_request
 from genms.language.rhi import RHi
-from genms.paths import REPO_ROOT
+from genms.paths import REPO_ROOT, PathsConfig
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ def markdown_rows(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run_benchmark(cfg: BenchmarkConfig, proposer_cfg, paths: tuple[str, str]) -> dict:
+def run_benchmark(cfg: BenchmarkConfig, proposer_cfg: ProposerConfig, paths: PathsConfig) -> dict:
     """Run the prompt set, write ``cfg.output`` and return the report."""
     from genms.language.commands import atomic_write_json
     from genms.language.proposer import as_config, build_proposer, build_reference
@@ -235,7 +236,7 @@ def run_benchmark(cfg: BenchmarkConfig, proposer_cfg, paths: tuple[str, str]) ->
     start = time.perf_counter()
     spec = yaml.safe_load(_resolve(cfg.prompts).read_text())
     pcfg = as_config(proposer_cfg)
-    reference = build_reference(pcfg, *paths)
+    reference = build_reference(pcfg, paths.data_dir, paths.cache_dir)
     proposer = build_proposer(pcfg, reference)
     run = _Runner(proposer, reference, cfg.n, list(cfg.seeds))
     report: dict = {"proposer": pcfg.backend, "prompt_set": cfg.prompts, "n_per_prompt": cfg.n,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genms.configs import ConfigError
+from genms.configs import ConfigError, typed
 from genms.interfaces import FormulaProposer
 from genms.language.llm_client import LLMConfig
 from genms.language.offline import OfflineConfig
@@ -34,11 +34,7 @@ class ProposerConfig:
 
 def as_config(cfg: ProposerConfig | Mapping | None) -> ProposerConfig:
     """A :class:`ProposerConfig` from itself, a dict or a DictConfig node (validated)."""
-    if isinstance(cfg, ProposerConfig):
-        return cfg
-    from genms.configs import to_dataclass
-
-    return to_dataclass(ProposerConfig, cfg or {})
+    return typed(ProposerConfig, cfg)
 
 
 def build_reference(cfg: ProposerConfig | Mapping | None, data_dir: str | None = "auto",

@@ -158,17 +158,15 @@ def detect_output_key(command: tuple[str, ...]) -> str | None:
     cmd = COMMANDS.get(key)
     if cmd is None:
         return None
-    from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from genms.cli import CONF_DIR
+    from genms.cli import compose
 
     if GlobalHydra.instance().is_initialized():
         return None
     try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose(cmd.config_name)
+        cfg = compose(cmd.config_name)
     except Exception:  # a command whose config does not compose has no detectable key
         return None
     for k in OUTPUT_KEYS:

@@ -338,15 +338,13 @@ options: sweep.dir sweep.name sweep.executor=ray|serial sweep.workers sweep.addr
 
 def load_config(options: list[str]) -> SweepConfig:
     """``sweep.*`` arguments -> :class:`SweepConfig` (Hydra grammar, defaults from conf/sweep.yaml)."""
-    from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
 
-    from genms.cli import CONF_DIR
+    from genms.cli import compose
     from genms.configs import ConfigError, to_dataclass
 
     try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose("sweep", overrides=options)
+        cfg = compose("sweep", options)
         return to_dataclass(SweepConfig, cfg.sweep)
     except (HydraException, ConfigError) as exc:
         raise SweepError(f"bad sweep option: {exc}\n\n{USAGE}") from None

@@ -21,12 +21,19 @@ import functools
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genms.configs import typed
+from genms.diffusion.config import SamplerConfig
+from genms.energy.config import PredictorConfig
+from genms.language.proposer import ProposerConfig
+from genms.language.rhi import RHiConfig
 from genms.parallel.executor import Executor, ExecutorConfig, build_executor
 from genms.parallel.journal import Journal
+from genms.paths import PathsConfig
+from genms.pipeline import PipelineConfig, sampler_options
 from genms.search.candidates import SearchResult
 from genms.search.config import FilterConfig, SearchConfig
 from genms.search.errors import SearchInputError
@@ -45,16 +52,11 @@ DEVICES = ("auto", "cpu", "gpu")
 
 
 @dataclass(frozen=True)
-class GenerateConfig:
-    """The ``genms generate`` config (conf/generate.yaml), typed.
+class GenerateConfig(PipelineConfig):
+    """The ``genms generate`` config (conf/generate.yaml): the pipeline's groups plus the run's keys.
 
     ``compilation_cache``: JAX's persistent compilation cache folder (``auto`` = the user
     cache's ``jax`` folder, ``null`` = off): later runs skip most compilation.
-    ``sampler`` holds :class:`genms.diffusion.config.SamplerConfig` fields (``bundle`` = the
-    denoiser bundle folder, ``null`` = shipped; ``steps``...); ``predictor.bundle`` the energy
-    GNN bundle; ``proposer`` (π_hi and its reference formulae) and ``rhi`` are the language
-    level's settings (:class:`genms.language.proposer.ProposerConfig`,
-    :class:`genms.language.rhi.RHiConfig`).
     """
 
     request: str = ""
@@ -64,13 +66,6 @@ class GenerateConfig:
     out_dir: str | None = None
     resume: bool = False
     report: bool = True
-    search: SearchConfig = field(default_factory=SearchConfig)
-    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    sampler: dict[str, Any] = field(default_factory=dict)
-    predictor: dict[str, Any] = field(default_factory=dict)
-    proposer: dict[str, Any] = field(default_factory=dict)
-    rhi: dict[str, Any] = field(default_factory=dict)
-    paths: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -103,28 +98,26 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
 
 
-def _load_sampler(options: dict[str, Any]):
-    from genms.configs import to_dataclass
-    from genms.diffusion.config import SamplerConfig
+def _load_sampler(cfg: SamplerConfig):
     from genms.diffusion.sampler import load_sampler
 
-    return load_sampler(None, to_dataclass(SamplerConfig, options))
+    return load_sampler(None, cfg)
 
 
-def _load_predictor(options: dict[str, Any]):
+def _load_predictor(cfg: PredictorConfig):
     from genms.energy.predictor import load_predictor
 
-    return load_predictor(options.get("bundle"))
+    return load_predictor(cfg.bundle)
 
 
-def _model_fingerprint(sampler_options: dict, predictor_options: dict) -> str:
+def _model_fingerprint(sampler: SamplerConfig, predictor: PredictorConfig) -> str:
     from genms.diffusion.sampler import default_bundle_path
     from genms.energy.predictor import DEFAULT_BUNDLE
 
-    denoiser = Path(sampler_options.get("bundle") or default_bundle_path())
-    energy = Path(predictor_options.get("bundle") or DEFAULT_BUNDLE)
-    return json.dumps({"sampler": sampler_options, "denoiser": _file_digest(denoiser / "bundle.json"),
-                       "predictor": predictor_options, "energy": _file_digest(energy / "bundle.json")},
+    denoiser = Path(sampler.bundle or default_bundle_path())
+    energy = Path(predictor.bundle or DEFAULT_BUNDLE)
+    return json.dumps({"sampler": sampler_options(sampler), "denoiser": _file_digest(denoiser / "bundle.json"),
+                       "predictor": dataclasses.asdict(predictor), "energy": _file_digest(energy / "bundle.json")},
                       sort_keys=True, default=str)
 
 
@@ -143,48 +136,50 @@ class GenMS:
     @classmethod
     def load(
         cls,
-        sampler: str | dict | None = None,
+        sampler: str | dict | SamplerConfig | None = None,
         predictor: str | None = None,
-        proposer: dict | None = None,
-        rhi: dict | None = None,
+        proposer: dict | ProposerConfig | None = None,
+        rhi: dict | RHiConfig | None = None,
         executor: str | ExecutorConfig = "serial",
         device: str = "auto",
         search: SearchConfig | None = None,
-        paths: dict | None = None,
+        paths: dict | PathsConfig | None = None,
     ) -> GenMS:
         """Load π_hi, R_hi, π_lo and R_lo once.
 
         Args:
-          sampler: denoiser bundle folder, or a dict of ``SamplerConfig`` fields (``None``: shipped).
+          sampler: denoiser bundle folder, or a ``SamplerConfig`` (or a dict of its fields;
+            ``None``: shipped).
           predictor: energy-GNN bundle folder (``None``: shipped).
-          proposer / rhi: language-level settings (``None``: the offline proposer, the
-            reference formula set from the datasets, R_hi's default weights).
+          proposer / rhi: language-level settings, typed or as dicts of their fields (``None``:
+            the offline proposer, the reference formula set from the datasets, R_hi's defaults).
           executor: ``"serial"``, ``"ray"`` or an :class:`ExecutorConfig`.
           device: ``auto`` (JAX's choice, the GPU when there is one), ``cpu`` or ``gpu``.
           search: default search settings (each :meth:`generate` call may override them).
+          paths: data and cache folders (``None``: ``auto``).
         """
-        sampler_options = dict(sampler) if isinstance(sampler, dict) else {"bundle": sampler}
+        if sampler is None or isinstance(sampler, str | Path):
+            sampler = {"bundle": None if sampler is None else str(sampler)}
         executor_cfg = executor if isinstance(executor, ExecutorConfig) else ExecutorConfig(name=executor)
         cfg = GenerateConfig(device=device, search=search or SearchConfig(), executor=executor_cfg,
-                             sampler=sampler_options, predictor={"bundle": predictor},
-                             proposer=dict(proposer or {}), rhi=dict(rhi or {}),
-                             paths=dict(paths or {}))
+                             sampler=typed(SamplerConfig, sampler),
+                             predictor=PredictorConfig(None if predictor is None else str(predictor)),
+                             proposer=typed(ProposerConfig, proposer), rhi=typed(RHiConfig, rhi),
+                             paths=typed(PathsConfig, paths))
         return cls.from_config(cfg)
 
     @classmethod
     def from_config(cls, cfg: GenerateConfig) -> GenMS:
         select_device(cfg.device, cfg.compilation_cache)
         language = build_language(cfg.proposer, cfg.rhi, cfg.paths)
-        sampler_options = {k: v for k, v in cfg.sampler.items() if v is not None}
-        predictor_options = dict(cfg.predictor)
         if cfg.executor.name == "serial":
             # Load here, in this process, once: errors (a missing bundle) surface immediately.
-            sampler = sampler_worker(_load_sampler(sampler_options))
-            energy = energy_worker(_load_predictor(predictor_options))
+            sampler = sampler_worker(_load_sampler(cfg.sampler))
+            energy = energy_worker(_load_predictor(cfg.predictor))
         else:  # each Ray actor loads its own copy
-            sampler = sampler_worker(factory=functools.partial(_load_sampler, sampler_options))
-            energy = energy_worker(factory=functools.partial(_load_predictor, predictor_options))
-        fingerprint = _model_fingerprint(sampler_options, predictor_options) + language.fingerprint
+            sampler = sampler_worker(factory=functools.partial(_load_sampler, cfg.sampler))
+            energy = energy_worker(factory=functools.partial(_load_predictor, cfg.predictor))
+        fingerprint = _model_fingerprint(cfg.sampler, cfg.predictor) + language.fingerprint
         return cls(language, sampler, energy, build_executor(cfg.executor), cfg.search, fingerprint)
 
     def close(self) -> None:

@@ -30,9 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from genms.parallel.executor import ExecutorConfig
+from genms.pipeline import PipelineConfig, pipeline_of
 from genms.search.candidates import Candidate, SearchResult
-from genms.search.config import SearchConfig
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,8 @@ def _default_families() -> list[FamilyRequest]:
 
 
 @dataclass(frozen=True)
-class EndToEndConfig:
-    """conf/eval_end_to_end.yaml. Model/language nodes are as in conf/generate.yaml."""
+class EndToEndConfig(PipelineConfig):
+    """conf/eval_end_to_end.yaml: the pipeline's groups (as in ``genms generate``) plus these keys."""
 
     families: list[FamilyRequest] = field(default_factory=_default_families)
     seed: int = 0
@@ -76,13 +75,6 @@ class EndToEndConfig:
     max_references: int | None = None
     distinct_references: bool = True  # one reference per anonymous prototype (much faster matching)
     sampled_match_max: int = 400  # match rate over sampled structures: a random subset this big
-    search: SearchConfig = field(default_factory=SearchConfig)
-    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    sampler: dict[str, Any] = field(default_factory=dict)
-    predictor: dict[str, Any] = field(default_factory=dict)
-    proposer: dict[str, Any] = field(default_factory=dict)
-    rhi: dict[str, Any] = field(default_factory=dict)
-    paths: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.evaluate not in EVALUATE:
@@ -155,9 +147,8 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
     from genms.search.api import GenerateConfig, GenMS
     from genms.search.families import family_references
 
-    gcfg = GenerateConfig(seed=cfg.seed, device=cfg.device, compilation_cache=cfg.compilation_cache, search=cfg.search, executor=cfg.executor,
-                          sampler=cfg.sampler, predictor=cfg.predictor, proposer=cfg.proposer,
-                          rhi=cfg.rhi, paths=cfg.paths)
+    gcfg = GenerateConfig(seed=cfg.seed, device=cfg.device, compilation_cache=cfg.compilation_cache,
+                          **pipeline_of(cfg))
     say = console.print if console is not None else log.info
     match_cfg = MatchConfig(timeout_s=cfg.match_timeout_s)
     report: dict[str, Any] = {}

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from genms.crystal.structure import Crystal
+from genms.paths import PathsConfig
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def distinct_prototypes(crystals: list[Crystal], timeout_s: float = 30.0) -> lis
     return out
 
 
-def family_references(family: str, paths: dict | None = None, max_references: int | None = None,
+def family_references(family: str, paths: PathsConfig | None = None, max_references: int | None = None,
                       datasets: tuple[str, ...] | None = None, distinct: bool = False) -> FamilyRefs:
     """The family's reference set (``references`` is None when none could be loaded)."""
     from genms.data.arrays import CrystalArrays
@@ -164,8 +165,8 @@ def family_references(family: str, paths: dict | None = None, max_references: in
     from genms.language.known import MP_DATASETS
     from genms.paths import resolve_cache_dir
 
-    paths = paths or {}
-    data_dir, cache_dir = paths.get("data_dir", "auto"), paths.get("cache_dir", "auto")
+    paths = paths or PathsConfig()
+    data_dir, cache_dir = paths.data_dir, paths.cache_dir
     datasets = tuple(datasets or MP_DATASETS)
     fam = get_family(family)
     key = hashlib.sha256(repr((_CACHE_VERSION, fam.name, fam.ratios, fam.space_groups, datasets,

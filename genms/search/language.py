@@ -2,12 +2,13 @@
 
 :class:`LanguageLevel` bundles the three pieces of :mod:`genms.language` the search needs —
 ``parse_request`` (text -> ``Request``), a formula proposer (π_hi) and an R_hi scorer adapted
-to :class:`~genms.search.tree.FormulaScorer` — built once from the ``proposer`` and
-``reference`` config nodes.
+to :class:`~genms.search.tree.FormulaScorer` — built once from the ``proposer``, ``rhi`` and
+``paths`` config nodes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -15,7 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from genms.interfaces import FormulaCandidate
+from genms.language.proposer import ProposerConfig
 from genms.language.request import Request, RequestError, parse_request
+from genms.language.rhi import RHiConfig
+from genms.paths import PathsConfig
 from genms.search.candidates import FormulaScore
 
 log = logging.getLogger(__name__)
@@ -74,19 +78,22 @@ class LanguageLevel:
         return parse(request)
 
 
-def build_language(proposer: dict, rhi: dict, paths: dict) -> LanguageLevel:
-    """The configured proposer (offline by default) and R_hi against its reference formulae.
+def language_settings(proposer: ProposerConfig, rhi: RHiConfig) -> dict:
+    """The settings that change proposals and scores (the ``llm`` node matters only to the
+    ``llm`` backend); part of a search journal's fingerprint."""
+    settings = dataclasses.asdict(proposer)
+    if proposer.backend != "llm":
+        settings.pop("llm")
+    return {"proposer": settings, "rhi": dataclasses.asdict(rhi)}
 
-    ``proposer`` is the ``proposer`` node (:class:`genms.language.proposer.ProposerConfig`),
-    ``rhi`` the ``rhi`` node (:class:`genms.language.rhi.RHiConfig`).
-    """
-    from genms.configs import to_dataclass
+
+def build_language(proposer: ProposerConfig, rhi: RHiConfig, paths: PathsConfig) -> LanguageLevel:
+    """The configured proposer (offline by default) and R_hi against its reference formulae."""
     from genms.language.proposer import build_proposer, build_ranker, build_reference
-    from genms.language.rhi import RHi, RHiConfig
+    from genms.language.rhi import RHi
 
-    data_dir, cache_dir = paths.get("data_dir", "auto"), paths.get("cache_dir", "auto")
-    reference = build_reference(proposer, data_dir, cache_dir)
+    reference = build_reference(proposer, paths.data_dir, paths.cache_dir)
     built = build_proposer(proposer, reference)
-    scorer = RhiScorer(RHi(reference, to_dataclass(RHiConfig, rhi), build_ranker(proposer)))
-    fingerprint = json.dumps({"proposer": proposer, "rhi": rhi}, sort_keys=True, default=str)
+    scorer = RhiScorer(RHi(reference, rhi, build_ranker(proposer)))
+    fingerprint = json.dumps(language_settings(proposer, rhi), sort_keys=True, default=str)
     return LanguageLevel(built, scorer, fingerprint, reference)

@@ -18,15 +18,20 @@ samples in ``<out_dir>/compositions.json`` are reused when the settings are the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from genms.diffusion.config import SamplerConfig
+from genms.energy.config import PredictorConfig
+from genms.paths import PathsConfig
+from genms.pipeline import sampler_options
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +60,9 @@ class BestOfNConfig:
     dft_exclude: list[str] = field(default_factory=lambda: list(DFT_EXCLUDE))
     dft_results: str | None = None
     reuse: bool = True  # reuse <out_dir>/compositions.json scored with the same settings
-    sampler: dict[str, Any] = field(default_factory=dict)
-    predictor: dict[str, Any] = field(default_factory=dict)
-    paths: dict[str, Any] = field(default_factory=dict)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
 
 
 def held_out_compositions(cfg: BestOfNConfig) -> list[tuple[str, int]]:
@@ -65,7 +70,7 @@ def held_out_compositions(cfg: BestOfNConfig) -> list[tuple[str, int]]:
     from genms.crystal.composition import composition_from_numbers
     from genms.data.prepare import DataNotPreparedError, load_prepared
 
-    cache = cfg.paths.get("cache_dir", "auto")
+    cache = cfg.paths.cache_dir
     try:
         arrays = load_prepared(cfg.dataset, cfg.split, None if cache == "auto" else cache)
     except DataNotPreparedError as exc:
@@ -226,11 +231,9 @@ def plot(gnn: list[float | None], dft: list[float | None], path: Path, n: int, t
 def _sampler(cfg: BestOfNConfig, sampler):
     if sampler is not None:
         return sampler
-    from genms.configs import to_dataclass
-    from genms.diffusion.config import SamplerConfig
     from genms.diffusion.sampler import load_sampler
 
-    return load_sampler(None, to_dataclass(SamplerConfig, {k: v for k, v in cfg.sampler.items() if v is not None}))
+    return load_sampler(None, cfg.sampler)
 
 
 def _predictor(cfg: BestOfNConfig, predictor):
@@ -238,7 +241,13 @@ def _predictor(cfg: BestOfNConfig, predictor):
         return predictor
     from genms.energy.predictor import load_predictor
 
-    return load_predictor(cfg.predictor.get("bundle"))
+    return load_predictor(cfg.predictor.bundle)
+
+
+def _sampler_settings(sampler: SamplerConfig) -> dict:
+    """``bundle`` and ``steps`` always (the keys earlier runs recorded, so their scored samples
+    are still reused), and every other setting that differs from its default."""
+    return {"bundle": sampler.bundle, "steps": sampler.steps, **sampler_options(sampler)}
 
 
 def _load_rows(path: Path, settings: dict) -> list[dict] | None:
@@ -270,7 +279,8 @@ def run_best_of_n(cfg: BestOfNConfig, sampler=None, predictor=None) -> dict:
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = {"n": cfg.n, "n_compositions": cfg.n_compositions, "dataset": cfg.dataset, "split": cfg.split,
-                "max_atoms": cfg.max_atoms, "seed": cfg.seed, "sampler": cfg.sampler, "predictor": cfg.predictor}
+                "max_atoms": cfg.max_atoms, "seed": cfg.seed, "sampler": _sampler_settings(cfg.sampler),
+                "predictor": dataclasses.asdict(cfg.predictor)}
     saved = _load_rows(out / "compositions.json", settings) if cfg.reuse else None
     start = time.perf_counter()
     if saved is not None:

@@ -135,7 +135,7 @@ def run_eval_dft(ecfg, out_dir: Path, console=None, command: str = "") -> dict:
     from genms.validate.report import per_structure_rows, summarize
 
     if ecfg.suite == "known":
-        tasks = known_compound_tasks(list(ecfg.known_ids), resolve_data_dir(ecfg.paths.get("data_dir", "auto")))
+        tasks = known_compound_tasks(list(ecfg.known_ids), resolve_data_dir(ecfg.paths.data_dir))
     else:
         tasks = []
         for fam, folder in family_runs(list(ecfg.runs)).items():

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from genms.parallel.executor import ExecutorConfig
+from genms.paths import PathsConfig
 
 CODES = ("gpaw", "emt")
 SPIN_POLICIES = ("auto", "on", "off")
@@ -230,7 +231,7 @@ class ValidateConfig:
     mlip: MLIPConfig = field(default_factory=MLIPConfig)
     references: ReferenceConfig = field(default_factory=ReferenceConfig)
     executor: ExecutorConfig = field(default_factory=_serial_executor)
-    paths: dict[str, Any] = field(default_factory=dict)
+    paths: PathsConfig = field(default_factory=PathsConfig)
 
     def __post_init__(self) -> None:
         _check_choice("protocol", self.protocol, PROTOCOLS)
@@ -273,7 +274,7 @@ class EvalDFTConfig:
     mlip: MLIPConfig = field(default_factory=MLIPConfig)
     references: ReferenceConfig = field(default_factory=ReferenceConfig)
     executor: ExecutorConfig = field(default_factory=_serial_executor)
-    paths: dict[str, Any] = field(default_factory=dict)
+    paths: PathsConfig = field(default_factory=PathsConfig)
 
     def __post_init__(self) -> None:
         _check_choice("suite", self.suite, ("candidates", "known"))
@@ -285,4 +286,4 @@ class EvalDFTConfig:
         return ValidateConfig(inputs=[], out_dir=out_dir, protocol=self.protocol, relax_ids=list(self.relax_ids),
                               top=None, retry_failed=self.retry_failed, max_atoms=self.max_atoms, dft=self.dft,
                               launch=self.launch, mlip=self.mlip, references=self.references,
-                              executor=self.executor, paths=dict(self.paths))
+                              executor=self.executor, paths=self.paths)

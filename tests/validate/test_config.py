@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from genms.cli import CONF_DIR
+from genms.cli import compose
 from genms.configs import ConfigError, to_dataclass
 from genms.validate.config import DFTSettings, EvalDFTConfig, LaunchConfig, ValidateConfig
 
 
 def _compose(name: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return OmegaConf.to_container(compose(name, overrides=overrides), resolve=True)
+    return OmegaConf.to_container(compose(name, overrides), resolve=True)
 
 
 @pytest.mark.parametrize("preset", ["fast", "production"])
