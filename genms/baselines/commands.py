@@ -18,7 +18,6 @@ run with :class:`~genms.tracking.reports.ExperimentRun` (W&B offline by default)
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from genms.baselines.prototypes import PrototypeConfig
+from genms.io import atomic_write_json
 from genms.pipeline import PipelineConfig
 from genms.search.benchmark import FamilyRequest
 from genms.tracking.reports import ReportConfig
@@ -101,7 +101,6 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
     from genms.search.benchmark import evaluated_structures, structure_metrics
     from genms.search.families import family_references
     from genms.search.language import build_language
-    from genms.search.report import atomic_write
     from genms.search.tree import energy_worker, sampler_worker
     from genms.tracking.reports import ExperimentRun, SweepPointInfo
 
@@ -146,7 +145,7 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
                     run.log_structures("top_structures", [c.crystal for c in top], [c.id for c in top])
     report["meta"] = {"seed": cfg.seed, "evaluate": cfg.evaluate, "search": dataclasses.asdict(cfg.search),
                       "random": dataclasses.asdict(cfg.random), "prototypes": dataclasses.asdict(cfg.prototypes)}
-    atomic_write(Path(cfg.output), json.dumps(report, indent=2, default=str) + "\n")
+    atomic_write_json(cfg.output, report)
     report["output"] = cfg.output
     return report
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from genms.crystal.structure import Crystal
+from genms.io import atomic_write_json
 from genms.paths import user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -217,12 +216,8 @@ def family_prototypes(family: str, cfg: PrototypeConfig = PrototypeConfig()) -> 
         raise PrototypeError(f"no {name} (ratio {get_family(name).ratio_text()}, space groups "
                              f"{list(get_family(name).space_groups)}) found in {[f.name for f in files]}")
     if cfg.cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
         rows = [{"material_id": p.material_id, "formula": p.formula, "spacegroup": p.spacegroup,
                  "source": p.source, "cif": to_cif(p.crystal)} for p in protos]
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(rows, fh)
-        os.replace(tmp, path)
+        atomic_write_json(path, rows, indent=None)
     log.info("%d %s prototypes: %s", len(protos), name, ", ".join(f"{p.formula} ({p.spacegroup})" for p in protos[:6]))
     return protos

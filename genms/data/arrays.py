@@ -13,8 +13,6 @@ The file is small enough to carry to the GPU machine (MP-20-sized sets are a few
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from genms.crystal.structure import Crystal, lattice_to_params
+from genms.io import atomic_path
 
 
 @dataclass(frozen=True)
@@ -115,9 +114,8 @@ class CrystalArrays:
         )
 
     def save(self, path: str | Path) -> Path:
-        """Atomic write: a temporary file in the same folder, then ``os.replace``."""
+        """Atomic write (:func:`genms.io.atomic_path`)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {
             "frac_coords": self.frac_coords,
             "atomic_numbers": self.atomic_numbers,
@@ -128,15 +126,8 @@ class CrystalArrays:
         }
         for k, v in self.targets.items():
             arrays[f"target__{k}"] = v
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
         return path
 
     @classmethod

@@ -13,10 +13,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import shlex
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from omegaconf import DictConfig, open_dict
 
 from genms.configs import ConfigError, to_dataclass
 from genms.energy.task import EnergyTaskConfig
+from genms.io import atomic_write_json
 from genms.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -241,15 +240,6 @@ def _throughput(predictor, arrays, min_structures: int, repeats: int) -> dict:
             "max_atoms": int(big.n_atoms.max())}
 
 
-def _atomic_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json.tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
 def eval_energy(cfg: DictConfig):
     """``genms eval energy``: accuracy on the test sets + throughput -> JSON."""
     import jax
@@ -295,7 +285,7 @@ def eval_energy(cfg: DictConfig):
     result["throughput"] = {**sp, "set": f"{ev.speed_dataset}/{ev.speed_split}",
                             "what": "predict_arrays end to end: host packing, device neighbour search, GNN"}
     if ev.output:
-        _atomic_json(_repo_path(ev.output), result)
+        atomic_write_json(_repo_path(ev.output), result)
         log.info("wrote %s", _repo_path(ev.output))
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}, indent=2))  # noqa: T201 - CLI output
     return result

@@ -10,11 +10,11 @@ predictor reports ``c * spread`` as ``std``. Scaling does not change how candida
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from genms.io import atomic_write_json
 
 ONE_SIGMA = 0.6826894921370859
 #: fewest held-out predictions the scale is fitted on
@@ -53,8 +53,5 @@ def calibrate_bundle(bundle: str | Path, arrays, target: str, split_name: str = 
     meta = json.loads(meta_path.read_text())
     meta["std_scale"] = scale
     meta["std_calibration"] = info
-    fd, tmp = tempfile.mkstemp(dir=bundle, suffix=".json.tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(meta, fh, indent=2)
-    os.replace(tmp, meta_path)
+    atomic_write_json(meta_path, meta)
     return info

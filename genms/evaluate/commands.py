@@ -9,15 +9,13 @@ per-file results.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from genms.configs import ConfigError, to_dataclass
 from genms.evaluate.validity import DEFAULT_VALIDITY, ValidityConfig, check_validity, parse_cif
+from genms.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -122,17 +120,6 @@ def evaluate_files(
     return {"summary": summary, "files": records}
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def _default_output() -> Path:
     try:
@@ -180,7 +167,7 @@ def metrics(cfg) -> dict:
     report = evaluate_files(files, conf.validity, conf.n_workers, conf.reference_formulae, conf.progress)
     report["config"] = {k: v for k, v in node.items() if k != "inputs"}  # type: ignore[union-attr]
     out = Path(conf.output).expanduser() if conf.output else _default_output()
-    write_json_atomic(out, report)
+    atomic_write_json(out, report, indent=1)
     print_table(report["summary"])
     print(f"wrote {out}")  # noqa: T201 (the command's user-facing output)
     return report["summary"]

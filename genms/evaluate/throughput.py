@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from genms.crystal.structure import Crystal
-from genms.evaluate.commands import write_json_atomic
 from genms.evaluate.matching import MatchConfig, match_one_sample
 from genms.evaluate.validity import check_many, validity_fractions
+from genms.io import atomic_write_json
 from genms.paths import REPO_ROOT, resolve_data_dir
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     result = run(args.n_validity, args.n_pairs, args.workers, args.timeout_s, args.seed)
     if args.out:
-        write_json_atomic(args.out, result)
+        atomic_write_json(args.out, result, indent=1)
     print(json.dumps(result, indent=1))  # noqa: T201 (the command's output)
     return 0
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from genms.crystal.composition import smact_valid
+from genms.io import atomic_write_json
 from genms.language.elements import class_members
 from genms.language.families import FAMILIES, normalise_ratio
 from genms.language.known import canonical_formula, formula_elements, formula_ratio
@@ -230,7 +231,6 @@ def markdown_rows(report: dict) -> str:
 
 def run_benchmark(cfg: BenchmarkConfig, proposer_cfg: ProposerConfig, paths: PathsConfig) -> dict:
     """Run the prompt set, write ``cfg.output`` and return the report."""
-    from genms.language.commands import atomic_write_json
     from genms.language.proposer import as_config, build_proposer, build_reference
 
     start = time.perf_counter()

@@ -6,17 +6,14 @@ config value) ends the command with a one-line message naming the fix, never a t
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from omegaconf import DictConfig
 
 from genms.configs import ConfigError, typed
+from genms.io import atomic_write_json
 from genms.language.benchmark import BenchmarkConfig
 from genms.language.llm_client import LLMError
 from genms.language.prompts import PromptError
@@ -61,17 +58,6 @@ class EvalLanguageConfig:
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
     proposer: ProposerConfig = field(default_factory=ProposerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
-
-
-def atomic_write_json(path: str | Path, data: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, default=str)
-        fh.write("\n")
-    os.replace(tmp, path)
-    return path
 
 
 def run_propose(cfg: ProposeConfig | DictConfig) -> tuple[object, list[ScoredFormula], dict]:

@@ -20,9 +20,7 @@ import gzip
 import hashlib
 import io
 import logging
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from genms.crystal.composition import FormulaError, parse_formula
+from genms.io import atomic_write_bytes
 from genms.language.families import normalise_ratio
 
 log = logging.getLogger(__name__)
@@ -162,24 +161,12 @@ class KnownCompounds:
     def save(self, path: str | Path) -> Path:
         """Gzipped TSV, written atomically."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.StringIO()
         buf.write(f"# genms known compounds v{TABLE_VERSION}\n{_HEADER}\n")
         for r in sorted(self.rows, key=lambda r: (r.formula, r.dataset, r.material_id)):
             buf.write(f"{r.formula}\t{r.spacegroup}\t{r.material_id}\t{r.dataset}\n")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as fh:
-                # mtime=0: the same rows always give the same bytes.
-                with gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=9, mtime=0) as gz:
-                    gz.write(buf.getvalue().encode())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        # mtime=0: the same rows always give the same bytes.
+        return atomic_write_bytes(path, gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0))
 
     @classmethod
     def load(cls, path: str | Path) -> KnownCompounds:

@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from genms.io import atomic_write_json
 from genms.paths import user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -92,12 +92,7 @@ class ReplyCache:
             return None
 
     def put(self, key: str, reply: str, meta: dict) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump({**meta, "reply": reply}, fh)
-        os.replace(tmp, path)
+        atomic_write_json(self._path(key), {**meta, "reply": reply}, indent=None)
 
 
 def default_cache(cfg: LLMConfig) -> ReplyCache | None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from genms.io import atomic_write_json
 from genms.language.families import Family, get_family, normalise_ratio
 from genms.language.known import KnownCompound, KnownCompounds, formula_elements, formula_ratio
 from genms.paths import user_cache_dir
@@ -155,13 +154,6 @@ class WikipediaRetriever:
             log.warning("Wikipedia retrieval for %r failed: %s", title, exc)
             return ""
         if extract:
-            _atomic_write(path, json.dumps({"title": title, "extract": extract}))
+            atomic_write_json(path, {"title": title, "extract": extract}, indent=None)
         return extract[: self.cfg.wikipedia_max_chars]
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)

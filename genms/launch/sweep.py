@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genms.cli import quote_value
+from genms.io import atomic_write_json
 from genms.launch.expand import SweepError, SweepPoint, SweepSpec, build_spec, detect_output_key
-from genms.launch.sweep_log import STATUS_OK, SweepLog, read_point_result, write_json_atomic
+from genms.launch.sweep_log import STATUS_OK, SweepLog, read_point_result
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +307,7 @@ def run_sweep(spec: SweepSpec, cfg: SweepConfig) -> tuple[Path, list[dict], int]
         if not 0 <= cfg.only < len(tasks):
             raise SweepError(f"sweep.only={cfg.only} but the sweep has points 0..{len(tasks) - 1}")
         tasks = [tasks[cfg.only]]
-    write_json_atomic(root / "sweep.json", describe(spec, name, root))
+    atomic_write_json(root / "sweep.json", describe(spec, name, root))
     finished = record.finished_ids(include_failed=not cfg.retry_failed)
     pending = [t for t in tasks if t.point_id not in finished]
     skipped = len(tasks) - len(pending)

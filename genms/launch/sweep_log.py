@@ -10,25 +10,15 @@ array tasks sharing the file never interleave, and a torn last line (a killed wr
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
+
+from genms.io import append_json_line
 
 log = logging.getLogger(__name__)
 
 STATUS_OK = "ok"
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(payload, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 class SweepLog:
@@ -62,18 +52,7 @@ class SweepLog:
                 if include_failed or row.get("status") == STATUS_OK}
 
     def append(self, row: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = (json.dumps(row, default=str, allow_nan=True) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        append_json_line(self.path, row, lock=True)
 
 
 def read_point_result(point_dir: Path, names: tuple[str, ...]) -> tuple[dict | None, str | None]:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from genms.io import atomic_write_text
 from genms.pipeline import PipelineConfig, pipeline_of
 from genms.search.candidates import Candidate, SearchResult
 
@@ -179,9 +180,7 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
             say(_one_line(fam.family, entry))
     report["meta"] = _meta(cfg, command)
     path = Path(cfg.output)
-    from genms.search.report import atomic_write
-
-    atomic_write(path, json.dumps(report, indent=2, default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(report, indent=2, default=_json_default) + "\n")
     report["output"] = str(path)
     return report
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from genms.crystal.structure import Crystal
+from genms.io import atomic_path
 
 
 def _pyplot():
@@ -27,10 +28,8 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     return path
 
 

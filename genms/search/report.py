@@ -16,30 +16,19 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import platform
 import subprocess
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from genms.io import atomic_write_text
 from genms.search.candidates import REJECTIONS, Candidate, SearchResult, ranked_first
 
 log = logging.getLogger(__name__)
 
 _PACKAGES = ("genms", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "jraph", "numpy",
              "pymatgen", "smact", "ase", "spglib", "hydra-core", "ray", "matplotlib")
-
-
-def atomic_write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; run outputs are ordinary files
-    os.replace(tmp, path)
-    return path
 
 
 def _json(obj: Any) -> str:
@@ -111,20 +100,20 @@ def write_run(result: SearchResult, out_dir: str | Path, config: dict | None = N
     top = result.top(top_k, distinct)
     cif_paths = []
     for c in top:
-        cif_paths.append(atomic_write(out / "cifs" / f"{c.rank:02d}_{c.formula}.cif", to_cif(c.crystal)))
+        cif_paths.append(atomic_write_text(out / "cifs" / f"{c.rank:02d}_{c.formula}.cif", to_cif(c.crystal)))
     paths["cifs"] = out / "cifs"
     ordered = ranked_first(result.candidates)
-    paths["candidates_csv"] = atomic_write(out / "candidates.csv", _csv([c.to_record() for c in ordered]))
-    paths["candidates_json"] = atomic_write(out / "candidates.json",
+    paths["candidates_csv"] = atomic_write_text(out / "candidates.csv", _csv([c.to_record() for c in ordered]))
+    paths["candidates_json"] = atomic_write_text(out / "candidates.json",
                                             _json([c.to_record(with_structure=True) for c in ordered]))
     formula_records = [n.to_record() for n in result.formulae]
-    paths["formulae_csv"] = atomic_write(out / "formulae.csv", _csv(formula_records))
-    paths["formulae_json"] = atomic_write(out / "formulae.json", _json(formula_records))
+    paths["formulae_csv"] = atomic_write_text(out / "formulae.csv", _csv(formula_records))
+    paths["formulae_json"] = atomic_write_text(out / "formulae.json", _json(formula_records))
     if config is not None:
         from omegaconf import OmegaConf
 
-        paths["config"] = atomic_write(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(config)))
-    paths["versions"] = atomic_write(out / "versions.json", _json(versions()))
+        paths["config"] = atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(config)))
+    paths["versions"] = atomic_write_text(out / "versions.json", _json(versions()))
     summary = {
         "request": result.request_text,
         "parsed_request": str(result.request),
@@ -139,7 +128,7 @@ def write_run(result: SearchResult, out_dir: str | Path, config: dict | None = N
         "top": [{"rank": c.rank, "id": c.id, "formula": c.formula, "score": c.score,
                  "e_form_ev_per_atom": c.e_form, "cif": str(p.relative_to(out))} for c, p in zip(top, cif_paths, strict=True)],
     }
-    paths["summary"] = atomic_write(out / "summary.json", _json(summary))
+    paths["summary"] = atomic_write_text(out / "summary.json", _json(summary))
     paths["report"] = _write_markdown(result, out, top, cif_paths, pictures, distinct)
     return paths
 
@@ -194,4 +183,4 @@ def _write_markdown(result: SearchResult, out: Path, top: list[Candidate], cif_p
         lines.append("")
     lines += ["Files: `candidates.csv`/`.json` (every structure, every score), `formulae.csv`/`.json`, "
               "`cifs/`, `config.yaml`, `versions.json`, `summary.json`.", ""]
-    return atomic_write(out / "report.md", "\n".join(lines))
+    return atomic_write_text(out / "report.md", "\n".join(lines))

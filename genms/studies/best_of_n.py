@@ -30,6 +30,7 @@ import numpy as np
 
 from genms.diffusion.config import SamplerConfig
 from genms.energy.config import PredictorConfig
+from genms.io import atomic_write_json
 from genms.paths import PathsConfig
 from genms.pipeline import sampler_options
 
@@ -273,7 +274,6 @@ def run_best_of_n(cfg: BestOfNConfig, sampler=None, predictor=None) -> dict:
 
     from genms.crystal.convert import to_cif
     from genms.search.api import select_device
-    from genms.search.report import atomic_write
 
     backend = select_device(cfg.device)
     out = Path(cfg.out_dir)
@@ -307,8 +307,8 @@ def run_best_of_n(cfg: BestOfNConfig, sampler=None, predictor=None) -> dict:
     }
     table = [{**{k: v for k, v in r.items() if k != "structures"},
               "cifs": [to_cif(c) for c in r["structures"]]} for r in rows]
-    atomic_write(out / "compositions.json", json.dumps({"settings": settings, "rows": table}, default=str))
-    atomic_write(Path(cfg.output), json.dumps(report, indent=2) + "\n")
+    atomic_write_json(out / "compositions.json", {"settings": settings, "rows": table}, indent=None)
+    atomic_write_json(cfg.output, report)
     report["output"] = cfg.output
     return report
 

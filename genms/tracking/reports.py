@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genms.io import atomic_path, atomic_write_json
 from genms.tracking.writers import JsonlWriter, WandbWriter
 
 log = logging.getLogger(__name__)
@@ -158,13 +159,10 @@ class ExperimentRun:
         for r in rows:
             columns += [k for k in r if k not in columns]
         path = self.run_dir / "report" / "tables" / f"{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(tmp, path)
         self.tables[name] = str(path.relative_to(self.run_dir))
         if self._wandb is not None:
             try:
@@ -222,10 +220,7 @@ class ExperimentRun:
         return sorted(str(p) for p in (self.run_dir / "wandb").glob("offline-run-*"))
 
     def _save(self) -> None:
-        path = self.run_dir / RUN_FILE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.record(), indent=2, default=str))
-        os.replace(tmp, path)
+        atomic_write_json(self.run_dir / RUN_FILE, self.record())
 
     def finish(self) -> Path:
         if self._wandb is not None:

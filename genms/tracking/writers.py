@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from genms.io import atomic_write_json
+
 log = logging.getLogger(__name__)
 
 
@@ -56,9 +58,7 @@ class JsonlWriter:
         self._fh.flush()
 
     def write_config(self, config: Mapping[str, Any]) -> None:
-        tmp = self.path.with_name("config.json.tmp")
-        tmp.write_text(json.dumps(config, indent=2, default=str))
-        os.replace(tmp, self.path.with_name("config.json"))
+        atomic_write_json(self.path.with_name("config.json"), config)
 
     def close(self) -> None:
         self._fh.close()

@@ -21,12 +21,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from genms.io import atomic_write_json
 from genms.parallel.executor import Executor, MapSpec, TaskFailed, build_executor
 from genms.parallel.journal import Journal
 from genms.validate.config import ValidateConfig
@@ -55,14 +55,6 @@ class ValidationRun:
     n_resumed: int = 0
     n_run: int = 0
     summary: dict = field(default_factory=dict)
-
-
-def atomic_write_json(path: Path, obj) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-    return path
 
 
 def _executor(cfg: ValidateConfig) -> Executor:

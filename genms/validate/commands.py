@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from omegaconf import DictConfig, OmegaConf
 
+from genms.io import atomic_write_json
 from genms.validate.launch import sigterm_as_exit
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def _gpaw_missing(cfg) -> str | None:
 def validate(cfg: DictConfig) -> int:
     """MLIP pre-relaxation + DFT formation energies for CIFs or ``genms generate`` run folders."""
     from genms.configs import to_dataclass
-    from genms.validate.batch import atomic_write_json, run_validation
+    from genms.validate.batch import run_validation
     from genms.validate.config import ValidateConfig
     from genms.validate.inputs import collect_tasks
     from genms.validate.report import summarize
@@ -130,7 +131,7 @@ def eval_dft(cfg: DictConfig) -> int:
 def run_eval_dft(ecfg, out_dir: Path, console=None, command: str = "") -> dict:
     """Select the structures, validate them (resumable in ``out_dir``) and write ``ecfg.output``."""
     from genms.paths import resolve_data_dir
-    from genms.validate.batch import atomic_write_json, run_validation
+    from genms.validate.batch import run_validation
     from genms.validate.inputs import family_runs, known_compound_tasks, run_folder_tasks
     from genms.validate.report import per_structure_rows, summarize
 

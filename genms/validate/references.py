@@ -21,16 +21,15 @@ recipe version). Failed references are not cached, so a rerun tries them again.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from genms.io import atomic_write_json
 from genms.paths import user_cache_dir
 from genms.validate.config import (
     REFERENCE_RECIPE_VERSION,
@@ -170,11 +169,7 @@ class ReferenceCache:
             return None
 
     def put(self, element: str, record: dict) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / f"{element}.json"
-        tmp = path.with_suffix(f".json.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        os.replace(tmp, path)
+        atomic_write_json(self.dir / f"{element}.json", record, indent=1)
 
 
 # -- computing one reference ---------------------------------------------------------------

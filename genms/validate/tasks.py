@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from genms.crystal.structure import Crystal
+from genms.io import atomic_path
 from genms.validate.config import ValidateConfig
 
 log = logging.getLogger(__name__)
@@ -118,10 +118,8 @@ def _write_structure(atoms, path: Path) -> str | None:
     from ase.io import write
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.cif")
-        write(tmp, atoms, format="cif")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            write(tmp, atoms, format="cif")
         return str(path)
     except Exception as exc:  # the record matters more than the CIF copy
         log.warning("could not write %s: %s", path, exc)

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from genms.io import atomic_write_json
+
 
 def _rank() -> int:
     if os.environ.get("GPAW_MPI_BACKEND") in ("cgpaw", "mpi4py"):
@@ -33,9 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = run_job(job)
     if _rank() == 0:
-        tmp = result_path.with_suffix(result_path.suffix + ".tmp")
-        tmp.write_text(json.dumps(result))
-        os.replace(tmp, result_path)
+        atomic_write_json(result_path, result, indent=None)
     return 0
 
 
