@@ -28,9 +28,10 @@ from typing import Any
 from genms.configs import typed
 from genms.diffusion.config import SamplerConfig
 from genms.energy.config import PredictorConfig
+from genms.interfaces import Request
 from genms.language.proposer import ProposerConfig
 from genms.language.rhi import RHiConfig
-from genms.parallel.executor import Executor, ExecutorConfig, build_executor
+from genms.parallel.executor import Executor, ExecutorConfig, WorkerSpec, build_executor
 from genms.parallel.journal import Journal
 from genms.paths import PathsConfig
 from genms.pipeline import PipelineConfig, sampler_options
@@ -124,11 +125,12 @@ def _model_fingerprint(sampler: SamplerConfig, predictor: PredictorConfig) -> st
 class GenMS:
     """Loaded components of the search; :meth:`generate` runs one request."""
 
-    def __init__(self, language: LanguageLevel, sampler, energy, executor: Executor | None = None,
-                 search: SearchConfig | None = None, fingerprint: str = "") -> None:
+    def __init__(self, language: LanguageLevel, sampler: WorkerSpec, energy: WorkerSpec,
+                 executor: Executor | None = None, search: SearchConfig | None = None,
+                 fingerprint: str = "") -> None:
         self.language = language
-        self.sampler = sampler  # WorkerSpec
-        self.energy = energy  # WorkerSpec
+        self.sampler = sampler  # π_lo (sampler_worker)
+        self.energy = energy  # R_lo (energy_worker)
         self.executor = executor or build_executor(ExecutorConfig())
         self.search = search or SearchConfig()
         self.fingerprint = fingerprint
@@ -203,7 +205,7 @@ class GenMS:
 
     def generate(
         self,
-        request: str | Any,
+        request: str | Request,
         *,
         seed: int = 0,
         out_dir: str | Path | None = None,

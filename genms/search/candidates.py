@@ -1,7 +1,7 @@
 """What the search produces: scored formulae, scored structures and the whole result.
 
-* :class:`FormulaScore` — R_hi of one formula (total in [0, 1], per-check reasons).
-* :class:`FormulaNode` — a formula in the tree: proposer output, R_hi, whether it was expanded.
+* :class:`FormulaNode` — a formula in the tree: proposer output, R_hi (a
+  :class:`genms.interfaces.FormulaScore`), whether it was expanded.
 * :class:`Candidate` — one sampled structure with every check and score, and its status
   (``kept`` or why it was dropped).
 * :class:`SearchResult` — all of the above plus the outcome (``status``/``message``) and timings.
@@ -48,18 +48,6 @@ def crystal_to_dict(crystal: Crystal) -> dict:
 def crystal_from_dict(d: dict) -> Crystal:
     return Crystal(np.array(d["frac_coords"], dtype=np.float64).reshape(-1, 3),
                    np.array(d["atomic_numbers"], dtype=np.int64), np.array(d["lattice"]))
-
-
-@dataclass(frozen=True)
-class FormulaScore:
-    """R_hi of one formula: ``total`` in [0, 1]; ``passed`` = survived the hard checks."""
-
-    formula: str
-    total: float
-    passed: bool
-    reasons: tuple[str, ...] = ()
-    checks: dict[str, float] = field(default_factory=dict)
-    failures: tuple[str, ...] = ()  # the hard checks it failed, with reasons
 
 
 @dataclass(frozen=True)

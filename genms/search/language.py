@@ -2,7 +2,7 @@
 
 :class:`LanguageLevel` bundles the three pieces of :mod:`genms.language` the search needs —
 ``parse_request`` (text -> ``Request``), a formula proposer (π_hi) and an R_hi scorer adapted
-to :class:`~genms.search.tree.FormulaScorer` — built once from the ``proposer``, ``rhi`` and
+to :class:`~genms.interfaces.FormulaScorer` — built once from the ``proposer``, ``rhi`` and
 ``paths`` config nodes.
 """
 
@@ -13,14 +13,13 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from genms.interfaces import FormulaCandidate
+from genms.interfaces import FormulaCandidate, FormulaProposer, FormulaScore, FormulaScorer
 from genms.language.proposer import ProposerConfig
+from genms.language.reference import ReferenceFormulae
 from genms.language.request import Request, RequestError, parse_request
-from genms.language.rhi import RHiConfig
+from genms.language.rhi import RHi, RHiConfig, ScoredFormula
 from genms.paths import PathsConfig
-from genms.search.candidates import FormulaScore
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +38,24 @@ def parse(request: str | Request) -> tuple[Request, str]:
 
 
 class RhiScorer:
-    """R_hi (:class:`genms.language.rhi.RHi`) as a :class:`~genms.search.tree.FormulaScorer`.
+    """R_hi (:class:`genms.language.rhi.RHi`) as a :class:`~genms.interfaces.FormulaScorer`.
 
     ``RHi.score`` returns the formulae best first; the search wants them in its own order.
     """
 
-    def __init__(self, rhi: Any) -> None:
+    def __init__(self, rhi: RHi) -> None:
         self.rhi = rhi
 
     @property
-    def reference(self) -> Any:
+    def reference(self) -> ReferenceFormulae:
         return self.rhi.reference
 
-    def score(self, request: Any, candidates: Sequence[FormulaCandidate]) -> list[FormulaScore]:
+    def score(self, request: Request, candidates: Sequence[FormulaCandidate]) -> list[FormulaScore]:
         scored = {s.formula: to_formula_score(s) for s in self.rhi.score(request, list(candidates))}
         return [scored[c.formula] for c in candidates]
 
 
-def to_formula_score(scored: Any) -> FormulaScore:
+def to_formula_score(scored: ScoredFormula) -> FormulaScore:
     """A :class:`genms.language.rhi.ScoredFormula` as the search's :class:`FormulaScore`."""
     checks = {c.name: float(c.score) for c in scored.checks}
     reasons = tuple(f"{c.name}: {c.reason}" for c in scored.checks if c.reason)
@@ -68,10 +67,10 @@ def to_formula_score(scored: Any) -> FormulaScore:
 class LanguageLevel:
     """π_hi + R_hi, loaded once; ``reference`` is the known-formula set R_hi's uniqueness uses."""
 
-    proposer: Any  # genms.interfaces.FormulaProposer
-    scorer: Any  # genms.search.tree.FormulaScorer
+    proposer: FormulaProposer
+    scorer: FormulaScorer
     fingerprint: str = ""
-    reference: Any = None
+    reference: ReferenceFormulae | None = None
 
     @staticmethod
     def parse(request: str | Request) -> tuple[Request, str]:
@@ -90,7 +89,6 @@ def language_settings(proposer: ProposerConfig, rhi: RHiConfig) -> dict:
 def build_language(proposer: ProposerConfig, rhi: RHiConfig, paths: PathsConfig) -> LanguageLevel:
     """The configured proposer (offline by default) and R_hi against its reference formulae."""
     from genms.language.proposer import build_proposer, build_ranker, build_reference
-    from genms.language.rhi import RHi
 
     reference = build_reference(proposer, paths.data_dir, paths.cache_dir)
     built = build_proposer(proposer, reference)

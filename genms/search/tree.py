@@ -26,7 +26,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from genms.interfaces import FormulaCandidate
+from genms.interfaces import (
+    EnergyPrediction,
+    EnergyPredictor,
+    FormulaCandidate,
+    FormulaProposer,
+    FormulaScorer,
+    Request,
+    StructureSampler,
+)
 from genms.parallel.executor import Executor, MapSpec, SerialExecutor, TaskFailed, WorkerSpec
 from genms.parallel.journal import Journal
 from genms.search.candidates import (
@@ -37,12 +45,10 @@ from genms.search.candidates import (
     REJECTIONS,
     Candidate,
     FormulaNode,
-    FormulaScore,
     SearchResult,
 )
 from genms.search.config import SearchConfig
 from genms.search.stages import (
-    EnergyBatch,
     SampleJob,
     StructureCheck,
     build_energy_worker,
@@ -58,12 +64,6 @@ from genms.search.stages import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class FormulaScorer(Protocol):
-    """R_hi: one :class:`FormulaScore` per candidate, in the same order."""
-
-    def score(self, request: Any, candidates: Sequence[FormulaCandidate]) -> list[FormulaScore]: ...
 
 
 class Progress(Protocol):
@@ -89,13 +89,15 @@ def _constant(obj: Any) -> Any:
     return obj
 
 
-def sampler_worker(sampler: Any = None, factory: Callable[[], Any] | None = None) -> WorkerSpec:
+def sampler_worker(sampler: StructureSampler | None = None,
+                   factory: Callable[[], StructureSampler] | None = None) -> WorkerSpec:
     """A :class:`WorkerSpec` for π_lo from a loaded sampler or a (picklable) factory."""
     factory = factory or functools.partial(_constant, sampler)
     return WorkerSpec("sampler", functools.partial(build_sampling_worker, factory), uses_gpu=True)
 
 
-def energy_worker(predictor: Any = None, factory: Callable[[], Any] | None = None) -> WorkerSpec:
+def energy_worker(predictor: EnergyPredictor | None = None,
+                  factory: Callable[[], EnergyPredictor] | None = None) -> WorkerSpec:
     """A :class:`WorkerSpec` for R_lo from a loaded predictor or a (picklable) factory."""
     factory = factory or functools.partial(_constant, predictor)
     return WorkerSpec("energy", functools.partial(build_energy_worker, factory), uses_gpu=True)
@@ -126,7 +128,7 @@ def _split(total: int, parts: int) -> list[int]:
 class ForwardTreeSearch:
     """One configured search; :meth:`run` it once per request."""
 
-    proposer: Any  # genms.interfaces.FormulaProposer
+    proposer: FormulaProposer
     scorer: FormulaScorer
     sampler: WorkerSpec
     energy: WorkerSpec
@@ -144,7 +146,7 @@ class ForwardTreeSearch:
         return MapSpec(stage=stage, keys=list(keys), journal=self.journal, on_result=on_result, **kwargs)
 
     # -- level 1: formulae ---------------------------------------------------------------
-    def propose(self, request: Any, seed: int) -> list[FormulaCandidate]:
+    def propose(self, request: Request, seed: int) -> list[FormulaCandidate]:
         """H formulae from π_hi, de-duplicated by reduced formula (journaled)."""
         key = f"H={self.config.H}|seed={seed}"
         if self.journal is not None and self.journal.has("propose", key):
@@ -167,7 +169,7 @@ class ForwardTreeSearch:
                 for c in unique])
         return unique
 
-    def rank_formulae(self, request: Any, proposals: list[FormulaCandidate]) -> list[FormulaNode]:
+    def rank_formulae(self, request: Request, proposals: list[FormulaCandidate]) -> list[FormulaNode]:
         """R_hi: score, prune, rank (survivors first, best first)."""
         scores = self.scorer.score(request, proposals)
         if len(scores) != len(proposals):
@@ -296,13 +298,13 @@ class ForwardTreeSearch:
                 out[i] = self._score(candidates[i], result, j)
         return out
 
-    def _score(self, cand: Candidate, result: EnergyBatch | TaskFailed, j: int) -> Candidate:
+    def _score(self, cand: Candidate, result: EnergyPrediction | TaskFailed, j: int) -> Candidate:
         cfg, f = self.config, self.config.filters
         if isinstance(result, TaskFailed):
             return replace(cand, status="energy_failed")
-        e = result.e_form[j]
-        std = None if result.std is None else result.std[j]
-        in_range = result.in_range[j] and e == e  # NaN is never trusted
+        e = float(result.e_form[j])
+        std = None if result.std is None else float(result.std[j])
+        in_range = bool(result.in_range[j]) and e == e  # NaN is never trusted
         status = KEPT
         if f.trusted_range and not in_range:
             status = "out_of_range"
@@ -321,7 +323,7 @@ class ForwardTreeSearch:
         return [replace(c, rank=ranks.get(c.id)) for c in candidates]
 
     # -- the whole search ----------------------------------------------------------------
-    def run(self, request: Any, seed: int, request_text: str = "") -> SearchResult:
+    def run(self, request: Request, seed: int, request_text: str = "") -> SearchResult:
         """Search for ``request`` (as parsed by the language level); never raises on no result."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()

@@ -26,10 +26,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from genms.diffusion.config import SamplerConfig
 from genms.energy.config import PredictorConfig
+from genms.interfaces import EnergyPredictor, StructureSampler
 from genms.io import atomic_write_json
 from genms.paths import PathsConfig
 from genms.pipeline import sampler_options
@@ -102,11 +104,9 @@ def _valid(crystal, min_distance_ang: float) -> bool:
         return False
 
 
-def score_compositions(compositions: list[tuple[str, int]], sampler, predictor, cfg: BestOfNConfig,
-                       key) -> list[dict]:
+def score_compositions(compositions: list[tuple[str, int]], sampler: StructureSampler,
+                       predictor: EnergyPredictor, cfg: BestOfNConfig, key: jax.Array) -> list[dict]:
     """Sample N + 1 structures per composition, score them, keep single and best."""
-    import jax
-
     rows: list[dict] = []
     for start in range(0, len(compositions), cfg.batch_formulae):
         chunk = compositions[start:start + cfg.batch_formulae]
@@ -229,7 +229,7 @@ def plot(gnn: list[float | None], dft: list[float | None], path: Path, n: int, t
     return path
 
 
-def _sampler(cfg: BestOfNConfig, sampler):
+def _sampler(cfg: BestOfNConfig, sampler: StructureSampler | None) -> StructureSampler:
     if sampler is not None:
         return sampler
     from genms.diffusion.sampler import load_sampler
@@ -237,7 +237,7 @@ def _sampler(cfg: BestOfNConfig, sampler):
     return load_sampler(None, cfg.sampler)
 
 
-def _predictor(cfg: BestOfNConfig, predictor):
+def _predictor(cfg: BestOfNConfig, predictor: EnergyPredictor | None) -> EnergyPredictor:
     if predictor is not None:
         return predictor
     from genms.energy.predictor import load_predictor
@@ -268,10 +268,9 @@ def _load_rows(path: Path, settings: dict) -> list[dict] | None:
     return rows
 
 
-def run_best_of_n(cfg: BestOfNConfig, sampler=None, predictor=None) -> dict:
+def run_best_of_n(cfg: BestOfNConfig, sampler: StructureSampler | None = None,
+                  predictor: EnergyPredictor | None = None) -> dict:
     """The whole study; models are loaded from their bundles unless given."""
-    import jax
-
     from genms.crystal.convert import to_cif
     from genms.search.api import select_device
 

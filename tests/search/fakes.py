@@ -8,8 +8,7 @@ import numpy as np
 
 from genms.crystal.composition import atomic_numbers_for
 from genms.crystal.structure import Crystal
-from genms.interfaces import EnergyPrediction, FormulaCandidate
-from genms.search.candidates import FormulaScore
+from genms.interfaces import EnergyPrediction, FormulaCandidate, FormulaScore
 
 FORMULAE = ["SrTiO3", "BaTiO3", "CaTiO3", "KNbO3", "NaCl2", "LaAlO3", "BaZrO3"]
 
