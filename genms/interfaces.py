@@ -5,7 +5,7 @@
 * :class:`FormulaScorer` — R_hi: request + candidates -> one :class:`FormulaScore` each
   (``genms.search.language.RhiScorer`` over ``genms.language.rhi``).
 * :class:`StructureSampler` — π_lo: formula -> crystal structures (``genms.diffusion``,
-  ``genms.baselines``).
+  ``genms.benchmarks.baselines``).
 * :class:`EnergyPredictor` — R_lo: crystals -> formation energy per atom (``genms.energy``).
 
 The search (``genms.search``) only sees these, so tests plug in trivial implementations. No

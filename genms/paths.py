@@ -25,6 +25,12 @@ class PathsConfig:
     cache_dir: str = "auto"
 
 
+def repo_path(value: str | Path) -> Path:
+    """``value`` as given when absolute, else relative to the repository root."""
+    path = Path(value)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
 def user_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "genms"

@@ -7,7 +7,13 @@ import stat
 
 import pytest
 
-from genms.io import append_json_line, atomic_path, atomic_write_bytes, atomic_write_json, atomic_write_text
+from genms.io import (
+    append_json_line,
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+)
 
 
 def test_atomic_writes_create_folders_and_replace(tmp_path):

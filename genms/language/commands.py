@@ -1,4 +1,4 @@
-"""Runners of ``genms propose "<request>"`` and ``genms eval language`` (called by ``genms.cli``).
+"""Runner of ``genms propose "<request>"`` (called by ``genms.cli``).
 
 Bad input (an empty, nonsensical or contradictory request, an unreachable LLM endpoint, a bad
 config value) ends the command with a one-line message naming the fix, never a traceback.
@@ -14,7 +14,6 @@ from omegaconf import DictConfig
 
 from genms.configs import ConfigError, typed
 from genms.io import atomic_write_json
-from genms.language.benchmark import BenchmarkConfig
 from genms.language.llm_client import LLMError
 from genms.language.prompts import PromptError
 from genms.language.proposer import ProposerConfig
@@ -48,15 +47,6 @@ class ProposeConfig:
     output: str | None = None
     proposer: ProposerConfig = field(default_factory=ProposerConfig)
     rhi: RHiConfig = field(default_factory=RHiConfig)
-    paths: PathsConfig = field(default_factory=PathsConfig)
-
-
-@dataclass(frozen=True)
-class EvalLanguageConfig:
-    """``genms eval language`` (conf/eval_language.yaml): the prompt-set benchmark and π_hi."""
-
-    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
-    proposer: ProposerConfig = field(default_factory=ProposerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
@@ -110,14 +100,3 @@ def propose(cfg: DictConfig) -> list[ScoredFormula]:
                                               "timings_s": timings, "results": [s.to_dict() for s in scored]})
         console.print(f"wrote {path}", markup=False)
     return scored
-
-
-def eval_language(cfg: DictConfig) -> dict:
-    """``genms eval language``: the Table 3 quantities and per-family statistics (benchmark module)."""
-    from genms.language.benchmark import run_benchmark
-
-    try:
-        lcfg = typed(EvalLanguageConfig, cfg)
-        return run_benchmark(lcfg.benchmark, lcfg.proposer, lcfg.paths)
-    except USER_ERRORS as exc:
-        raise SystemExit(f"genms eval language: {exc}") from None

@@ -3,7 +3,7 @@
 An experiment folder holds ``experiment.yaml``::
 
     title: Table 2 — DFT formation energy against the branching factors
-    table: table2_branching          # builder in genms.launch.tables
+    table: table2_branching          # builder in genms.benchmarks.tables
     steps:                           # genms commands, run in order
       - name: search
         run: [sweep, eval, end-to-end, "search.H=1,25", "search.L=1,100", "sweep.dir={out}/sweep"]
@@ -224,7 +224,7 @@ def update_readme(folder: Path, block: str) -> None:
 
 
 def build_table(exp: Experiment, opts: RunOptions, command: str) -> str:
-    from genms.launch.tables import BUILDERS
+    from genms.benchmarks.tables import BUILDERS
 
     if exp.table not in BUILDERS:
         raise ExperimentError(f"{exp.folder}/experiment.yaml: unknown table {exp.table!r}; known: {sorted(BUILDERS)}")

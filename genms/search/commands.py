@@ -1,4 +1,4 @@
-"""``genms generate "<request>"`` and ``genms eval end-to-end`` (Hydra entry points).
+"""``genms generate "<request>"`` (Hydra entry point).
 
 Every failure a user can cause ends with a message and an exit code, never a traceback:
 
@@ -12,39 +12,15 @@ from __future__ import annotations
 
 import logging
 import traceback
-from pathlib import Path
-from typing import NoReturn
 
 from omegaconf import DictConfig, OmegaConf
+
+from genms.console import fail, make_console, run_dir
+from genms.search.errors import LOAD_ERRORS
 
 log = logging.getLogger(__name__)
 
 
-def _console():
-    import sys
-
-    from rich.console import Console
-
-    # Piped output (logs, CI) gets a wide fixed width so the table is not truncated.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
-
-
-def fail(console, message: str, code: int) -> NoReturn:
-    console.print(f"[bold red]genms:[/] {message}")
-    raise SystemExit(code)
-
-
-def _run_dir(cfg: DictConfig) -> Path:
-    if cfg.get("out_dir"):
-        return Path(str(cfg.out_dir)).expanduser()
-    from hydra.core.hydra_config import HydraConfig
-
-    return Path(HydraConfig.get().runtime.output_dir)
-
-
-def _load_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "a model or data file is missing or unusable"."""
-    return (FileNotFoundError, OSError, ValueError, KeyError)
 
 
 def generate(cfg: DictConfig) -> int:
@@ -57,7 +33,7 @@ def generate(cfg: DictConfig) -> int:
     from genms.search.errors import SearchInputError
     from genms.search.language import RequestError, parse
 
-    console = _console()
+    console = make_console()
     try:
         gcfg = to_dataclass(GenerateConfig, OmegaConf.to_container(cfg, resolve=True))
     except ConfigError as exc:
@@ -68,13 +44,13 @@ def generate(cfg: DictConfig) -> int:
         fail(console, str(exc), 2)
     console.print(str(parsed))
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "no TPU" chatter
-    out_dir = _run_dir(cfg)
+    out_dir = run_dir(gcfg.out_dir)
     try:
         with console.status("loading models (π_hi, R_hi, π_lo, R_lo)..."):
             genms = GenMS.from_config(gcfg)
     except (SearchInputError, *LANGUAGE_ERRORS) as exc:
         fail(console, str(exc), 2)
-    except _load_errors() as exc:
+    except LOAD_ERRORS as exc:
         fail(console, f"could not load the models: {exc}", 1)
     try:
         with genms, progress_bars(console) as progress:
@@ -103,31 +79,3 @@ def generate(cfg: DictConfig) -> int:
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
-
-
-def eval_end_to_end(cfg: DictConfig) -> int:
-    """Family benchmark (perovskite, pyrochlore, spinel) -> benchmarks/results/end_to_end.json."""
-    from genms.configs import ConfigError, to_dataclass
-    from genms.search.benchmark import EndToEndConfig, run_end_to_end
-
-    console = _console()
-    try:
-        ecfg = to_dataclass(EndToEndConfig, OmegaConf.to_container(cfg, resolve=True))
-    except ConfigError as exc:
-        fail(console, str(exc), 2)
-    try:
-        report = run_end_to_end(ecfg, console=console, command=_command_line(cfg))
-    except _load_errors() as exc:
-        fail(console, f"the benchmark could not run: {exc}", 1)
-    console.print(f"wrote {report['output']}")
-    return 0
-
-
-def _command_line(cfg: DictConfig) -> str:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        overrides = list(HydraConfig.get().overrides.task)
-    except ValueError:  # not under Hydra
-        overrides = []
-    return " ".join(["genms eval end-to-end", *overrides])

@@ -50,7 +50,7 @@ def test_chunking_and_worker_resolution():
 
 
 def test_throughput_harness_runs_on_a_few_structures(tmp_path):
-    from genms.evaluate.throughput import main
+    from genms.benchmarks.throughput import main
 
     out = tmp_path / "tp.json"
     assert main(["--n-validity", "6", "--n-pairs", "4", "--workers", "1", "--out", str(out)]) == 0

@@ -12,7 +12,7 @@ from genms.configs import to_dataclass
 from genms.data.config import DataConfig
 from genms.diffusion.config import DiffusionConfig, DiffusionDataConfig, SamplerConfig
 from genms.diffusion.csp_benchmark import CSPEvalConfig
-from genms.energy.commands import EnergyDataConfig, EnergyEvalConfig, ExportConfig, task_config
+from genms.energy.commands import EnergyDataConfig, ExportConfig, task_config
 from genms.evaluate.commands import EvalMetricsConfig
 from genms.launch.sweep import SweepConfig
 from genms.models.denoiser import DenoiserConfig
@@ -30,7 +30,6 @@ NODES: dict[str, dict[str, type]] = {
                      "export": ExportConfig, "paths": PathsConfig},
     "sample": {"sampler": SamplerConfig, "paths": PathsConfig},
     "eval_csp": {"eval.sampler": SamplerConfig, "paths": PathsConfig},
-    "eval_energy": {"eval": EnergyEvalConfig, "paths": PathsConfig},
     "eval_metrics": {"paths": PathsConfig},
     "sweep": {"sweep": SweepConfig},
 }

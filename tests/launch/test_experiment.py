@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from genms.launch import experiment, tables
+from genms.benchmarks import tables
+from genms.launch import experiment
 from genms.launch.sweep_log import SweepLog
 
 JOB = str(Path(__file__).with_name("sweep_job.py"))

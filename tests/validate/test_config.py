@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from genms.benchmarks.dft import EvalDFTConfig
 from genms.cli import compose
 from genms.configs import ConfigError, to_dataclass
-from genms.validate.config import DFTSettings, EvalDFTConfig, LaunchConfig, ValidateConfig
+from genms.validate.config import DFTSettings, LaunchConfig, ValidateConfig
 
 
 def _compose(name: str, overrides: list[str]):

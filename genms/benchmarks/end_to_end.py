@@ -29,10 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
+from genms.configs import ConfigError, to_dataclass
+from genms.console import command_line, fail, make_console
 from genms.io import atomic_write_text
 from genms.pipeline import PipelineConfig, pipeline_of
 from genms.search.candidates import Candidate, SearchResult
+from genms.search.errors import LOAD_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +148,9 @@ def _search_summary(result: SearchResult, seconds: float) -> dict:
 
 def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict:
     """Run every family request and write ``cfg.output``; returns the report dict."""
+    from genms.benchmarks.families import family_references
     from genms.evaluate.matching import MatchConfig
     from genms.search.api import GenerateConfig, GenMS
-    from genms.search.families import family_references
 
     gcfg = GenerateConfig(seed=cfg.seed, device=cfg.device, compilation_cache=cfg.compilation_cache,
                           **pipeline_of(cfg))
@@ -209,3 +213,18 @@ def _meta(cfg: EndToEndConfig, command: str) -> dict:
             "search": dataclasses.asdict(cfg.search), "executor": cfg.executor.name,
             "run_dir": str(Path(cfg.run_dir).resolve()) if cfg.run_dir else None,  # <run_dir>/<family>
             "hardware": v.get("devices"), "versions": v}
+
+
+def eval_end_to_end(cfg: DictConfig) -> int:
+    """Runner of ``genms eval end-to-end``: writes ``benchmarks/results/end_to_end.json``."""
+    console = make_console()
+    try:
+        ecfg = to_dataclass(EndToEndConfig, OmegaConf.to_container(cfg, resolve=True))
+    except ConfigError as exc:
+        fail(console, str(exc), 2)
+    try:
+        report = run_end_to_end(ecfg, console=console, command=command_line("genms eval end-to-end"))
+    except LOAD_ERRORS as exc:
+        fail(console, f"the benchmark could not run: {exc}", 1)
+    console.print(f"wrote {report['output']}")
+    return 0

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from genms.baselines.prototypes import Prototype, PrototypeConfig, family_prototypes
-from genms.baselines.rng import generator_from_key
+from genms.benchmarks.baselines.prototypes import Prototype, PrototypeConfig, family_prototypes
+from genms.benchmarks.baselines.rng import generator_from_key
 from genms.crystal.structure import Crystal
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Throughput of the CPU-heavy metrics on real MP-20 structures (``python -m genms.evaluate.throughput``).
+"""Throughput of the CPU-heavy metrics on real MP-20 structures (``python -m genms.benchmarks.throughput``).
 
 Measures, on a process pool of ``--workers`` processes:
 

@@ -13,6 +13,8 @@ On the prompt set in ``experiments/language/prompts.yaml`` (``n`` formulae per p
 
 Writes ``benchmarks/results/language.json`` and prints the markdown rows of
 ``docs/benchmarks/language.md``.
+
+Runs as ``genms eval language`` (conf/eval_language.yaml, :class:`EvalLanguageConfig`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from omegaconf import DictConfig
 
+from genms.configs import typed
 from genms.crystal.composition import smact_valid
 from genms.io import atomic_write_json
+from genms.language.commands import USER_ERRORS
 from genms.language.elements import class_members
 from genms.language.families import FAMILIES, normalise_ratio
 from genms.language.known import canonical_formula, formula_elements, formula_ratio
@@ -260,3 +265,21 @@ def run_benchmark(cfg: BenchmarkConfig, proposer_cfg: ProposerConfig, paths: Pat
     print(markdown_rows(report))  # noqa: T201 - the command's user-facing output
     print(f"wrote {out}")  # noqa: T201
     return report
+
+
+@dataclass(frozen=True)
+class EvalLanguageConfig:
+    """``genms eval language`` (conf/eval_language.yaml): the prompt-set benchmark and π_hi."""
+
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    proposer: ProposerConfig = field(default_factory=ProposerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+def eval_language(cfg: DictConfig) -> dict:
+    """Runner of ``genms eval language``: the Table 3 quantities and per-family statistics."""
+    try:
+        lcfg = typed(EvalLanguageConfig, cfg)
+        return run_benchmark(lcfg.benchmark, lcfg.proposer, lcfg.paths)
+    except USER_ERRORS as exc:
+        raise SystemExit(f"genms eval language: {exc}") from None

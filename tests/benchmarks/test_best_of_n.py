@@ -7,10 +7,7 @@ import json
 import jax
 import numpy as np
 
-from genms.crystal.composition import atomic_numbers_for
-from genms.crystal.structure import Crystal
-from genms.interfaces import EnergyPrediction
-from genms.studies.best_of_n import (
+from genms.benchmarks.best_of_n import (
     BestOfNConfig,
     dft_deltas,
     dft_subset,
@@ -20,6 +17,9 @@ from genms.studies.best_of_n import (
     summarise,
     write_dft_inputs,
 )
+from genms.crystal.composition import atomic_numbers_for
+from genms.crystal.structure import Crystal
+from genms.interfaces import EnergyPrediction
 
 
 class VolumeSampler:
@@ -73,7 +73,7 @@ def test_best_of_n_bookkeeping_dft_subset_and_plot(tmp_path):
 
 
 def test_run_writes_report_and_reuses_scored_samples(tmp_path, monkeypatch):
-    from genms.studies import best_of_n
+    from genms.benchmarks import best_of_n
 
     monkeypatch.setattr(best_of_n, "held_out_compositions", lambda cfg: [("NaCl", 1), ("MgO", 1)])
     cfg = BestOfNConfig(n=3, device="cpu", out_dir=str(tmp_path / "run"), output=str(tmp_path / "b.json"))

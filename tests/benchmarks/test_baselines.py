@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from pymatgen.core import Element
 
-from genms.baselines.prototypes import PrototypeConfig, PrototypeError, family_prototypes
-from genms.baselines.template import TemplateSubstitutionSampler, element_mapping
+from genms.benchmarks.baselines.prototypes import PrototypeConfig, PrototypeError, family_prototypes
+from genms.benchmarks.baselines.template import TemplateSubstitutionSampler, element_mapping
 from genms.crystal.composition import parse_formula
 from genms.crystal.convert import to_pymatgen
 from genms.crystal.geometry import min_distance
@@ -66,7 +66,7 @@ def test_missing_prototype_source_is_a_clear_error(tmp_path):
 
 def test_random_symmetric_sampler_with_pyxtal():
     pytest.importorskip("pyxtal")
-    from genms.baselines.random_symmetric import RandomSymmetricSampler
+    from genms.benchmarks.baselines.random_symmetric import RandomSymmetricSampler
 
     sampler = RandomSymmetricSampler.for_family("spinel", max_atoms=28)
     assert sampler.space_groups == [227] or 227 in sampler.space_groups

@@ -4,7 +4,7 @@ For each family request (perovskite, pyrochlore, spinel) and each baseline, the 
 π_lo replaced by the baseline sampler: the same language level proposes and ranks the same
 formulae (same H, W, seed), the baseline builds L structures for each expanded formula, and the
 same filters and energy model rank them. The Table 1 metrics are computed by the end-to-end
-benchmark's own :func:`genms.search.benchmark.structure_metrics`:
+benchmark's own :func:`genms.benchmarks.end_to_end.structure_metrics`:
 
 * ``sampled`` — every structure the baseline produced (what the paper's baselines report: raw
   outputs, no filtering);
@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genms.baselines.prototypes import PrototypeConfig
+from genms.benchmarks.baselines.prototypes import PrototypeConfig
+from genms.benchmarks.end_to_end import FamilyRequest
 from genms.io import atomic_write_json
 from genms.pipeline import PipelineConfig
-from genms.search.benchmark import FamilyRequest
 from genms.tracking.reports import ReportConfig
 
 log = logging.getLogger(__name__)
@@ -79,10 +79,10 @@ class EvalBaselinesConfig(PipelineConfig):
 def build_baseline(name: str, family: str, cfg: EvalBaselinesConfig):
     """The StructureSampler of baseline ``name`` for ``family``."""
     if name == "template":
-        from genms.baselines.template import TemplateSubstitutionSampler
+        from genms.benchmarks.baselines.template import TemplateSubstitutionSampler
 
         return TemplateSubstitutionSampler.for_family(family, cfg.prototypes)
-    from genms.baselines.random_symmetric import RandomSymmetricSampler
+    from genms.benchmarks.baselines.random_symmetric import RandomSymmetricSampler
     from genms.language.families import get_family
 
     groups = get_family(family).space_groups if cfg.random.space_groups == "family" else None
@@ -94,12 +94,12 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
 
     ``predictor``: an EnergyPredictor to use instead of loading ``cfg.predictor.bundle``.
     """
+    from genms.benchmarks.end_to_end import evaluated_structures, structure_metrics
+    from genms.benchmarks.families import family_references
     from genms.energy.predictor import load_predictor
     from genms.evaluate.matching import MatchConfig
     from genms.parallel.executor import build_executor
     from genms.search.api import GenMS, select_device
-    from genms.search.benchmark import evaluated_structures, structure_metrics
-    from genms.search.families import family_references
     from genms.search.language import build_language
     from genms.search.tree import energy_worker, sampler_worker
     from genms.tracking.reports import ExperimentRun, SweepPointInfo

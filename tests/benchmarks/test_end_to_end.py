@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from genms.benchmarks import end_to_end
+from genms.benchmarks.end_to_end import EndToEndConfig, FamilyRequest, run_end_to_end
+from genms.benchmarks.families import FamilyRefs
 from genms.crystal.structure import Crystal
 from genms.evaluate.family import FamilyReferences
 from genms.language.reference import ReferenceFormulae
 from genms.parallel.executor import SerialExecutor
-from genms.search import benchmark
 from genms.search.api import GenMS
-from genms.search.benchmark import EndToEndConfig, FamilyRequest, run_end_to_end
 from genms.search.config import SearchConfig
-from genms.search.families import FamilyRefs
 from genms.search.language import LanguageLevel
 from genms.search.tree import energy_worker, sampler_worker
 from genms.validate.inputs import end_to_end_runs
@@ -41,7 +41,7 @@ def patched(monkeypatch):
     def refs(family, paths=None, max_references=None, datasets=None, distinct=False):
         return FamilyRefs(family, FamilyReferences([cubic_srtio3()], ["SrTiO3"]), 1, 1, (221,), "test")
 
-    monkeypatch.setattr("genms.search.families.family_references", refs)
+    monkeypatch.setattr("genms.benchmarks.families.family_references", refs)
 
 
 def test_end_to_end_report(patched, tmp_path):
@@ -70,11 +70,11 @@ def test_end_to_end_report(patched, tmp_path):
 def test_evaluate_option_and_bad_config():
     with pytest.raises(ValueError, match="evaluate must be one of"):
         EndToEndConfig(evaluate="everything")
-    assert benchmark.EVALUATE == ("best_per_formula", "kept", "sampled")
+    assert end_to_end.EVALUATE == ("best_per_formula", "kept", "sampled")
 
 
 def test_distinct_prototypes_drop_anonymous_duplicates():
-    from genms.search.families import distinct_prototypes
+    from genms.benchmarks.families import distinct_prototypes
 
     srtio3 = cubic_srtio3()
     batio3 = Crystal(srtio3.frac_coords, [56, 22, 8, 8, 8], np.eye(3) * 4.0)  # same prototype
