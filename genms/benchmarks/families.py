@@ -104,8 +104,8 @@ def _space_group(crystal: Crystal) -> int:
 
 def _select(family: str, datasets: tuple[str, ...], data_dir: Any, cache_dir: Any) -> tuple[list, list, str]:
     """(crystals, names, origin) of the family's members in ``datasets``."""
+    from genms.data.known import load_known
     from genms.language.families import get_family
-    from genms.language.known import load_known
     from genms.language.retrieval import family_examples
 
     fam = get_family(family)
@@ -160,9 +160,9 @@ def family_references(family: str, paths: PathsConfig | None = None, max_referen
                       datasets: tuple[str, ...] | None = None, distinct: bool = False) -> FamilyRefs:
     """The family's reference set (``references`` is None when none could be loaded)."""
     from genms.data.arrays import CrystalArrays
+    from genms.data.known import MP_DATASETS
     from genms.evaluate.family import FamilyReferences
     from genms.language.families import get_family
-    from genms.language.known import MP_DATASETS
     from genms.paths import resolve_cache_dir
 
     paths = paths or PathsConfig()

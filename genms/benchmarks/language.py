@@ -29,12 +29,17 @@ import yaml
 from omegaconf import DictConfig
 
 from genms.configs import typed
-from genms.crystal.composition import smact_valid
+from genms.crystal.composition import (
+    canonical_formula,
+    formula_elements,
+    formula_ratio,
+    normalise_ratio,
+    smact_valid,
+)
 from genms.io import atomic_write_json
 from genms.language.commands import USER_ERRORS
 from genms.language.elements import class_members
-from genms.language.families import FAMILIES, normalise_ratio
-from genms.language.known import canonical_formula, formula_elements, formula_ratio
+from genms.language.families import FAMILIES
 from genms.language.proposer import ProposerConfig
 from genms.language.request import parse_request
 from genms.language.rhi import RHi
@@ -183,9 +188,9 @@ def _rediscovery(pcfg, reference, family: str, n: int, seeds: list[int]) -> dict
     """Hold out half of the family's known members; how many do novel proposals rediscover?"""
     import numpy as np
 
-    from genms.language.known import KnownCompounds
+    from genms.data.known import KnownCompounds
+    from genms.data.reference import ReferenceFormulae
     from genms.language.proposer import build_proposer
-    from genms.language.reference import ReferenceFormulae
     from genms.language.retrieval import family_examples
 
     members = sorted({r.formula for r in family_examples(family, reference.known, by_spacegroup=False)})

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig
 
 from genms.configs import ConfigError, typed
+from genms.data.reference import ReferenceError
 from genms.io import atomic_write_json
 from genms.language.llm_client import LLMError
 from genms.language.prompts import PromptError
 from genms.language.proposer import ProposerConfig
-from genms.language.reference import ReferenceError
 from genms.language.request import RequestError, parse_request
 from genms.language.rhi import RHi, RHiConfig, ScoredFormula
 from genms.paths import PathsConfig

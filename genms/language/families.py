@@ -14,10 +14,10 @@ distortions); they select examples, they never reject a formula.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from genms.crystal.composition import normalise_ratio
 from genms.language.size import SizeRule
 
 
@@ -85,15 +85,6 @@ class Family:
             for p in self.prototypes
         )
         return f"{self.name}: {self.description} Prototypes: {protos}. Examples: {', '.join(self.examples)}."
-
-
-def normalise_ratio(counts: Sequence[int | float]) -> tuple[int, ...]:
-    """Order-free canonical form of an atom ratio: divided by the gcd, sorted."""
-    ints = [int(round(c)) for c in counts]
-    if any(abs(c - i) > 1e-6 for c, i in zip(counts, ints, strict=True)) or any(i <= 0 for i in ints):
-        return tuple(sorted(float(c) for c in counts))  # fractional: never equals an int ratio
-    g = math.gcd(*ints)
-    return tuple(sorted(i // g for i in ints))
 
 
 def _s(label: str, count: int, role: str, ions: str, note: str = "") -> Site:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from genms.crystal.composition import canonical_formula
+from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
-from genms.language.known import canonical_formula
 from genms.language.llm_client import ChatClient, LLMConfig, LLMError, default_cache
 from genms.language.prompts import propose_prompt, rank_prompt, system_prompt
-from genms.language.reference import ReferenceFormulae
 from genms.language.replies import parse_formula_list
 from genms.language.request import Request, parse_request
 from genms.language.retrieval import RetrievalConfig, retrieve

@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from genms.configs import ConfigError
-from genms.crystal.composition import smact_valid
+from genms.crystal.composition import canonical_formula, smact_valid
+from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
 from genms.language.elements import class_members, electronegativity
-from genms.language.known import canonical_formula
-from genms.language.reference import ReferenceFormulae
 from genms.language.request import Request, parse_request
 from genms.language.size import check_rules, rules_pass
 from genms.language.species import Ion, SubstitutionModel, get_model

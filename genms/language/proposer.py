@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genms.configs import ConfigError, typed
+from genms.data.reference import ReferenceConfig, ReferenceFormulae, load_reference
 from genms.interfaces import FormulaProposer
 from genms.language.llm_client import LLMConfig
 from genms.language.offline import OfflineConfig
-from genms.language.reference import ReferenceConfig, ReferenceFormulae, load_reference
 from genms.language.retrieval import RetrievalConfig
 from genms.language.rhi import Ranker
 

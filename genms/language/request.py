@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from genms.crystal.composition import normalise_ratio
 from genms.language.elements import class_members
-from genms.language.families import FAMILIES, UnknownFamilyError, get_family, normalise_ratio
+from genms.language.families import FAMILIES, UnknownFamilyError, get_family
 from genms.language.request_scan import Scan, scan
 
 MAX_COUNT = 1000

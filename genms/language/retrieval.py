@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from genms.crystal.composition import formula_elements, formula_ratio, normalise_ratio
+from genms.data.known import KnownCompound, KnownCompounds
 from genms.io import atomic_write_json
-from genms.language.families import Family, get_family, normalise_ratio
-from genms.language.known import KnownCompound, KnownCompounds, formula_elements, formula_ratio
+from genms.language.families import Family, get_family
 from genms.paths import user_cache_dir
 
 log = logging.getLogger(__name__)

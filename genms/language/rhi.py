@@ -29,11 +29,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from genms.crystal.composition import FormulaError, parse_formula, smact_valid
+from genms.crystal.composition import (
+    FormulaError,
+    canonical_formula,
+    formula_elements,
+    formula_ratio,
+    normalise_ratio,
+    parse_formula,
+    smact_valid,
+)
+from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
-from genms.language.families import normalise_ratio
-from genms.language.known import canonical_formula, formula_elements, formula_ratio
-from genms.language.reference import ReferenceFormulae
 from genms.language.request import Request, parse_request
 from genms.language.sitefit import best_site_fit, oxidation_likelihood
 

@@ -17,9 +17,9 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from genms.crystal.composition import formula_amounts
 from genms.language.elements import class_members
 from genms.language.families import Family, Prototype, get_family
-from genms.language.known import formula_amounts
 from genms.language.size import check_rules
 from genms.language.species import Ion, get_model, ions_for_element
 from genms.language.templates import family_templates, site_pool

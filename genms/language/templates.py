@@ -22,15 +22,16 @@ from functools import lru_cache
 
 import numpy as np
 
-from genms.language.elements import class_members, electronegativity
-from genms.language.families import Family, get_family, normalise_ratio
-from genms.language.known import (
-    KnownCompounds,
+from genms.crystal.composition import (
     canonical_formula,
     formula_amounts,
     formula_elements,
     formula_ratio,
+    normalise_ratio,
 )
+from genms.data.known import KnownCompounds
+from genms.language.elements import class_members, electronegativity
+from genms.language.families import Family, get_family
 from genms.language.size import SizeRule
 from genms.language.species import (
     NO_CATION,

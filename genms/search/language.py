@@ -14,9 +14,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate, FormulaProposer, FormulaScore, FormulaScorer
 from genms.language.proposer import ProposerConfig
-from genms.language.reference import ReferenceFormulae
 from genms.language.request import Request, RequestError, parse_request
 from genms.language.rhi import RHi, RHiConfig, ScoredFormula
 from genms.paths import PathsConfig

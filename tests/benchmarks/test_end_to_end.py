@@ -12,8 +12,8 @@ from genms.benchmarks import end_to_end
 from genms.benchmarks.end_to_end import EndToEndConfig, FamilyRequest, run_end_to_end
 from genms.benchmarks.families import FamilyRefs
 from genms.crystal.structure import Crystal
+from genms.data.reference import ReferenceFormulae
 from genms.evaluate.family import FamilyReferences
-from genms.language.reference import ReferenceFormulae
 from genms.parallel.executor import SerialExecutor
 from genms.search.api import GenMS
 from genms.search.config import SearchConfig

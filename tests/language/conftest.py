@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from genms.language.known import KnownCompound, KnownCompounds
-from genms.language.reference import ReferenceFormulae
+from genms.data.known import KnownCompound, KnownCompounds
+from genms.data.reference import ReferenceFormulae
 
 #: (formula, space group) of a few well-known compounds.
 KNOWN = [

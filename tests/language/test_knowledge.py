@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from genms.language.families import (
-    FAMILIES,
-    UnknownFamilyError,
-    families_with_ratio,
-    get_family,
-    normalise_ratio,
-)
+from genms.crystal.composition import normalise_ratio
+from genms.language.families import FAMILIES, UnknownFamilyError, families_with_ratio, get_family
 from genms.language.sitefit import best_site_fit, oxidation_likelihood
 from genms.language.size import shannon_radius
 from genms.language.species import Ion, IonError, get_model, parse_ion

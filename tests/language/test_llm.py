@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from genms.language.known import canonical_formula
+from genms.crystal.composition import canonical_formula
 from genms.language.llm import LLMProposer, LLMRanker
 from genms.language.llm_client import ChatClient, LLMConfig, LLMError, ReplyCache
 from genms.language.proposer import ProposerConfig, build_proposer, build_ranker

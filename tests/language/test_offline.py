@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from genms.crystal.composition import smact_valid
+from genms.crystal.composition import (
+    canonical_formula,
+    formula_elements,
+    formula_ratio,
+    smact_valid,
+)
 from genms.interfaces import FormulaProposer
 from genms.language.elements import class_members
-from genms.language.known import canonical_formula, formula_elements, formula_ratio
 from genms.language.offline import OfflineConfig, OfflineProposer
 from genms.language.proposer import ProposerConfig, build_proposer
 from genms.language.request import parse_request

@@ -9,23 +9,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from genms.language.families import get_family
-from genms.language.known import (
+from genms.crystal.composition import canonical_formula, formula_amounts, formula_ratio
+from genms.data.known import (
     KnownCompound,
     KnownCompounds,
     ReferenceError,
-    canonical_formula,
-    formula_amounts,
-    formula_ratio,
     load_known,
     load_shipped,
 )
-from genms.language.reference import (
+from genms.data.reference import (
     ReferenceConfig,
     ReferenceFormulae,
     load_reference,
     read_formula_list,
 )
+from genms.language.families import get_family
 from genms.language.request import parse_request
 from genms.language.retrieval import RetrievalConfig, WikipediaRetriever, family_examples, retrieve
 

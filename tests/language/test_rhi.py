@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
-from genms.language.reference import ReferenceFormulae
 from genms.language.request import parse_request
 from genms.language.rhi import CHECKS, RHi, RHiConfig, score_formulae
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from genms.data.reference import ReferenceFormulae
 from genms.interfaces import (
     EnergyPrediction,
     EnergyPredictor,
@@ -12,7 +13,6 @@ from genms.interfaces import (
     Request,
     StructureSampler,
 )
-from genms.language.reference import ReferenceFormulae
 from genms.language.request import parse_request
 from genms.language.rhi import RHi, RHiConfig
 from genms.search.language import RhiScorer

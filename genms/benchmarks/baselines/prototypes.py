@@ -90,8 +90,7 @@ def _source_files(cfg: PrototypeConfig) -> list[Path]:
 
 
 def _ratio(formula: str) -> tuple | None:
-    from genms.crystal.composition import FormulaError
-    from genms.language.known import formula_ratio
+    from genms.crystal.composition import FormulaError, formula_ratio
 
     try:
         return formula_ratio(formula.replace(" ", ""))
@@ -115,7 +114,7 @@ def _anion_on_anion_site(structure, family) -> bool:
     """
     import math
 
-    from genms.language.families import normalise_ratio
+    from genms.crystal.composition import normalise_ratio
 
     amounts = {el: int(round(v)) for el, v in structure.composition.get_el_amt_dict().items()}
     g = math.gcd(*amounts.values())
@@ -145,8 +144,9 @@ def scan_family(family_name: str, cfg: PrototypeConfig, files: Sequence[Path]) -
     from pymatgen.core import Structure
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+    from genms.crystal.composition import normalise_ratio
     from genms.crystal.convert import from_pymatgen
-    from genms.language.families import get_family, normalise_ratio
+    from genms.language.families import get_family
 
     family = get_family(family_name)
     ratios = {normalise_ratio(r) for r in family.ratios}

@@ -6,7 +6,7 @@ local retrieval of family examples. It comes from, in order of preference:
 1. the prepared arrays (``genms data prepare``; :func:`genms.data.prepare.load_prepared`);
 2. the dataset CSVs found in the data folder (formula from the CIF's ``_chemical_formula_sum``,
    no structure parsing, so a first build takes seconds);
-3. the table shipped in the package (``genms/language/data/known_formulae.tsv.gz``, built by
+3. the table shipped in the package (``genms/assets/known_formulae.tsv.gz``, built by
    ``scripts/build_known_formulae.py``), so ``genms propose`` works on a fresh machine.
 
 Space groups come from the dataset's ``spacegroup.number`` column where there is one, else
@@ -21,7 +21,6 @@ import hashlib
 import io
 import logging
 import re
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -29,13 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
-from genms.crystal.composition import FormulaError, parse_formula
+from genms.crystal.composition import (
+    FormulaError,
+    canonical_formula,
+    formula_ratio,
+    normalise_ratio,
+)
 from genms.io import atomic_write_bytes
-from genms.language.families import normalise_ratio
+from genms.paths import ASSETS_DIR
 
 log = logging.getLogger(__name__)
 
-SHIPPED_PATH = Path(__file__).resolve().parent / "data" / "known_formulae.tsv.gz"
+SHIPPED_PATH = ASSETS_DIR / "known_formulae.tsv.gz"
 #: Datasets whose materials are Materials Project entries (the default reference).
 MP_DATASETS = ("mp_20", "mp_cgcnn", "mpts_52")
 TABLE_VERSION = 1
@@ -53,61 +57,6 @@ class KnownCompound:
     spacegroup: int  # international number, 0 = unknown
     material_id: str
     dataset: str
-
-
-@lru_cache(maxsize=200_000)
-def canonical_formula(text: str) -> str | None:
-    """Reduced formula of ``text`` or None when it is not a formula."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pymatgen warns about noble gases' missing electronegativity
-        try:
-            return parse_formula(text).reduced_formula
-        except FormulaError:
-            return None
-
-
-_TOKEN = re.compile(r"([A-Z][a-z]?|\(|\))(\d*\.?\d*)")
-
-
-@lru_cache(maxsize=400_000)
-def formula_amounts(formula: str) -> tuple[tuple[str, float], ...]:
-    """Element amounts of a formula with nested parentheses, without pymatgen (fast path for
-    scanning tens of thousands of known formulae); falls back to pymatgen on anything unusual."""
-    stack: list[dict[str, float]] = [{}]
-    pos = 0
-    text = formula.replace(" ", "")
-    for m in _TOKEN.finditer(text):
-        if m.start() != pos:
-            break
-        pos = m.end()
-        sym, num = m.group(1), m.group(2)
-        mult = float(num) if num else 1.0
-        if sym == "(":
-            if num:
-                break
-            stack.append({})
-        elif sym == ")":
-            if len(stack) < 2:
-                break
-            inner = stack.pop()
-            for el, n in inner.items():
-                stack[-1][el] = stack[-1].get(el, 0.0) + n * mult
-        else:
-            stack[-1][sym] = stack[-1].get(sym, 0.0) + mult
-    if pos == len(text) and len(stack) == 1 and stack[0]:
-        return tuple(stack[0].items())
-    return tuple(parse_formula(formula).get_el_amt_dict().items())
-
-
-@lru_cache(maxsize=400_000)
-def formula_ratio(formula: str) -> tuple:
-    """Order-free atom ratio of a formula (sorted, divided by the gcd)."""
-    return normalise_ratio([n for _, n in formula_amounts(formula)])
-
-
-@lru_cache(maxsize=400_000)
-def formula_elements(formula: str) -> frozenset[str]:
-    return frozenset(el for el, _ in formula_amounts(formula))
 
 
 class KnownCompounds:

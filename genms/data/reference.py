@@ -19,13 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genms.language.known import (
-    MP_DATASETS,
-    KnownCompounds,
-    ReferenceError,
-    canonical_formula,
-    load_known,
-)
+from genms.crystal.composition import canonical_formula
+from genms.data.known import MP_DATASETS, KnownCompounds, ReferenceError, load_known
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +83,7 @@ class ReferenceFormulae:
     @classmethod
     def from_formulae(cls, formulae: Iterable[str], dataset: str = "custom") -> ReferenceFormulae:
         """A reference made of a plain formula list (tests, notebooks)."""
-        from genms.language.known import KnownCompound
+        from genms.data.known import KnownCompound
 
         rows = [KnownCompound(f, 0, f"{dataset}-{i}", dataset)
                 for i, f in enumerate(filter(None, (canonical_formula(x) for x in formulae)))]
