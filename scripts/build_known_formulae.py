@@ -27,7 +27,9 @@ def main() -> None:
     path = table.save(args.out)
     n_formulae = len(table.by_formula)
     n_sg = sum(1 for r in table.rows if r.spacegroup)
-    logging.info("wrote %s: %d rows, %d formulae, %d with a space group", path, len(table), n_formulae, n_sg)
+    logging.info(
+        "wrote %s: %d rows, %d formulae, %d with a space group", path, len(table), n_formulae, n_sg
+    )
 
 
 if __name__ == "__main__":

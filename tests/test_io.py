@@ -19,7 +19,10 @@ from genms.io import (
 def test_atomic_writes_create_folders_and_replace(tmp_path):
     path = tmp_path / "a" / "b" / "out.json"
     atomic_write_json(path, {"x": 1, "when": tmp_path})
-    assert json.loads(path.read_text()) == {"x": 1, "when": str(tmp_path)} and path.read_text().endswith("}\n")
+    assert json.loads(path.read_text()) == {
+        "x": 1,
+        "when": str(tmp_path),
+    } and path.read_text().endswith("}\n")
     atomic_write_text(path, "replaced")
     assert path.read_text() == "replaced"
     atomic_write_bytes(path, b"\x00\x01")

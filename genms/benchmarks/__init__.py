@@ -8,7 +8,8 @@
 * :mod:`.language` — ``genms eval language``: Table 3 and per-family proposer statistics.
 * :mod:`.best_of_n` — ``genms eval best-of-n``: Figure 4.
 * :mod:`.energy` — ``genms eval energy``: the energy GNN's accuracy and throughput.
-* :mod:`.throughput` — throughput of the CPU-heavy metrics (``python -m genms.benchmarks.throughput``).
+* :mod:`.throughput` — throughput of the CPU-heavy metrics (``python -m
+genms.benchmarks.throughput``).
 * :mod:`.tables` — the ``experiments/`` result tables (Tables 1–4, Figure 4) beside the paper's.
 
 The CSP benchmark (``genms eval csp``) is still :mod:`genms.diffusion.csp_benchmark`. The

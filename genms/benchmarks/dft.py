@@ -76,10 +76,21 @@ class EvalDFTConfig:
 
     def validate_config(self, out_dir: str) -> ValidateConfig:
         """The :class:`ValidateConfig` of the underlying validation run."""
-        return ValidateConfig(inputs=[], out_dir=out_dir, protocol=self.protocol, relax_ids=list(self.relax_ids),
-                              top=None, retry_failed=self.retry_failed, max_atoms=self.max_atoms, dft=self.dft,
-                              launch=self.launch, mlip=self.mlip, references=self.references,
-                              executor=self.executor, paths=self.paths)
+        return ValidateConfig(
+            inputs=[],
+            out_dir=out_dir,
+            protocol=self.protocol,
+            relax_ids=list(self.relax_ids),
+            top=None,
+            retry_failed=self.retry_failed,
+            max_atoms=self.max_atoms,
+            dft=self.dft,
+            launch=self.launch,
+            mlip=self.mlip,
+            references=self.references,
+            executor=self.executor,
+            paths=self.paths,
+        )
 
 
 def eval_dft(cfg: DictConfig) -> int:
@@ -99,14 +110,18 @@ def eval_dft(cfg: DictConfig) -> int:
     return 0
 
 
-def run_eval_dft(ecfg: EvalDFTConfig, out_dir: Path, console: Console | None = None, command: str = "") -> dict:
+def run_eval_dft(
+    ecfg: EvalDFTConfig, out_dir: Path, console: Console | None = None, command: str = ""
+) -> dict:
     """Select the structures, validate them (resumable in ``out_dir``) and write ``ecfg.output``."""
     if ecfg.suite == "known":
         tasks = known_compound_tasks(list(ecfg.known_ids), resolve_data_dir(ecfg.paths.data_dir))
     else:
         tasks = []
         for fam, folder in family_runs(list(ecfg.runs)).items():
-            tasks.extend(run_folder_tasks(folder, ecfg.per_family, family=fam, best_per_formula=True))
+            tasks.extend(
+                run_folder_tasks(folder, ecfg.per_family, family=fam, best_per_formula=True)
+            )
         if not tasks:
             raise InputError(f"no kept candidates in {list(ecfg.runs)}")
     vcfg = ecfg.validate_config(str(out_dir))
@@ -115,25 +130,48 @@ def run_eval_dft(ecfg: EvalDFTConfig, out_dir: Path, console: Console | None = N
     start = time.perf_counter()
     run = run_validation(tasks, vcfg, out_dir)
     summary = summarize(run.records)
-    report = {**summary,
-              "suite": ecfg.suite,
-              "settings": {"preset": vcfg.dft.preset, **vcfg.dft.physics(), "protocol": vcfg.protocol,
-                           "mlip": vcfg.mlip.model if vcfg.mlip.enabled else None,
-                           "references": vcfg.references.geometry, "mpi_ranks": vcfg.launch.mpi_ranks,
-                           "threads": vcfg.launch.threads},
-              "structures": per_structure_rows(run.records),
-              "references": {kind: {el: {"energy_per_atom": r.get("energy_per_atom"), "source": r.get("source"),
-                                         "status": r.get("status"), "wall_s": r.get("wall_s")}
-                                    for el, r in refs.items()} for kind, refs in run.references.items()},
-              "meta": {"command": command, "out_dir": str(out_dir), "session_wall_s": round(time.perf_counter() - start, 1),
-                       "n_resumed": run.n_resumed, "versions": _versions()}}
+    report = {
+        **summary,
+        "suite": ecfg.suite,
+        "settings": {
+            "preset": vcfg.dft.preset,
+            **vcfg.dft.physics(),
+            "protocol": vcfg.protocol,
+            "mlip": vcfg.mlip.model if vcfg.mlip.enabled else None,
+            "references": vcfg.references.geometry,
+            "mpi_ranks": vcfg.launch.mpi_ranks,
+            "threads": vcfg.launch.threads,
+        },
+        "structures": per_structure_rows(run.records),
+        "references": {
+            kind: {
+                el: {
+                    "energy_per_atom": r.get("energy_per_atom"),
+                    "source": r.get("source"),
+                    "status": r.get("status"),
+                    "wall_s": r.get("wall_s"),
+                }
+                for el, r in refs.items()
+            }
+            for kind, refs in run.references.items()
+        },
+        "meta": {
+            "command": command,
+            "out_dir": str(out_dir),
+            "session_wall_s": round(time.perf_counter() - start, 1),
+            "n_resumed": run.n_resumed,
+            "versions": _versions(),
+        },
+    }
     if ecfg.suite == "known":
         report["mp_comparison"] = _mp_comparison(run.records)
     path = Path(ecfg.output)
     atomic_write_json(path, report)
     report["output"] = str(path)
     if console is not None:
-        print_table(console, run.records, f"DFT validation ({ecfg.suite})", with_mp=ecfg.suite == "known")
+        print_table(
+            console, run.records, f"DFT validation ({ecfg.suite})", with_mp=ecfg.suite == "known"
+        )
     return report
 
 
@@ -141,9 +179,14 @@ def _mp_comparison(records: list[dict]) -> list[dict]:
     out = []
     for r in records:
         mp = r.get("e_form_mp")
-        row = {"id": r.get("id"), "formula": r.get("formula"), "e_form_mp": mp, "e_form_dft": r.get("e_form_dft"),
-               "e_form_dft_anion_corrected": r.get("e_form_dft_anion_corrected"),
-               "e_form_mlip": r.get("e_form_mlip")}
+        row = {
+            "id": r.get("id"),
+            "formula": r.get("formula"),
+            "e_form_mp": mp,
+            "e_form_dft": r.get("e_form_dft"),
+            "e_form_dft_anion_corrected": r.get("e_form_dft_anion_corrected"),
+            "e_form_mlip": r.get("e_form_mlip"),
+        }
         for key in ("e_form_dft", "e_form_dft_anion_corrected", "e_form_mlip"):
             if mp is not None and r.get(key) is not None:
                 row[f"{key}_minus_mp"] = round(float(r[key]) - float(mp), 4)

@@ -31,12 +31,19 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from genms.benchmarks.families import family_references
 from genms.configs import ConfigError, to_dataclass
 from genms.console import command_line, fail, make_console
+from genms.crystal.convert import to_cif
+from genms.evaluate.family import family_match_many
+from genms.evaluate.matching import MatchConfig
+from genms.evaluate.validity import check_many, cif_valid
 from genms.io import atomic_write_text
 from genms.pipeline import PipelineConfig, pipeline_of
+from genms.search.api import GenerateConfig, GenMS
 from genms.search.candidates import Candidate, SearchResult
 from genms.search.errors import LOAD_ERRORS
+from genms.search.report import versions
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +72,8 @@ def _default_families() -> list[FamilyRequest]:
 
 @dataclass(frozen=True)
 class EndToEndConfig(PipelineConfig):
-    """conf/eval_end_to_end.yaml: the pipeline's groups (as in ``genms generate``) plus these keys."""
+    """conf/eval_end_to_end.yaml: the pipeline's groups (as in ``genms generate``) plus these keys.
+    """
 
     families: list[FamilyRequest] = field(default_factory=_default_families)
     seed: int = 0
@@ -83,7 +91,9 @@ class EndToEndConfig(PipelineConfig):
 
     def __post_init__(self) -> None:
         if self.evaluate not in EVALUATE:
-            raise ValueError(f"evaluate must be one of {', '.join(EVALUATE)} (got {self.evaluate!r})")
+            raise ValueError(
+                f"evaluate must be one of {', '.join(EVALUATE)} (got {self.evaluate!r})"
+            )
         if not self.families:
             raise ValueError("families is empty: give at least one {family, request}")
 
@@ -103,15 +113,13 @@ def _mean(flags: list) -> float | None:
 def structure_metrics(candidates: list[Candidate], references, known, match_cfg, n_workers: int,
                       match_max: int | None = None, seed: int = 0) -> dict:
     """The Table 1 metrics over ``candidates`` (``None`` where there is nothing to score)."""
-    from genms.crystal.convert import to_cif
-    from genms.evaluate.family import family_match_many
-    from genms.evaluate.validity import check_many, cif_valid
-
     crystals = [c.crystal for c in candidates]
     validity = check_many(crystals, n_workers=1, progress=False) if crystals else []
     match_pool = list(range(len(crystals)))
     if match_max is not None and len(match_pool) > match_max:
-        match_pool = sorted(np.random.default_rng(seed).choice(len(crystals), match_max, replace=False).tolist())
+        match_pool = sorted(
+            np.random.default_rng(seed).choice(len(crystals), match_max, replace=False).tolist()
+        )
     matches = (family_match_many([crystals[i] for i in match_pool], references, match_cfg,
                                  n_workers=n_workers, progress=False)
                if match_pool and references is not None else [])
@@ -148,10 +156,6 @@ def _search_summary(result: SearchResult, seconds: float) -> dict:
 
 def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict:
     """Run every family request and write ``cfg.output``; returns the report dict."""
-    from genms.benchmarks.families import family_references
-    from genms.evaluate.matching import MatchConfig
-    from genms.search.api import GenerateConfig, GenMS
-
     gcfg = GenerateConfig(seed=cfg.seed, device=cfg.device, compilation_cache=cfg.compilation_cache,
                           **pipeline_of(cfg))
     say = console.print if console is not None else log.info
@@ -172,14 +176,34 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
             refs = family_references(fam.family, cfg.paths, cfg.max_references,
                                      distinct=cfg.distinct_references)
             t_metrics = time.perf_counter()
-            entry = structure_metrics(evaluated_structures(result, cfg.evaluate), refs.references, known,
-                                      match_cfg, cfg.match_workers)
-            entry["sampled"] = structure_metrics(result.candidates, refs.references, known, match_cfg,
-                                                 cfg.match_workers, cfg.sampled_match_max, cfg.seed)
-            entry.update({"request": fam.request, "evaluated": cfg.evaluate, "n_references": refs.n, "n_reference_entries": refs.n_selected,
-                          "reference_space_groups": list(refs.space_groups), "timing": {**_search_summary(result, seconds), "resumed_from_journal": resumed},
-                          "metrics_s": round(time.perf_counter() - t_metrics, 3),
-                          "paper_genms": PAPER_GENMS.get(fam.family)})
+            entry = structure_metrics(
+                evaluated_structures(result, cfg.evaluate),
+                refs.references,
+                known,
+                match_cfg,
+                cfg.match_workers,
+            )
+            entry["sampled"] = structure_metrics(
+                result.candidates,
+                refs.references,
+                known,
+                match_cfg,
+                cfg.match_workers,
+                cfg.sampled_match_max,
+                cfg.seed,
+            )
+            entry.update(
+                {
+                    "request": fam.request,
+                    "evaluated": cfg.evaluate,
+                    "n_references": refs.n,
+                    "n_reference_entries": refs.n_selected,
+                    "reference_space_groups": list(refs.space_groups),
+                    "timing": {**_search_summary(result, seconds), "resumed_from_journal": resumed},
+                    "metrics_s": round(time.perf_counter() - t_metrics, 3),
+                    "paper_genms": PAPER_GENMS.get(fam.family),
+                }
+            )
             report[fam.family] = entry
             say(_one_line(fam.family, entry))
     report["meta"] = _meta(cfg, command)
@@ -200,18 +224,20 @@ def _one_line(family: str, e: dict) -> str:
         v = e.get(k)
         return "—" if v is None else f"{v:.2f}"
 
-    return (f"  {family}: cif {f('cif_validity')} struct {f('structural_validity')} comp {f('composition_validity')} "
-            f"unique {f('uniqueness')} match {f('match_rate')} E_f {f('e_form_gnn')} "
-            f"({e['n_structures']} structures, search {e['timing']['search_s']:.1f} s)")
+    return (
+        f"  {family}: cif {f('cif_validity')} struct {f('structural_validity')} "
+        f"comp {f('composition_validity')} unique {f('uniqueness')} match {f('match_rate')} "
+        f"E_f {f('e_form_gnn')} ({e['n_structures']} structures, "
+        f"search {e['timing']['search_s']:.1f} s)"
+    )
 
 
 def _meta(cfg: EndToEndConfig, command: str) -> dict:
-    from genms.search.report import versions
-
     v = versions()
     return {"command": command, "seed": cfg.seed, "evaluate": cfg.evaluate, "warmup": cfg.warmup,
             "search": dataclasses.asdict(cfg.search), "executor": cfg.executor.name,
-            "run_dir": str(Path(cfg.run_dir).resolve()) if cfg.run_dir else None,  # <run_dir>/<family>
+            # <run_dir>/<family>
+            "run_dir": str(Path(cfg.run_dir).resolve()) if cfg.run_dir else None,
             "hardware": v.get("devices"), "versions": v}
 
 
@@ -223,7 +249,9 @@ def eval_end_to_end(cfg: DictConfig) -> int:
     except ConfigError as exc:
         fail(console, str(exc), 2)
     try:
-        report = run_end_to_end(ecfg, console=console, command=command_line("genms eval end-to-end"))
+        report = run_end_to_end(
+            ecfg, console=console, command=command_line("genms eval end-to-end")
+        )
     except LOAD_ERRORS as exc:
         fail(console, f"the benchmark could not run: {exc}", 1)
     console.print(f"wrote {report['output']}")

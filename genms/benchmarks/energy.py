@@ -39,11 +39,14 @@ class EvalSet:
 
 @dataclass(frozen=True)
 class EnergyEvalConfig:
-    """``test`` and each of ``extra_sets`` are ``{name, dataset, split, note}`` (see :class:`EvalSet`)."""
+    """``test`` and each of ``extra_sets`` are ``{name, dataset, split, note}`` (see
+    :class:`EvalSet`)."""
 
     checkpoint: str | None = None  # bundle folder; None = the shipped bundle
     target: str = "formation_energy_per_atom"
-    test: dict = field(default_factory=lambda: {"name": "test", "dataset": "mp_cgcnn", "split": "test"})
+    test: dict = field(
+        default_factory=lambda: {"name": "test", "dataset": "mp_cgcnn", "split": "test"}
+    )
     extra_sets: list[dict] = field(default_factory=list)
     speed_dataset: str = "mp_20"
     speed_split: str = "test"
@@ -55,7 +58,9 @@ class EnergyEvalConfig:
         def one(d) -> EvalSet:
             unknown = set(d) - {f.name for f in dataclasses.fields(EvalSet)}
             if unknown or not {"name", "dataset", "split"} <= set(d):
-                raise ConfigError(f"an eval set needs name, dataset, split (and optional note); got {dict(d)}")
+                raise ConfigError(
+                    f"an eval set needs name, dataset, split (and optional note); got {dict(d)}"
+                )
             return EvalSet(**d)
 
         return one(self.test), [one(d) for d in self.extra_sets]
@@ -117,9 +122,12 @@ def eval_energy(cfg: EvalEnergyConfig | DictConfig) -> dict:
     ckpt = repo_path(ev.checkpoint) if ev.checkpoint else DEFAULT_BUNDLE
     predictor = load_predictor(ckpt)
     result: dict = {
-        "checkpoint": str(ckpt.relative_to(REPO_ROOT)) if ckpt.is_relative_to(REPO_ROOT) else str(ckpt),
+        "checkpoint": str(ckpt.relative_to(REPO_ROOT))
+        if ckpt.is_relative_to(REPO_ROOT)
+        else str(ckpt),
         "command": "genms eval energy " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "hardware": f"{jax.devices()[0].device_kind} ({jax.default_backend()}, {jax.device_count()} device(s))",
+        "hardware": f"{jax.devices()[0].device_kind} ({jax.default_backend()}, "
+                    f"{jax.device_count()} device(s))",
         "bundle_dtype": predictor.extras.get("bundle", {}).get("dtype"),
         "ensemble_size": predictor.extras.get("ensemble_size", 1),
         "training": predictor.extras.get("provenance", {}).get("step"),
@@ -127,8 +135,15 @@ def eval_energy(cfg: EvalEnergyConfig | DictConfig) -> dict:
     test_set, extra_sets = ev.sets()
     test = load_prepared(test_set.dataset, test_set.split, cache_dir)
     t = _errors(predictor.predict_arrays(test), test.targets[ev.target])
-    result.update({"mae_ev_per_atom": t["mae_ev_per_atom"], "rmse_ev_per_atom": t["rmse_ev_per_atom"],
-                   "n_test": t["n"], "test_set": f"{test_set.dataset}/{test_set.split}", "test": t})
+    result.update(
+        {
+            "mae_ev_per_atom": t["mae_ev_per_atom"],
+            "rmse_ev_per_atom": t["rmse_ev_per_atom"],
+            "n_test": t["n"],
+            "test_set": f"{test_set.dataset}/{test_set.split}",
+            "test": t,
+        }
+    )
     for s in extra_sets:
         try:
             arr = load_prepared(s.dataset, s.split, cache_dir)
@@ -147,8 +162,11 @@ def eval_energy(cfg: EvalEnergyConfig | DictConfig) -> dict:
         speed_arr = test.subset(np.flatnonzero(test.n_atoms <= 20))
     sp = _throughput(predictor, speed_arr, ev.speed_min_structures, ev.speed_repeats)
     result["structures_per_second"] = sp["structures_per_second"]
-    result["throughput"] = {**sp, "set": f"{ev.speed_dataset}/{ev.speed_split}",
-                            "what": "predict_arrays end to end: host packing, device neighbour search, GNN"}
+    result["throughput"] = {
+        **sp,
+        "set": f"{ev.speed_dataset}/{ev.speed_split}",
+        "what": "predict_arrays end to end: host packing, device neighbour search, GNN",
+    }
     if ev.output:
         atomic_write_json(repo_path(ev.output), result)
         log.info("wrote %s", repo_path(ev.output))

@@ -22,8 +22,27 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import spglib
+
+from genms.crystal.composition import composition_from_numbers
+from genms.crystal.convert import CIFParseError, from_cif, to_pymatgen
 from genms.crystal.structure import Crystal
-from genms.paths import PathsConfig
+from genms.data.arrays import CrystalArrays
+from genms.data.known import MP_DATASETS, load_known
+from genms.data.prepare import DataNotPreparedError, load_prepared
+from genms.data.sources import (
+    FORMATS,
+    DataSourceError,
+    data_roots,
+    get_spec,
+    locate,
+    read_csv_table,
+)
+from genms.evaluate.family import FamilyReferences, anonymous_formula_key, reduce_for_matching
+from genms.evaluate.matching import PairTimeout, structure_matcher, time_limit
+from genms.language.families import get_family
+from genms.language.retrieval import family_examples
+from genms.paths import PathsConfig, resolve_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +69,6 @@ def _spread(items: list, n: int | None) -> list:
 
 
 def _from_prepared(dataset: str, ids: set[str], cache_dir: Any) -> dict[str, Crystal] | None:
-    from genms.data.prepare import DataNotPreparedError, load_prepared
-    from genms.data.sources import get_spec
-
     found: dict[str, Crystal] = {}
     try:
         for split in get_spec(dataset).split_names:
@@ -66,16 +82,6 @@ def _from_prepared(dataset: str, ids: set[str], cache_dir: Any) -> dict[str, Cry
 
 
 def _from_sources(dataset: str, ids: set[str], data_dir: Any) -> dict[str, Crystal]:
-    from genms.crystal.convert import CIFParseError, from_cif
-    from genms.data.sources import (
-        FORMATS,
-        DataSourceError,
-        data_roots,
-        get_spec,
-        locate,
-        read_csv_table,
-    )
-
     spec = get_spec(dataset)
     found: dict[str, Crystal] = {}
     try:
@@ -95,19 +101,16 @@ def _from_sources(dataset: str, ids: set[str], data_dir: Any) -> dict[str, Cryst
 
 
 def _space_group(crystal: Crystal) -> int:
-    import spglib
-
-    data = spglib.get_symmetry_dataset((crystal.lattice, crystal.frac_coords, crystal.atomic_numbers),
-                                       symprec=SYMPREC)
+    data = spglib.get_symmetry_dataset(
+        (crystal.lattice, crystal.frac_coords, crystal.atomic_numbers), symprec=SYMPREC
+    )
     return int(data.number) if data is not None else 0
 
 
-def _select(family: str, datasets: tuple[str, ...], data_dir: Any, cache_dir: Any) -> tuple[list, list, str]:
+def _select(
+    family: str, datasets: tuple[str, ...], data_dir: Any, cache_dir: Any
+) -> tuple[list, list, str]:
     """(crystals, names, origin) of the family's members in ``datasets``."""
-    from genms.data.known import load_known
-    from genms.language.families import get_family
-    from genms.language.retrieval import family_examples
-
     fam = get_family(family)
     groups = set(fam.space_groups)
     known = load_known(datasets, "auto", data_dir, cache_dir)
@@ -131,10 +134,6 @@ def _select(family: str, datasets: tuple[str, ...], data_dir: Any, cache_dir: An
 
 def distinct_prototypes(crystals: list[Crystal], timeout_s: float = 30.0) -> list[int]:
     """Indices of the references no earlier kept reference matches with ``fit_anonymous``."""
-    from genms.crystal.convert import to_pymatgen
-    from genms.evaluate.family import anonymous_formula_key, reduce_for_matching
-    from genms.evaluate.matching import PairTimeout, structure_matcher, time_limit
-
     matcher = structure_matcher()
     kept: dict[tuple, list] = {}
     out = []
@@ -156,22 +155,25 @@ def distinct_prototypes(crystals: list[Crystal], timeout_s: float = 30.0) -> lis
     return out
 
 
-def family_references(family: str, paths: PathsConfig | None = None, max_references: int | None = None,
-                      datasets: tuple[str, ...] | None = None, distinct: bool = False) -> FamilyRefs:
+def family_references(
+    family: str,
+    paths: PathsConfig | None = None,
+    max_references: int | None = None,
+    datasets: tuple[str, ...] | None = None,
+    distinct: bool = False,
+) -> FamilyRefs:
     """The family's reference set (``references`` is None when none could be loaded)."""
-    from genms.data.arrays import CrystalArrays
-    from genms.data.known import MP_DATASETS
-    from genms.evaluate.family import FamilyReferences
-    from genms.language.families import get_family
-    from genms.paths import resolve_cache_dir
-
     paths = paths or PathsConfig()
     data_dir, cache_dir = paths.data_dir, paths.cache_dir
     datasets = tuple(datasets or MP_DATASETS)
     fam = get_family(family)
     key = hashlib.sha256(repr((_CACHE_VERSION, fam.name, fam.ratios, fam.space_groups, datasets,
                                str(data_dir), SYMPREC)).encode()).hexdigest()[:16]
-    cache = resolve_cache_dir(None if cache_dir == "auto" else cache_dir) / "search" / f"refs-{fam.name}-{key}.npz"
+    cache = (
+        resolve_cache_dir(None if cache_dir == "auto" else cache_dir)
+        / "search"
+        / f"refs-{fam.name}-{key}.npz"
+    )
     if cache.is_file():
         arrays = CrystalArrays.load(cache)
         crystals, names, origin = arrays.crystals(), [str(i) for i in arrays.ids], f"cache {cache}"
@@ -199,10 +201,12 @@ def family_references(family: str, paths: PathsConfig | None = None, max_referen
                 log.warning("could not cache the %s prototypes at %s: %s", fam.name, protos, exc)
         log.info("%s: %d distinct prototypes among %d references", fam.name, len(crystals), n_all)
     if not crystals:
-        log.warning("no reference structures for %s (known compounds from %s); match_rate is not computed",
-                    family, origin)
+        log.warning(
+            "no reference structures for %s (known compounds from %s); match_rate is not computed",
+            family,
+            origin,
+        )
         return FamilyRefs(fam.name, None, 0, 0, tuple(fam.space_groups), origin)
-    from genms.crystal.composition import composition_from_numbers
 
     n_formulae = len({composition_from_numbers(c.atomic_numbers).reduced_formula for c in crystals})
     return FamilyRefs(fam.name, FamilyReferences(crystals, names), len(crystals), n_formulae,

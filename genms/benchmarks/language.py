@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 from omegaconf import DictConfig
 
@@ -36,12 +37,15 @@ from genms.crystal.composition import (
     normalise_ratio,
     smact_valid,
 )
+from genms.data.known import KnownCompounds
+from genms.data.reference import ReferenceFormulae
 from genms.io import atomic_write_json
 from genms.language.commands import USER_ERRORS
 from genms.language.elements import class_members
 from genms.language.families import FAMILIES
-from genms.language.proposer import ProposerConfig
+from genms.language.proposer import ProposerConfig, as_config, build_proposer, build_reference
 from genms.language.request import parse_request
+from genms.language.retrieval import family_examples
 from genms.language.rhi import RHi
 from genms.paths import REPO_ROOT, PathsConfig
 
@@ -66,7 +70,9 @@ class BenchmarkConfig:
     families: list[str] = field(default_factory=list)  # [] = every family of the prompt set
     # Rediscovery: hide half of the known members of a family from the reference, ask for novel
     # members, count how many proposals are hidden known compounds (vs a uniform pick).
-    rediscovery_families: list[str] = field(default_factory=lambda: ["perovskite", "pyrochlore", "spinel"])
+    rediscovery_families: list[str] = field(
+        default_factory=lambda: ["perovskite", "pyrochlore", "spinel"]
+    )
     rediscovery_n: int = 50
 
 
@@ -113,18 +119,28 @@ class _Runner:
 
 
 def _table3(run: _Runner, spec: dict, known) -> dict:
-    from genms.language.retrieval import family_examples
-
     out: dict = {}
     vals = []
     for item in spec.get("element_constraint", []):
-        vals += [item["element"] in formula_elements(r) for _, r in run.formulae(item["request"]) if r]
-    out["element_constraint"] = {"asking": _fraction(vals), "not_asking": None, "n_formulae": len(vals)}
+        vals += [
+            item["element"] in formula_elements(r) for _, r in run.formulae(item["request"]) if r
+        ]
+    out["element_constraint"] = {
+        "asking": _fraction(vals),
+        "not_asking": None,
+        "n_formulae": len(vals),
+    }
     vals = []
     for item in spec.get("element_exclusion", []):
         banned = class_members(item["class"]) if "class" in item else {item["element"]}
-        vals += [not (formula_elements(r) & set(banned)) for _, r in run.formulae(item["request"]) if r]
-    out["element_exclusion"] = {"asking": _fraction(vals), "not_asking": None, "n_formulae": len(vals)}
+        vals += [
+            not (formula_elements(r) & set(banned)) for _, r in run.formulae(item["request"]) if r
+        ]
+    out["element_exclusion"] = {
+        "asking": _fraction(vals),
+        "not_asking": None,
+        "n_formulae": len(vals),
+    }
     metals = class_members("metal")
     metal = spec.get("metal_only", {})
     is_metal = lambda r: formula_elements(r) <= metals  # noqa: E731
@@ -186,17 +202,18 @@ def _family_stats(run: _Runner, family: str, texts: list[str], capacity: bool) -
 
 def _rediscovery(pcfg, reference, family: str, n: int, seeds: list[int]) -> dict:
     """Hold out half of the family's known members; how many do novel proposals rediscover?"""
-    import numpy as np
-
-    from genms.data.known import KnownCompounds
-    from genms.data.reference import ReferenceFormulae
-    from genms.language.proposer import build_proposer
-    from genms.language.retrieval import family_examples
-
-    members = sorted({r.formula for r in family_examples(family, reference.known, by_spacegroup=False)})
+    members = sorted(
+        {r.formula for r in family_examples(family, reference.known, by_spacegroup=False)}
+    )
     rng = np.random.default_rng(0)
-    hidden = set(rng.choice(members, size=len(members) // 2, replace=False).tolist()) if members else set()
-    kept = KnownCompounds([r for r in reference.known.rows if r.formula not in hidden], "rediscovery")
+    hidden = (
+        set(rng.choice(members, size=len(members) // 2, replace=False).tolist())
+        if members
+        else set()
+    )
+    kept = KnownCompounds(
+        [r for r in reference.known.rows if r.formula not in hidden], "rediscovery"
+    )
     ref = ReferenceFormulae(kept, reference.user)
     proposer = build_proposer(pcfg, ref)
     request = parse_request(f"a novel {family}")
@@ -207,31 +224,47 @@ def _rediscovery(pcfg, reference, family: str, n: int, seeds: list[int]) -> dict
            "rediscovered": _fraction(hits)}
     if hasattr(proposer, "enumerate"):
         admissible = [p for p in proposer.enumerate(request) if proposer.acceptable(p, request)[0]]
-        out["uniform_baseline"] = _fraction([canonical_formula(p.formula) in hidden for p in admissible])
+        out["uniform_baseline"] = _fraction(
+            [canonical_formula(p.formula) in hidden for p in admissible]
+        )
         out["admissible"] = len(admissible)
     return out
 
 
 def markdown_rows(report: dict) -> str:
     t3 = report["table3"]
-    lines = ["| | element constraint | metal only | unique (custom list) | unique (Materials Project) |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| | element constraint | metal only | unique (custom list) | unique (Materials Project) |",
+        "|---|---|---|---|---|",
+    ]
 
     def cell(key: str, which: str) -> str:
         v = t3[key][which]
         return "N/A" if v is None else f"{v:.2f}"
 
     for which, name in (("not_asking", "not asking"), ("asking", "asking")):
-        lines.append(f"| {name} | {cell('element_constraint', which)} | {cell('metal_only', which)} | "
-                     f"{cell('unique_custom_list', which)} | {cell('unique_mp', which)} |")
-    lines += ["", "| family | formulae | valid | charge neutral | ratio | novel | passes R_hi | distinct | capacity |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {name} | {cell('element_constraint', which)} | {cell('metal_only', which)} | "
+            f"{cell('unique_custom_list', which)} | {cell('unique_mp', which)} |"
+        )
+    lines += [
+        "",
+        "| family | formulae | valid | charge neutral | ratio | novel | passes R_hi | distinct | "
+        "capacity |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for fam, s in report["families"].items():
-        lines.append(f"| {fam} | {s['n_formulae']} | {s['valid']:.2f} | {s['charge_neutral']:.2f} | "
-                     f"{s['ratio_compliant']:.2f} | {s['novel']:.2f} | {s['passes_rhi']:.2f} | {s['distinct']} | "
-                     f"{s.get('capacity', '')} |")
+        lines.append(
+            f"| {fam} | {s['n_formulae']} | {s['valid']:.2f} | {s['charge_neutral']:.2f} | "
+            f"{s['ratio_compliant']:.2f} | {s['novel']:.2f} | {s['passes_rhi']:.2f} | "
+            f"{s['distinct']} | {s.get('capacity', '')} |"
+        )
     if report.get("rediscovery"):
-        lines += ["", "| family | known members | hidden | proposed | rediscovered | uniform pick |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| family | known members | hidden | proposed | rediscovered | uniform pick |",
+            "|---|---|---|---|---|---|",
+        ]
         for fam, r in report["rediscovery"].items():
             base = r.get("uniform_baseline")
             lines.append(f"| {fam} | {r['known_members']} | {r['hidden']} | {r['n_proposed']} | "
@@ -241,8 +274,6 @@ def markdown_rows(report: dict) -> str:
 
 def run_benchmark(cfg: BenchmarkConfig, proposer_cfg: ProposerConfig, paths: PathsConfig) -> dict:
     """Run the prompt set, write ``cfg.output`` and return the report."""
-    from genms.language.proposer import as_config, build_proposer, build_reference
-
     start = time.perf_counter()
     spec = yaml.safe_load(_resolve(cfg.prompts).read_text())
     pcfg = as_config(proposer_cfg)
@@ -258,12 +289,22 @@ def run_benchmark(cfg: BenchmarkConfig, proposer_cfg: ProposerConfig, paths: Pat
     for fam in families:
         texts = spec["families"][fam]
         report["families"][fam] = _family_stats(run, fam, texts, cfg.capacity)
-        log.info("%s: %s", fam, {k: v for k, v in report["families"][fam].items() if k != "requests"})
-    report["rediscovery"] = {fam: _rediscovery(pcfg, reference, fam, cfg.rediscovery_n, list(cfg.seeds))
-                             for fam in cfg.rediscovery_families}
-    report["timing"] = {"propose_calls": run.calls, "seconds_per_call": round(run.seconds / max(run.calls, 1), 3),
-                        "total_s": round(time.perf_counter() - start, 1)}
-    report["machine"] = {"python": platform.python_version(), "processor": platform.processor() or platform.machine()}
+        log.info(
+            "%s: %s", fam, {k: v for k, v in report["families"][fam].items() if k != "requests"}
+        )
+    report["rediscovery"] = {
+        fam: _rediscovery(pcfg, reference, fam, cfg.rediscovery_n, list(cfg.seeds))
+        for fam in cfg.rediscovery_families
+    }
+    report["timing"] = {
+        "propose_calls": run.calls,
+        "seconds_per_call": round(run.seconds / max(run.calls, 1), 3),
+        "total_s": round(time.perf_counter() - start, 1),
+    }
+    report["machine"] = {
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+    }
     report["command"] = "genms eval language"
     out = Path(cfg.output).expanduser()  # relative to the working directory
     atomic_write_json(out, report)

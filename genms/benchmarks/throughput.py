@@ -1,4 +1,5 @@
-"""Throughput of the CPU-heavy metrics on real MP-20 structures (``python -m genms.benchmarks.throughput``).
+"""Throughput of the CPU-heavy metrics on real MP-20 structures (``python -m
+genms.benchmarks.throughput``).
 
 Measures, on a process pool of ``--workers`` processes:
 
@@ -23,7 +24,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from genms.crystal.convert import from_cif
 from genms.crystal.structure import Crystal
 from genms.evaluate.matching import MatchConfig, match_one_sample
 from genms.evaluate.validity import check_many, validity_fractions
@@ -35,10 +38,6 @@ log = logging.getLogger(__name__)
 
 def load_mp20(n: int) -> tuple[list[Crystal], str]:
     """The first ``n`` MP-20 crystals (test split, then val); fixture rows when data is absent."""
-    import pandas as pd
-
-    from genms.crystal.convert import from_cif
-
     folder = resolve_data_dir("auto") / "mp_20_partial"
     sources = [folder / "test.csv", folder / "val.csv"]
     frames, used = [], []

@@ -16,12 +16,10 @@ import re
 import warnings
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pymatgen.core import Composition
+import smact
+from pymatgen.core import Composition, Element
 
 #: One token of a written formula: an element symbol or a parenthesis, then its amount.
 _TOKEN = re.compile(r"([A-Z][a-z]?|\(|\))(\d*(?:\.\d+)?)")
@@ -65,8 +63,6 @@ def read_formula(text: str) -> dict[str, float] | None:
 
 def parse_formula(formula: str) -> Composition:
     """Parse a formula string into a pymatgen ``Composition``; clear error when invalid."""
-    from pymatgen.core import Composition, Element
-
     text = str(formula).strip().replace(" ", "")
     if not text or read_formula(text) is None:
         raise FormulaError(f"{formula!r} is not a chemical formula (expected e.g. 'SrTiO3')")
@@ -83,8 +79,6 @@ def parse_formula(formula: str) -> Composition:
 
 
 def as_composition(formula: str | Composition) -> Composition:
-    from pymatgen.core import Composition
-
     return formula if isinstance(formula, Composition) else parse_formula(formula)
 
 
@@ -97,7 +91,8 @@ def reduced_formula(formula: str | Composition) -> str:
 def canonical_formula(text: str) -> str | None:
     """Reduced formula of ``text`` or None when it is not a formula."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pymatgen warns about noble gases' missing electronegativity
+        # pymatgen warns about noble gases' missing electronegativity
+        warnings.simplefilter("ignore")
         try:
             return parse_formula(text).reduced_formula
         except FormulaError:
@@ -116,7 +111,9 @@ def formula_amounts(formula: str) -> tuple[tuple[str, float], ...]:
 def normalise_ratio(counts: Sequence[int | float]) -> tuple[int, ...]:
     """Order-free canonical form of an atom ratio: divided by the gcd, sorted."""
     ints = [int(round(c)) for c in counts]
-    if any(abs(c - i) > 1e-6 for c, i in zip(counts, ints, strict=True)) or any(i <= 0 for i in ints):
+    if any(abs(c - i) > 1e-6 for c, i in zip(counts, ints, strict=True)) or any(
+        i <= 0 for i in ints
+    ):
         return tuple(sorted(float(c) for c in counts))  # fractional: never equals an int ratio
     g = math.gcd(*ints)
     return tuple(sorted(i // g for i in ints))
@@ -154,8 +151,6 @@ def atomic_numbers_for(formula: str | Composition, z: int = 1) -> np.ndarray:
 
 
 def composition_from_numbers(atomic_numbers: np.ndarray) -> Composition:
-    from pymatgen.core import Composition, Element
-
     counts: dict[str, int] = {}
     for z in np.asarray(atomic_numbers).tolist():
         sym = Element.from_Z(int(z)).symbol
@@ -195,7 +190,8 @@ def cdvae_pauling_test(ox_states: tuple[int, ...], electronegs: list[float | Non
 
 
 def _combinations(ox_lists: list[np.ndarray], start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of ``itertools.product(*ox_lists)`` as an int array [rows, n_elements]."""
+    """Rows ``start:stop`` of ``itertools.product(*ox_lists)`` as an int array [rows,
+    n_elements]."""
     rem = np.arange(start, stop, dtype=np.int64)
     out = np.empty((stop - start, len(ox_lists)), dtype=np.int64)
     for j in range(len(ox_lists) - 1, -1, -1):  # the last element varies fastest, as in product
@@ -227,8 +223,6 @@ def _smact_valid_cached(symbols: tuple[str, ...], counts: tuple[int, ...]) -> bo
     Oxidation states are SMACT's ``smact14`` list: the default of the SMACT 2.x releases
     CDVAE/DiffCSP used (SMACT 4 changed ``Element.oxidation_states`` to the ICSD-24 list).
     """
-    import smact
-
     if len(set(symbols)) == 1:
         return True
     if all(s in smact.metals for s in symbols):  # alloys count as valid (CDVAE include_alloys)

@@ -74,7 +74,11 @@ class CrystalArrays:
 
     @classmethod
     def from_crystals(
-        cls, crystals: Iterable[Crystal], ids: Sequence[str], target_names: Sequence[str] = (), meta: dict | None = None
+        cls,
+        crystals: Iterable[Crystal],
+        ids: Sequence[str],
+        target_names: Sequence[str] = (),
+        meta: dict | None = None,
     ) -> CrystalArrays:
         crystals = list(crystals)
         n_atoms = np.array([c.n_atoms for c in crystals], np.int32)
@@ -90,12 +94,18 @@ class CrystalArrays:
             if crystals
             else np.zeros(0, np.uint8)
         )
-        lattice = np.stack([c.lattice for c in crystals]).astype(np.float32) if crystals else np.zeros((0, 3, 3), np.float32)
+        lattice = (
+            np.stack([c.lattice for c in crystals]).astype(np.float32)
+            if crystals
+            else np.zeros((0, 3, 3), np.float32)
+        )
         targets = {
             name: np.array([c.properties.get(name, np.nan) for c in crystals], np.float64)
             for name in target_names
         }
-        return cls(frac, numbers, lattice, n_atoms, np.asarray(list(ids), dtype=str), targets, meta or {})
+        return cls(
+            frac, numbers, lattice, n_atoms, np.asarray(list(ids), dtype=str), targets, meta or {}
+        )
 
     @classmethod
     def concatenate(cls, parts: Sequence[CrystalArrays], meta: dict | None = None) -> CrystalArrays:

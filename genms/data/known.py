@@ -27,15 +27,28 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
+import spglib
+from tqdm import tqdm
 
 from genms.crystal.composition import (
     FormulaError,
     canonical_formula,
+    composition_from_numbers,
     formula_ratio,
     normalise_ratio,
 )
+from genms.crystal.convert import CIFParseError, from_cif
+from genms.data.prepare import load_prepared, prepared_path, read_meta
+from genms.data.sources import (
+    FORMATS,
+    DataSourceError,
+    data_roots,
+    get_spec,
+    locate,
+    read_csv_table,
+)
 from genms.io import atomic_write_bytes
-from genms.paths import ASSETS_DIR
+from genms.paths import ASSETS_DIR, resolve_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +113,9 @@ class KnownCompounds:
         return list(self.by_ratio.get(normalise_ratio(ratio), []))
 
     def spacegroups_of(self, formula: str) -> tuple[int, ...]:
-        return tuple(sorted({r.spacegroup for r in self.by_formula.get(formula, []) if r.spacegroup}))
+        return tuple(
+            sorted({r.spacegroup for r in self.by_formula.get(formula, []) if r.spacegroup})
+        )
 
     def select(self, datasets: Sequence[str]) -> KnownCompounds:
         keep = set(datasets)
@@ -115,7 +130,9 @@ class KnownCompounds:
         for r in sorted(self.rows, key=lambda r: (r.formula, r.dataset, r.material_id)):
             buf.write(f"{r.formula}\t{r.spacegroup}\t{r.material_id}\t{r.dataset}\n")
         # mtime=0: the same rows always give the same bytes.
-        return atomic_write_bytes(path, gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0))
+        return atomic_write_bytes(
+            path, gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0)
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> KnownCompounds:
@@ -151,15 +168,13 @@ def formula_from_cif(text: str) -> str | None:
 
 def spacegroup_of_cif(text: str, symprec: float = 0.1) -> int:
     """Space-group number by spglib (0 when the CIF does not parse)."""
-    import spglib
-
-    from genms.crystal.convert import CIFParseError, from_cif
-
     try:
         c = from_cif(text)
     except (CIFParseError, ValueError):
         return 0
-    data = spglib.get_symmetry_dataset((c.lattice, c.frac_coords, c.atomic_numbers), symprec=symprec)
+    data = spglib.get_symmetry_dataset(
+        (c.lattice, c.frac_coords, c.atomic_numbers), symprec=symprec
+    )
     return int(data.number) if data is not None else 0
 
 
@@ -177,15 +192,6 @@ def _shipped_spacegroups() -> dict[tuple[str, str], int]:
 def from_sources(datasets: Sequence[str], data_dir: str | None, compute_spacegroups: bool = False,
                  progress: bool = False) -> KnownCompounds:
     """Rows from the dataset CSVs (:mod:`genms.data.sources`); missing datasets are skipped."""
-    from genms.data.sources import (
-        FORMATS,
-        DataSourceError,
-        data_roots,
-        get_spec,
-        locate,
-        read_csv_table,
-    )
-
     shipped_sg = _shipped_spacegroups()
     rows: list[KnownCompound] = []
     for name in datasets:
@@ -199,8 +205,6 @@ def from_sources(datasets: Sequence[str], data_dir: str | None, compute_spacegro
             table = read_csv_table(path, FORMATS[spec.format], name)
             it = range(len(table))
             if progress:
-                from tqdm import tqdm
-
                 it = tqdm(it, desc=f"{name}/{path.stem}")
             for i in it:
                 formula = formula_from_cif(table.cifs[i])
@@ -216,10 +220,6 @@ def from_sources(datasets: Sequence[str], data_dir: str | None, compute_spacegro
 
 def from_prepared(datasets: Sequence[str], cache_dir: str | Path | None) -> KnownCompounds:
     """Rows from prepared arrays; raises ``DataNotPreparedError`` when one is missing."""
-    from genms.crystal.composition import composition_from_numbers
-    from genms.data.prepare import load_prepared
-    from genms.data.sources import get_spec
-
     shipped_sg = _shipped_spacegroups()
     rows: list[KnownCompound] = []
     for name in datasets:
@@ -236,8 +236,6 @@ def from_prepared(datasets: Sequence[str], cache_dir: str | Path | None) -> Know
 
 
 def _sources_fingerprint(datasets: Sequence[str], data_dir: str | None) -> str | None:
-    from genms.data.sources import DataSourceError, data_roots, get_spec, locate
-
     parts = [f"v{TABLE_VERSION}"]
     found = False
     for name in datasets:
@@ -254,9 +252,6 @@ def _sources_fingerprint(datasets: Sequence[str], data_dir: str | None) -> str |
 
 
 def _prepared_fingerprint(datasets: Sequence[str], cache_dir: str | Path | None) -> str | None:
-    from genms.data.prepare import prepared_path, read_meta
-    from genms.data.sources import get_spec
-
     parts = [f"v{TABLE_VERSION}"]
     for name in datasets:
         for split in get_spec(name).split_names:
@@ -275,27 +270,33 @@ def load_known(datasets: Sequence[str], source: str = "auto", data_dir: str | No
     are built, else the CSVs when present, else the shipped table). Tables built from data
     are cached under ``{cache_dir}/language/``.
     """
-    from genms.paths import resolve_cache_dir
-
     if source not in ("auto", "prepared", "sources", "shipped"):
         raise ReferenceError(f"reference.source={source!r}: use auto, prepared, sources or shipped")
     cache_root = resolve_cache_dir(None if cache_dir == "auto" else str(cache_dir)) / "language"
     if source in ("auto", "prepared"):
         fp = _prepared_fingerprint(datasets, cache_dir)
         if fp is not None:
-            return _cached(cache_root / f"known-prepared-{fp}.tsv.gz", lambda: from_prepared(datasets, cache_dir))
+            return _cached(
+                cache_root / f"known-prepared-{fp}.tsv.gz",
+                lambda: from_prepared(datasets, cache_dir),
+            )
         if source == "prepared":
             raise ReferenceError(
-                f"prepared arrays for {', '.join(datasets)} are missing; run `genms data prepare <dataset>` "
+                f"prepared arrays for {', '.join(datasets)} are missing; run `genms data prepare "
+                "<dataset>` "
                 f"or set reference.source=auto"
             )
     if source in ("auto", "sources"):
         fp = _sources_fingerprint(datasets, data_dir)
         if fp is not None:
-            return _cached(cache_root / f"known-sources-{fp}.tsv.gz", lambda: from_sources(datasets, data_dir))
+            return _cached(
+                cache_root / f"known-sources-{fp}.tsv.gz", lambda: from_sources(datasets, data_dir)
+            )
         if source == "sources":
-            raise ReferenceError(f"no source files for {', '.join(datasets)} under data_dir={data_dir}; "
-                                 f"set paths.data_dir or reference.source=shipped")
+            raise ReferenceError(
+                f"no source files for {', '.join(datasets)} under data_dir={data_dir}; set "
+                "paths.data_dir or reference.source=shipped"
+            )
     return load_shipped().select(datasets)
 
 

@@ -20,11 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genms.crystal.composition import canonical_formula
-from genms.data.known import MP_DATASETS, KnownCompounds, ReferenceError, load_known
+from genms.data.known import MP_DATASETS, KnownCompound, KnownCompounds, ReferenceError, load_known
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ReferenceConfig", "ReferenceError", "ReferenceFormulae", "load_reference", "read_formula_list"]
+__all__ = [
+    "ReferenceConfig",
+    "ReferenceError",
+    "ReferenceFormulae",
+    "load_reference",
+    "read_formula_list",
+]
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,6 @@ class ReferenceFormulae:
     @classmethod
     def from_formulae(cls, formulae: Iterable[str], dataset: str = "custom") -> ReferenceFormulae:
         """A reference made of a plain formula list (tests, notebooks)."""
-        from genms.data.known import KnownCompound
-
         rows = [KnownCompound(f, 0, f"{dataset}-{i}", dataset)
                 for i, f in enumerate(filter(None, (canonical_formula(x) for x in formulae)))]
         return cls(KnownCompounds(rows, dataset))

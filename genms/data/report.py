@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from rich.table import Table
+
 #: Every reason a row can be skipped for, with the text shown to users.
 REASONS: dict[str, str] = {
     "cif_parse_error": "the CIF could not be parsed",
@@ -21,7 +23,8 @@ REASONS: dict[str, str] = {
     "duplicate_id": "an earlier row with the same id was kept",
     "target_outlier": "target outside the accepted range (mp_cgcnn: formation energy < -5 eV/atom)",
     "val_test_id": "MP union: material id is in the MP-20 val or test files",
-    "test_formula_spacegroup": "MP union: reduced formula and space group equal an MP-20 test entry's",
+    "test_formula_spacegroup": "MP union: reduced formula and space group equal an MP-20 test "
+                               "entry's",
 }
 
 MAX_EXAMPLES = 3
@@ -52,7 +55,8 @@ class SkipReport:
         """Every row is either kept or counted as skipped."""
         if self.kept + self.n_skipped != self.rows:
             raise AssertionError(
-                f"report does not add up: {self.rows} rows != {self.kept} kept + {self.n_skipped} skipped"
+                f"report does not add up: {self.rows} rows != {self.kept} kept + {self.n_skipped} "
+                "skipped"
             )
 
     def to_dict(self) -> dict:
@@ -65,7 +69,12 @@ class SkipReport:
 
     @classmethod
     def from_dict(cls, d: dict) -> SkipReport:
-        return cls(d.get("rows", 0), d.get("kept", 0), Counter(d.get("skipped", {})), dict(d.get("examples", {})))
+        return cls(
+            d.get("rows", 0),
+            d.get("kept", 0),
+            Counter(d.get("skipped", {})),
+            dict(d.get("examples", {})),
+        )
 
 
 def format_skipped(skipped: dict) -> str:
@@ -74,26 +83,34 @@ def format_skipped(skipped: dict) -> str:
 
 def render_split_table(rows: list[dict], title: str = "genms data prepare"):
     """rows: dicts with dataset, split, status, report (dict), path -> a rich Table."""
-    from rich.table import Table
-
     table = Table(title=title)
-    for col, justify in (("dataset", "left"), ("split", "left"), ("rows", "right"), ("kept", "right"),
-                         ("skipped", "right"), ("skipped by reason", "left"), ("status", "left")):
+    for col, justify in (
+        ("dataset", "left"),
+        ("split", "left"),
+        ("rows", "right"),
+        ("kept", "right"),
+        ("skipped", "right"),
+        ("skipped by reason", "left"),
+        ("status", "left"),
+    ):
         table.add_column(col, justify=justify)
     for r in rows:
         rep = r.get("report") or {}
         skipped = rep.get("skipped", {})
         table.add_row(
-            r["dataset"], r["split"], str(rep.get("rows", "")), str(rep.get("kept", "")),
-            str(sum(skipped.values())) if rep else "", format_skipped(skipped) if rep else "", r["status"],
+            r["dataset"],
+            r["split"],
+            str(rep.get("rows", "")),
+            str(rep.get("kept", "")),
+            str(sum(skipped.values())) if rep else "",
+            format_skipped(skipped) if rep else "",
+            r["status"],
         )
     return table
 
 
 def render_union_table(union_meta: dict):
     """The MP union's per-source counts (``meta["union"]``) -> a rich Table."""
-    from rich.table import Table
-
     table = Table(title="MP training union (train split) by source")
     cols = ("source", "rows", "kept", "skipped by reason")
     for c in cols:

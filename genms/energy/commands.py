@@ -13,13 +13,20 @@ import logging
 import time
 from dataclasses import dataclass
 
+import jax
 import numpy as np
-from omegaconf import DictConfig, open_dict
+import optax
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genms.configs import ConfigError, to_dataclass
 from genms.data.prepare import load_prepared
-from genms.energy.task import EnergyTaskConfig
+from genms.energy.ensemble import MIN_CALIBRATION, calibrate_bundle
+from genms.energy.task import EnergyTask, EnergyTaskConfig
+from genms.models.energy_gnn import EnergyGNNConfig
 from genms.paths import repo_path
+from genms.train.commands import run_training
+from genms.train.config import OptimConfig, TrainConfig
+from genms.train.optim import build_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +49,12 @@ class ExportConfig:
 
 def _time_step(task, train_cfg, optim_cfg, n: int = 15) -> float:
     """Seconds per training step (value_and_grad + optimiser update), after compilation."""
-    import jax
-    import optax
-
-    from genms.train.optim import build_optimizer
-
     tx = build_optimizer(optim_cfg, 1000)
     rng = np.random.default_rng(train_cfg.seed)
     n_train, bs = task.num_examples("train"), train_cfg.batch_size
-    batches = [task.make_batch("train", rng.permutation(n_train)[:bs].tolist(), bs) for _ in range(4)]
+    batches = [
+        task.make_batch("train", rng.permutation(n_train)[:bs].tolist(), bs) for _ in range(4)
+    ]
     params = task.init(jax.random.key(0), batches[0])
     opt = tx.init(params)
 
@@ -70,11 +74,8 @@ def _time_step(task, train_cfg, optim_cfg, n: int = 15) -> float:
 
 
 def task_config(node) -> EnergyTaskConfig:
-    """The ``task`` node -> :class:`EnergyTaskConfig` (the nested frozen model schema separately)."""
-    from omegaconf import OmegaConf
-
-    from genms.models.energy_gnn import EnergyGNNConfig
-
+    """The ``task`` node -> :class:`EnergyTaskConfig` (the nested frozen model schema
+    separately)."""
     rest = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k != "model"}
     unknown = set(rest) - {f.name for f in dataclasses.fields(EnergyTaskConfig)}
     if unknown:
@@ -84,8 +85,6 @@ def task_config(node) -> EnergyTaskConfig:
 
 
 def build_task(cfg: DictConfig, batch_size: int):
-    from genms.energy.task import EnergyTask
-
     data = to_dataclass(EnergyDataConfig, cfg.data)
     task_cfg = task_config(cfg.task)
     cache_dir = cfg.paths.cache_dir
@@ -103,9 +102,6 @@ def build_task(cfg: DictConfig, batch_size: int):
 
 def train(cfg: DictConfig):
     """``genms train energy``."""
-    from genms.train.commands import run_training
-    from genms.train.config import OptimConfig, TrainConfig
-
     train_cfg = to_dataclass(TrainConfig, cfg.train)
     optim_cfg = to_dataclass(OptimConfig, cfg.optim)
     export = to_dataclass(ExportConfig, cfg.export)
@@ -126,8 +122,13 @@ def train(cfg: DictConfig):
             log.info("%.0f epochs with %d members < min_epochs=%d: training %d members instead",
                      epochs, members, min_epochs, new)
             task.set_ensemble_size(new)
-        log.info("train step %.1f ms -> %d steps (%.0f epochs) fit %.1f minutes", per_step * 1e3, steps,
-                 steps * train_cfg.batch_size / task.num_examples("train"), budget)
+        log.info(
+            "train step %.1f ms -> %d steps (%.0f epochs) fit %.1f minutes",
+            per_step * 1e3,
+            steps,
+            steps * train_cfg.batch_size / task.num_examples("train"),
+            budget,
+        )
         with open_dict(cfg):
             cfg.train.steps = steps
             cfg.train.eval_every = min(int(cfg.train.eval_every), steps)
@@ -135,14 +136,23 @@ def train(cfg: DictConfig):
     export_to = repo_path(export.path) if export.path else None
     result = run_training(cfg, task, export_to=export_to, export_dtype=export.dtype)
     if export_to and result.completed and task.cfg.ensemble_size > 1:
-        from genms.energy.ensemble import MIN_CALIBRATION, calibrate_bundle
-
         if task.num_examples("val") < MIN_CALIBRATION:
-            log.warning("only %d val crystals: the ensemble spread is left uncalibrated", task.num_examples("val"))
-            return {"run_dir": str(result.run_dir), "step": result.step, "metrics": result.last_metrics,
-                    "bundle": str(export_to)}
+            log.warning(
+                "only %d val crystals: the ensemble spread is left uncalibrated",
+                task.num_examples("val"),
+            )
+            return {
+                "run_dir": str(result.run_dir),
+                "step": result.step,
+                "metrics": result.last_metrics,
+                "bundle": str(export_to),
+            }
         info = calibrate_bundle(export_to, task.splits["val"], task.target, "val")
-        log.info("ensemble spread scale %.3f fitted on val (coverage within 1 std: %.2f raw -> %.2f)",
-                 info["std_scale"], info["raw"]["within_1std"], info["calibrated"]["within_1std"])
+        log.info(
+            "ensemble spread scale %.3f fitted on val (coverage within 1 std: %.2f raw -> %.2f)",
+            info["std_scale"],
+            info["raw"]["within_1std"],
+            info["calibrated"]["within_1std"],
+        )
     return {"run_dir": str(result.run_dir), "step": result.step, "metrics": result.last_metrics,
             "bundle": str(export_to) if export_to and result.completed else None}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genms.energy.predictor import load_predictor
 from genms.io import atomic_write_json
 
 ONE_SIGMA = 0.6826894921370859
@@ -31,14 +32,15 @@ def fit_std_scale(err: np.ndarray, raw_std: np.ndarray) -> float:
     err, raw_std = np.asarray(err, np.float64), np.asarray(raw_std, np.float64)
     ok = np.isfinite(err) & np.isfinite(raw_std) & (raw_std > 0)
     if ok.sum() < MIN_CALIBRATION:
-        raise ValueError(f"need at least {MIN_CALIBRATION} held-out predictions with a positive spread to fit the scale")
+        raise ValueError(
+            f"need at least {MIN_CALIBRATION} held-out predictions with a positive spread to fit "
+            "the scale"
+        )
     return float(np.quantile(np.abs(err[ok]) / raw_std[ok], ONE_SIGMA))
 
 
 def calibrate_bundle(bundle: str | Path, arrays, target: str, split_name: str = "val") -> dict:
     """Fit the spread scale of the ensemble bundle at ``bundle`` on ``arrays`` and save it."""
-    from genms.energy.predictor import load_predictor
-
     bundle = Path(bundle)
     predictor = load_predictor(bundle)
     if predictor.extras.get("ensemble_size", 1) < 2:

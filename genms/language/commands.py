@@ -11,13 +11,15 @@ import time
 from dataclasses import dataclass, field
 
 from omegaconf import DictConfig
+from rich.console import Console
 
 from genms.configs import ConfigError, typed
 from genms.data.reference import ReferenceError
 from genms.io import atomic_write_json
+from genms.language.display import render_scored
 from genms.language.llm_client import LLMError
 from genms.language.prompts import PromptError
-from genms.language.proposer import ProposerConfig
+from genms.language.proposer import ProposerConfig, build_proposer, build_ranker, build_reference
 from genms.language.request import RequestError, parse_request
 from genms.language.rhi import RHi, RHiConfig, ScoredFormula
 from genms.paths import PathsConfig
@@ -52,8 +54,6 @@ class ProposeConfig:
 
 def run_propose(cfg: ProposeConfig | DictConfig) -> tuple[object, list[ScoredFormula], dict]:
     """Parse, propose and score; returns (request, scored formulae, timings)."""
-    from genms.language.proposer import build_proposer, build_ranker, build_reference
-
     cfg = typed(ProposeConfig, cfg)
     if not cfg.request.strip():
         raise RequestError('no request given; e.g. genms propose "a novel chloride perovskite"')
@@ -74,10 +74,6 @@ def run_propose(cfg: ProposeConfig | DictConfig) -> tuple[object, list[ScoredFor
 
 def propose(cfg: DictConfig) -> list[ScoredFormula]:
     """``genms propose "<request>"``: ranked formulae with every R_hi check's reason."""
-    from rich.console import Console
-
-    from genms.language.display import render_scored
-
     console = Console(highlight=False, soft_wrap=True)
     start = time.perf_counter()
     try:
@@ -91,12 +87,21 @@ def propose(cfg: DictConfig) -> list[ScoredFormula]:
     elapsed = time.perf_counter() - start
     if not passed:
         console.print(render_scored(scored, show_rejected=True), markup=False)
-        raise SystemExit("genms propose: no formula satisfies the request; relax a constraint (fewer required "
-                         "elements, no novelty, another family) or try another seed")
+        raise SystemExit(
+            "genms propose: no formula satisfies the request; relax a constraint (fewer required "
+            "elements, no novelty, another family) or try another seed"
+        )
     console.print(render_scored(scored, cfg.show_rejected), markup=False)
     console.print(f"{len(passed)} formula(e) in {elapsed:.1f} s", markup=False)
     if cfg.output:
-        path = atomic_write_json(cfg.output, {"request": request.to_dict(), "reference": reference.describe(),
-                                              "timings_s": timings, "results": [s.to_dict() for s in scored]})
+        path = atomic_write_json(
+            cfg.output,
+            {
+                "request": request.to_dict(),
+                "reference": reference.describe(),
+                "timings_s": timings,
+                "results": [s.to_dict() for s in scored],
+            },
+        )
         console.print(f"wrote {path}", markup=False)
     return scored

@@ -25,20 +25,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
+
 from genms.configs import typed
 from genms.diffusion.config import SamplerConfig
+from genms.diffusion.sampler import default_bundle_path, load_sampler
 from genms.energy.config import PredictorConfig
+from genms.energy.predictor import DEFAULT_BUNDLE, load_predictor
 from genms.interfaces import Request
 from genms.language.proposer import ProposerConfig
 from genms.language.rhi import RHiConfig
-from genms.parallel.executor import Executor, ExecutorConfig, WorkerSpec, build_executor
+from genms.parallel.build import build_executor
+from genms.parallel.executor import Executor, ExecutorConfig, WorkerSpec
 from genms.parallel.journal import Journal
-from genms.paths import PathsConfig
+from genms.paths import PathsConfig, user_cache_dir
 from genms.pipeline import PipelineConfig, sampler_options
 from genms.search.candidates import SearchResult
 from genms.search.config import FilterConfig, SearchConfig
 from genms.search.errors import SearchInputError
 from genms.search.language import LanguageLevel, build_language
+from genms.search.report import write_run
 from genms.search.tree import (
     ForwardTreeSearch,
     NullProgress,
@@ -54,7 +60,8 @@ DEVICES = ("auto", "cpu", "gpu")
 
 @dataclass(frozen=True)
 class GenerateConfig(PipelineConfig):
-    """The ``genms generate`` config (conf/generate.yaml): the pipeline's groups plus the run's keys.
+    """The ``genms generate`` config (conf/generate.yaml): the pipeline's groups plus the run's
+    keys.
 
     ``compilation_cache``: JAX's persistent compilation cache folder (``auto`` = the user
     cache's ``jax`` folder, ``null`` = off): later runs skip most compilation.
@@ -79,19 +86,21 @@ def select_device(device: str, compilation_cache: str | None = None) -> str:
     ``compilation_cache`` turns on JAX's persistent compilation cache in that folder (``auto``:
     ``~/.cache/genms/jax``), so a second run reuses the compiled sampler and energy model.
     """
-    import jax
-
     if compilation_cache:
-        from genms.paths import user_cache_dir
-
-        folder = user_cache_dir() / "jax" if compilation_cache == "auto" else Path(compilation_cache).expanduser()
+        folder = (
+            user_cache_dir() / "jax"
+            if compilation_cache == "auto"
+            else Path(compilation_cache).expanduser()
+        )
         jax.config.update("jax_compilation_cache_dir", str(folder))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     if device == "cpu":
         jax.config.update("jax_platforms", "cpu")
     backend = jax.default_backend()
     if device == "gpu" and backend not in ("gpu", "cuda", "rocm"):
-        raise SearchInputError(f"device=gpu but JAX sees no GPU (backend {backend!r}); use device=auto or device=cpu")
+        raise SearchInputError(
+            f"device=gpu but JAX sees no GPU (backend {backend!r}); use device=auto or device=cpu"
+        )
     return backend
 
 
@@ -100,26 +109,26 @@ def _file_digest(path: Path) -> str:
 
 
 def _load_sampler(cfg: SamplerConfig):
-    from genms.diffusion.sampler import load_sampler
-
     return load_sampler(None, cfg)
 
 
 def _load_predictor(cfg: PredictorConfig):
-    from genms.energy.predictor import load_predictor
-
     return load_predictor(cfg.bundle)
 
 
 def _model_fingerprint(sampler: SamplerConfig, predictor: PredictorConfig) -> str:
-    from genms.diffusion.sampler import default_bundle_path
-    from genms.energy.predictor import DEFAULT_BUNDLE
-
     denoiser = Path(sampler.bundle or default_bundle_path())
     energy = Path(predictor.bundle or DEFAULT_BUNDLE)
-    return json.dumps({"sampler": sampler_options(sampler), "denoiser": _file_digest(denoiser / "bundle.json"),
-                       "predictor": dataclasses.asdict(predictor), "energy": _file_digest(energy / "bundle.json")},
-                      sort_keys=True, default=str)
+    return json.dumps(
+        {
+            "sampler": sampler_options(sampler),
+            "denoiser": _file_digest(denoiser / "bundle.json"),
+            "predictor": dataclasses.asdict(predictor),
+            "energy": _file_digest(energy / "bundle.json"),
+        },
+        sort_keys=True,
+        default=str,
+    )
 
 
 class GenMS:
@@ -162,12 +171,19 @@ class GenMS:
         """
         if sampler is None or isinstance(sampler, str | Path):
             sampler = {"bundle": None if sampler is None else str(sampler)}
-        executor_cfg = executor if isinstance(executor, ExecutorConfig) else ExecutorConfig(name=executor)
-        cfg = GenerateConfig(device=device, search=search or SearchConfig(), executor=executor_cfg,
-                             sampler=typed(SamplerConfig, sampler),
-                             predictor=PredictorConfig(None if predictor is None else str(predictor)),
-                             proposer=typed(ProposerConfig, proposer), rhi=typed(RHiConfig, rhi),
-                             paths=typed(PathsConfig, paths))
+        executor_cfg = (
+            executor if isinstance(executor, ExecutorConfig) else ExecutorConfig(name=executor)
+        )
+        cfg = GenerateConfig(
+            device=device,
+            search=search or SearchConfig(),
+            executor=executor_cfg,
+            sampler=typed(SamplerConfig, sampler),
+            predictor=PredictorConfig(None if predictor is None else str(predictor)),
+            proposer=typed(ProposerConfig, proposer),
+            rhi=typed(RHiConfig, rhi),
+            paths=typed(PathsConfig, paths),
+        )
         return cls.from_config(cfg)
 
     @classmethod
@@ -194,7 +210,8 @@ class GenMS:
         self.close()
 
     def search_config(self, **overrides: Any) -> SearchConfig:
-        """The default search settings with ``overrides`` (``H=``, ``lambda_hi=``, ``filters=``...)."""
+        """The default search settings with ``overrides`` (``H=``, ``lambda_hi=``,
+        ``filters=``...)."""
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if isinstance(overrides.get("filters"), dict):
             overrides["filters"] = FilterConfig(**overrides["filters"])
@@ -229,22 +246,39 @@ class GenMS:
         journal = None
         if out_dir is not None:
             journal = self._journal(Path(out_dir), text, seed, cfg, resume)
-        tree = ForwardTreeSearch(self.language.proposer, self.language.scorer, self.sampler, self.energy,
-                                 cfg, self.executor, journal, progress or NullProgress())
+        tree = ForwardTreeSearch(
+            self.language.proposer,
+            self.language.scorer,
+            self.sampler,
+            self.energy,
+            cfg,
+            self.executor,
+            journal,
+            progress or NullProgress(),
+        )
         result = tree.run(parsed, seed=seed, request_text=text)
         if out_dir is not None:
-            from genms.search.report import write_run
-
             resolved = config if config is not None else {"request": text, "seed": seed,
                                                           "search": dataclasses.asdict(cfg)}
-            write_run(result, out_dir, resolved, top_k=cfg.top_k, pictures=report, distinct=cfg.distinct_top)
+            write_run(
+                result,
+                out_dir,
+                resolved,
+                top_k=cfg.top_k,
+                pictures=report,
+                distinct=cfg.distinct_top,
+            )
         return result
 
-    def _journal(self, out_dir: Path, text: str, seed: int, cfg: SearchConfig, resume: bool) -> Journal:
+    def _journal(
+        self, out_dir: Path, text: str, seed: int, cfg: SearchConfig, resume: bool
+    ) -> Journal:
         path = out_dir / "journal.jsonl"
         if path.exists() and not resume:
             raise SearchInputError(
-                f"{out_dir} already holds a run; pass resume=true to continue it or choose another out_dir")
+                f"{out_dir} already holds a run; pass resume=true to continue it or choose another "
+                "out_dir"
+            )
         # Everything that changes results (top_k and distinct_top only change what is shown).
         settings = dataclasses.asdict(dataclasses.replace(cfg, top_k=1, distinct_top=True))
         payload = json.dumps({"request": text, "seed": seed, "search": settings,

@@ -17,8 +17,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from genms.crystal.convert import to_pymatgen
 from genms.crystal.structure import Crystal
+from genms.evaluate.matching import structure_matcher
 
 #: Candidate statuses, in the order the filters apply.
 KEPT = "kept"
@@ -104,8 +107,6 @@ class Candidate:
     @property
     def structure(self):
         """The structure as a pymatgen ``Structure``."""
-        from genms.crystal.convert import to_pymatgen
-
         return to_pymatgen(self.crystal)
 
     @property
@@ -170,7 +171,6 @@ class SearchResult:
         ltol 0.3, angle 10°) finds equal to a better one of the same formula."""
         if not distinct:
             return self.ranked[:k]
-        from genms.evaluate.matching import structure_matcher
 
         matcher = structure_matcher()
         chosen: list[Candidate] = []
@@ -197,8 +197,6 @@ class SearchResult:
 
     def to_dataframe(self):
         """Every candidate with every score as a pandas DataFrame (ranked first)."""
-        import pandas as pd
-
         return pd.DataFrame([c.to_record() for c in ranked_first(self.candidates)])
 
 

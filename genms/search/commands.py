@@ -15,8 +15,14 @@ import traceback
 
 from omegaconf import DictConfig, OmegaConf
 
+from genms.configs import ConfigError, to_dataclass
 from genms.console import fail, make_console, run_dir
-from genms.search.errors import LOAD_ERRORS
+from genms.language.commands import USER_ERRORS as LANGUAGE_ERRORS
+from genms.parallel.journal import JournalMismatch
+from genms.search.api import GenerateConfig, GenMS
+from genms.search.console import progress_bars, ranked_table
+from genms.search.errors import LOAD_ERRORS, SearchInputError
+from genms.search.language import RequestError, parse
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +31,6 @@ log = logging.getLogger(__name__)
 
 def generate(cfg: DictConfig) -> int:
     """The main job: request -> ranked structures, written to the run folder."""
-    from genms.configs import ConfigError, to_dataclass
-    from genms.language.commands import USER_ERRORS as LANGUAGE_ERRORS
-    from genms.parallel.journal import JournalMismatch
-    from genms.search.api import GenerateConfig, GenMS
-    from genms.search.console import progress_bars, ranked_table
-    from genms.search.errors import SearchInputError
-    from genms.search.language import RequestError, parse
-
     console = make_console()
     try:
         gcfg = to_dataclass(GenerateConfig, OmegaConf.to_container(cfg, resolve=True))
@@ -65,10 +63,18 @@ def generate(cfg: DictConfig) -> int:
     except Exception as exc:  # an unexpected failure: a message, the traceback to a file
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "error.log").write_text(traceback.format_exc())
-        fail(console, f"the search failed: {type(exc).__name__}: {exc} (details in {out_dir / 'error.log'})", 1)
+        fail(
+            console,
+            f"the search failed: {type(exc).__name__}: {exc} (details in {out_dir / 'error.log'})",
+            1,
+        )
 
     if result.ranked:
-        console.print(ranked_table(result, gcfg.search.top_k, show_cif=True, distinct=gcfg.search.distinct_top))
+        console.print(
+            ranked_table(
+                result, gcfg.search.top_k, show_cif=True, distinct=gcfg.search.distinct_top
+            )
+        )
     style = "green" if result.ok else "yellow"
     console.print(f"[{style}]{result.status}[/]: {result.message}")
     console.print(f"run folder: {out_dir}  (report.md, candidates.csv, cifs/)")

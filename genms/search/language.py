@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate, FormulaProposer, FormulaScore, FormulaScorer
-from genms.language.proposer import ProposerConfig
+from genms.language.proposer import ProposerConfig, build_proposer, build_ranker, build_reference
 from genms.language.request import Request, RequestError, parse_request
 from genms.language.rhi import RHi, RHiConfig, ScoredFormula
 from genms.paths import PathsConfig
@@ -32,8 +32,10 @@ def parse(request: str | Request) -> tuple[Request, str]:
         return request, request.text
     text = str(request or "").strip()
     if not text:
-        raise RequestError('empty request: describe the material, e.g. "a novel chloride perovskite '
-                           'with low formation energy"')
+        raise RequestError(
+            'empty request: describe the material, e.g. "a novel chloride perovskite '
+            'with low formation energy"'
+        )
     return parse_request(text), text
 
 
@@ -60,7 +62,9 @@ def to_formula_score(scored: ScoredFormula) -> FormulaScore:
     checks = {c.name: float(c.score) for c in scored.checks}
     reasons = tuple(f"{c.name}: {c.reason}" for c in scored.checks if c.reason)
     failures = tuple(f"{c.name}: {c.reason}" for c in scored.failed())
-    return FormulaScore(scored.formula, float(scored.total), bool(scored.passed), reasons, checks, failures)
+    return FormulaScore(
+        scored.formula, float(scored.total), bool(scored.passed), reasons, checks, failures
+    )
 
 
 @dataclass
@@ -88,8 +92,6 @@ def language_settings(proposer: ProposerConfig, rhi: RHiConfig) -> dict:
 
 def build_language(proposer: ProposerConfig, rhi: RHiConfig, paths: PathsConfig) -> LanguageLevel:
     """The configured proposer (offline by default) and R_hi against its reference formulae."""
-    from genms.language.proposer import build_proposer, build_ranker, build_reference
-
     reference = build_reference(proposer, paths.data_dir, paths.cache_dir)
     built = build_proposer(proposer, reference)
     scorer = RhiScorer(RHi(reference, rhi, build_ranker(proposer)))

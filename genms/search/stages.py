@@ -18,8 +18,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+import jax
 import numpy as np
 
+from genms.crystal.composition import composition_from_numbers, parse_formula, smact_valid
+from genms.crystal.geometry import min_distance
 from genms.crystal.structure import Crystal
 from genms.interfaces import EnergyPrediction, EnergyPredictor, StructureSampler
 from genms.search.candidates import crystal_from_dict, crystal_to_dict
@@ -36,7 +39,8 @@ def stable_seed(*parts: object) -> int:
 # -- sampling -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SampleJob:
-    """``n_per_formula`` structures for each formula, all with Z formula units (None: π_lo picks)."""
+    """``n_per_formula`` structures for each formula, all with Z formula units (None: π_lo
+    picks)."""
 
     formulae: tuple[str, ...]
     n_per_formula: int
@@ -56,8 +60,6 @@ class SamplingWorker:
         self.sampler = sampler
 
     def sample(self, job: SampleJob) -> list[list[Crystal]]:
-        import jax
-
         key = jax.random.key(job.seed)
         units = None if job.formula_units is None else [job.formula_units] * len(job.formulae)
         out = self.sampler.sample(list(job.formulae), job.n_per_formula, key, formula_units=units)
@@ -96,7 +98,6 @@ _SMACT_WARNED = False
 
 def _composition_valid(numbers: np.ndarray) -> bool | None:
     global _SMACT_WARNED
-    from genms.crystal.composition import smact_valid
 
     try:
         return bool(smact_valid(numbers))
@@ -111,9 +112,6 @@ def check_structure(
     item: tuple[Crystal, str], min_distance_ang: float = 0.5, min_volume_ang3: float = 0.1
 ) -> StructureCheck:
     """Validity of ``item = (crystal, formula)``; ``formula`` is what was asked of π_lo."""
-    from genms.crystal.composition import composition_from_numbers, parse_formula
-    from genms.crystal.geometry import min_distance
-
     crystal, formula = item
     volume = crystal.volume
     dist = min_distance(crystal) if crystal.n_atoms > 0 else float("nan")
@@ -124,7 +122,11 @@ def check_structure(
     comp = composition_from_numbers(crystal.atomic_numbers)
     target = parse_formula(formula)
     matches = comp.reduced_formula == target.reduced_formula
-    units = int(round(comp.num_atoms / target.get_reduced_composition_and_factor()[0].num_atoms)) if matches else 0
+    units = (
+        int(round(comp.num_atoms / target.get_reduced_composition_and_factor()[0].num_atoms))
+        if matches
+        else 0
+    )
     return StructureCheck(float(dist), float(volume), structural,
                           _composition_valid(crystal.atomic_numbers), bool(matches), units)
 
@@ -155,7 +157,9 @@ class EnergyWorker:
         pred = self.predictor.predict(list(crystals))
         out = _energies(pred.e_form, pred.in_range, pred.std)
         if out.e_form.shape[0] != len(crystals):
-            raise ValueError(f"energy model returned {out.e_form.shape[0]} values for {len(crystals)} structures")
+            raise ValueError(
+                f"energy model returned {out.e_form.shape[0]} values for {len(crystals)} structures"
+            )
         return out
 
 

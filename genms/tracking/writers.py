@@ -65,8 +65,16 @@ class JsonlWriter:
 
 
 class WandbWriter:
-    def __init__(self, run_dir: str | Path, project: str, mode: str = "offline", group: str | None = None,
-                 tags: list[str] | None = None, name: str | None = None, config: Mapping | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        project: str,
+        mode: str = "offline",
+        group: str | None = None,
+        tags: list[str] | None = None,
+        name: str | None = None,
+        config: Mapping | None = None,
+    ) -> None:
         self._run = None
         if mode not in ("offline", "online", "disabled"):
             raise ValueError(f"logger.mode must be offline, online or disabled, got {mode!r}")
@@ -145,5 +153,7 @@ def build_writer(cfg, run_dir: str | Path, config: Mapping | None = None) -> Mul
     if cfg.jsonl:
         writers.append(JsonlWriter(Path(run_dir) / "metrics.jsonl"))
     if cfg.wandb and cfg.mode != "disabled":
-        writers.append(WandbWriter(run_dir, cfg.project, cfg.mode, cfg.group, cfg.tags, cfg.name, config))
+        writers.append(
+            WandbWriter(run_dir, cfg.project, cfg.mode, cfg.group, cfg.tags, cfg.name, config)
+        )
     return MultiWriter(writers)

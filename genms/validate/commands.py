@@ -51,8 +51,10 @@ def gpaw_missing(protocol: str, code: str) -> str | None:
     if protocol == "none" or code != "gpaw":
         return None
     if importlib.util.find_spec("gpaw") is None:
-        return ("GPAW is not installed: run `bash scripts/install_dft.sh` (Debian packages + pip gpaw, gpaw-data), "
-                "or use protocol=none for the CHGNet step only")
+        return (
+            "GPAW is not installed: run `bash scripts/install_dft.sh` (Debian packages + pip gpaw, "
+            "gpaw-data), or use protocol=none for the CHGNet step only"
+        )
     return None
 
 
@@ -66,15 +68,24 @@ def validate(cfg: DictConfig) -> int:
         if missing:
             fail(console, missing, 2)
         out_dir = run_dir(vcfg.out_dir)
-        console.print(f"validating {len(tasks)} structure(s) -> {out_dir}  (dft preset {vcfg.dft.preset}, "
-                      f"protocol {vcfg.protocol})")
+        console.print(
+            f"validating {len(tasks)} structure(s) -> {out_dir}  (dft preset {vcfg.dft.preset}, "
+            f"protocol {vcfg.protocol})"
+        )
         with sigterm_as_exit():
             run = run_validation(tasks, vcfg, out_dir)
     except USER_ERRORS as exc:
         fail(console, str(exc), 2)
     summary = summarize(run.records)
-    atomic_write_json(out_dir / "summary.json", {"summary": summary, "settings": vcfg.dft.physics(),
-                                                 "preset": vcfg.dft.preset, "protocol": vcfg.protocol})
+    atomic_write_json(
+        out_dir / "summary.json",
+        {
+            "summary": summary,
+            "settings": vcfg.dft.physics(),
+            "preset": vcfg.dft.preset,
+            "protocol": vcfg.protocol,
+        },
+    )
     print_table(console, run.records, f"validation ({run.n_run} run, {run.n_resumed} resumed)")
     console.print(f"results: {out_dir / 'results.jsonl'}  summary: {out_dir / 'summary.json'}")
     if summary["n_structures"] and not any(r.get("status") == "ok" for r in run.records):

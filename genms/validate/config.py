@@ -96,7 +96,8 @@ class DFTSettings:
             raise ValueError("dft.ecut_ev and dft.kpt_density must be > 0, dft.smearing_ev >= 0")
         if self.code == "gpaw" and self.relax_cell and self.relax_ecut_ev < MIN_CELL_RELAX_ECUT_EV:
             raise ValueError(
-                f"dft.relax_ecut_ev={self.relax_ecut_ev:g} is too low for a cell relaxation: GPAW's "
+                f"dft.relax_ecut_ev={self.relax_ecut_ev:g} is too low for a cell relaxation: "
+                "GPAW's "
                 f"plane-wave stress has no Pulay correction; use >= {MIN_CELL_RELAX_ECUT_EV:g} eV "
                 "or dft.relax_cell=false"
             )
@@ -110,7 +111,13 @@ class DFTSettings:
     def static_hash(self) -> str:
         """Hash of the settings that change a static energy (relaxation settings excluded)."""
         d = self.physics()
-        for key in ("relax_ecut_ev", "relax_fmax", "relax_steps", "relax_cell", "symmetrize_symprec"):
+        for key in (
+            "relax_ecut_ev",
+            "relax_fmax",
+            "relax_steps",
+            "relax_cell",
+            "symmetrize_symprec",
+        ):
             d.pop(key)
         return _hash(d)
 
@@ -239,6 +246,12 @@ class ValidateConfig:
 
     def fingerprint(self) -> str:
         """What a results journal must match to be resumed."""
-        return _hash({"dft": self.dft.physics(), "mlip": self.mlip.settings_hash() if self.mlip.enabled else None,
-                      "protocol": self.protocol, "references": self.references.geometry,
-                      "recipe": REFERENCE_RECIPE_VERSION})
+        return _hash(
+            {
+                "dft": self.dft.physics(),
+                "mlip": self.mlip.settings_hash() if self.mlip.enabled else None,
+                "protocol": self.protocol,
+                "references": self.references.geometry,
+                "recipe": REFERENCE_RECIPE_VERSION,
+            }
+        )

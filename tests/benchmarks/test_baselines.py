@@ -9,6 +9,7 @@ import pytest
 from pymatgen.core import Element
 
 from genms.benchmarks.baselines.prototypes import PrototypeConfig, PrototypeError, family_prototypes
+from genms.benchmarks.baselines.random_symmetric import RandomSymmetricSampler
 from genms.benchmarks.baselines.template import TemplateSubstitutionSampler, element_mapping
 from genms.crystal.composition import parse_formula
 from genms.crystal.convert import to_pymatgen
@@ -23,7 +24,9 @@ def _formula_of(crystal) -> str:
 @pytest.fixture(scope="module")
 def perovskite_templates():
     fixture = Path(__file__).resolve().parents[1] / "fixtures" / "perov5_sample.csv"
-    return family_prototypes("perovskite", PrototypeConfig(files=[str(fixture)], cache=False, max_per_family=6))
+    return family_prototypes(
+        "perovskite", PrototypeConfig(files=[str(fixture)], cache=False, max_per_family=6)
+    )
 
 
 def test_prototypes_are_family_members_with_the_anion_on_the_anion_site(perovskite_templates):
@@ -56,17 +59,20 @@ def test_template_sampler_gives_valid_structures_of_the_formula(perovskite_templ
             assert 5 < abs(np.linalg.det(c.lattice)) / len(c.atomic_numbers) < 80  # Å^3 per atom
             assert c.properties["baseline"] == "template"
     again = sampler.sample(["CsPbCl3", "BaZrO3", "MgAl2O4"], 3, key=0)
-    assert [c.properties["template"] for c in again[0]] == [c.properties["template"] for c in out[0]]
+    assert [c.properties["template"] for c in again[0]] == [
+        c.properties["template"] for c in out[0]
+    ]
 
 
 def test_missing_prototype_source_is_a_clear_error(tmp_path):
     with pytest.raises(PrototypeError, match="not found"):
-        family_prototypes("spinel", PrototypeConfig(files=[str(tmp_path / "none.csv")], cache=False))
+        family_prototypes(
+            "spinel", PrototypeConfig(files=[str(tmp_path / "none.csv")], cache=False)
+        )
 
 
 def test_random_symmetric_sampler_with_pyxtal():
     pytest.importorskip("pyxtal")
-    from genms.benchmarks.baselines.random_symmetric import RandomSymmetricSampler
 
     sampler = RandomSymmetricSampler.for_family("spinel", max_atoms=28)
     assert sampler.space_groups == [227] or 227 in sampler.space_groups

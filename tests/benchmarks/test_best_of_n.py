@@ -7,6 +7,7 @@ import json
 import jax
 import numpy as np
 
+from genms.benchmarks import best_of_n
 from genms.benchmarks.best_of_n import (
     BestOfNConfig,
     dft_deltas,
@@ -43,8 +44,13 @@ class VolumePredictor:
 
 def test_best_of_n_bookkeeping_dft_subset_and_plot(tmp_path):
     cfg = BestOfNConfig(n=4, batch_formulae=2, dft_subset=2)
-    rows = score_compositions([("NaCl", 1), ("MgO", 2), ("SrTiO3", 1)], VolumeSampler(), VolumePredictor(), cfg,
-                              jax.random.key(0))
+    rows = score_compositions(
+        [("NaCl", 1), ("MgO", 2), ("SrTiO3", 1)],
+        VolumeSampler(),
+        VolumePredictor(),
+        cfg,
+        jax.random.key(0),
+    )
     assert [r["formula"] for r in rows] == ["NaCl", "MgO", "SrTiO3"]
     for r in rows:
         assert r["single_valid"] and r["n_valid_pool"] == 4
@@ -57,14 +63,24 @@ def test_best_of_n_bookkeeping_dft_subset_and_plot(tmp_path):
     folder = write_dft_inputs(rows, tmp_path, cfg.dft_subset)
     names = sorted(p.name for p in folder.glob("*.cif"))
     # The two smallest cells (NaCl: 2 atoms, MgO with Z=2: 4 atoms; SrTiO3 has 5).
-    assert names == ["0000_NaCl_best.cif", "0000_NaCl_single.cif", "0001_MgO_best.cif", "0001_MgO_single.cif"]
+    assert names == [
+        "0000_NaCl_best.cif",
+        "0000_NaCl_single.cif",
+        "0001_MgO_best.cif",
+        "0001_MgO_single.cif",
+    ]
     assert dft_subset(rows, 2, exclude=("Na",)) == [1, 2]  # NaCl excluded: MgO and SrTiO3
 
     journal = tmp_path / "dft" / "results.jsonl"
     journal.parent.mkdir()
     lines = [{"journal": 1, "fingerprint": ""}] + [
         {"stage": "validate", "key": k, "value": {"id": k, "e_form_dft": v}}
-        for k, v in {"0000_NaCl_single": -2.0, "0000_NaCl_best": -2.1, "0001_MgO_single": -3.0}.items()]
+        for k, v in {
+            "0000_NaCl_single": -2.0,
+            "0000_NaCl_best": -2.1,
+            "0001_MgO_single": -3.0,
+        }.items()
+    ]
     journal.write_text("".join(json.dumps(x) + "\n" for x in lines))
     dft = dft_deltas(rows, read_dft(journal.parent))
     assert np.allclose(dft, [-0.1])  # MgO has no DFT result for its best structure
@@ -73,14 +89,15 @@ def test_best_of_n_bookkeeping_dft_subset_and_plot(tmp_path):
 
 
 def test_run_writes_report_and_reuses_scored_samples(tmp_path, monkeypatch):
-    from genms.benchmarks import best_of_n
-
     monkeypatch.setattr(best_of_n, "held_out_compositions", lambda cfg: [("NaCl", 1), ("MgO", 1)])
-    cfg = BestOfNConfig(n=3, device="cpu", out_dir=str(tmp_path / "run"), output=str(tmp_path / "b.json"))
+    cfg = BestOfNConfig(
+        n=3, device="cpu", out_dir=str(tmp_path / "run"), output=str(tmp_path / "b.json")
+    )
     report = best_of_n.run_best_of_n(cfg, VolumeSampler(), VolumePredictor())
     assert report["gnn"]["n_compared"] == 2 and report["n_compositions"] == 2
     assert json.loads((tmp_path / "b.json").read_text())["paper"]["fraction_improved"] == 0.8
     # Same settings again: no models needed, the scored samples are reused.
     again = best_of_n.run_best_of_n(cfg)
     assert again["gnn"] == report["gnn"]
-    assert len(list((tmp_path / "run" / "dft_inputs").glob("*.cif"))) == 4  # rebuilt from the saved structures
+    # rebuilt from the saved structures
+    assert len(list((tmp_path / "run" / "dft_inputs").glob("*.cif"))) == 4

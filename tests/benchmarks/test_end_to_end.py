@@ -10,7 +10,7 @@ import pytest
 
 from genms.benchmarks import end_to_end
 from genms.benchmarks.end_to_end import EndToEndConfig, FamilyRequest, run_end_to_end
-from genms.benchmarks.families import FamilyRefs
+from genms.benchmarks.families import FamilyRefs, distinct_prototypes
 from genms.crystal.structure import Crystal
 from genms.data.reference import ReferenceFormulae
 from genms.evaluate.family import FamilyReferences
@@ -31,28 +31,50 @@ def cubic_srtio3() -> Crystal:
 @pytest.fixture
 def patched(monkeypatch):
     def from_config(cls, cfg):
-        language = LanguageLevel(FakeProposer(["SrTiO3", "BaTiO3", "KNbO3", "LaAlO3"]), FakeScorer(),
-                                 reference=ReferenceFormulae.from_formulae(["SrTiO3", "BaTiO3"]))
-        return cls(language, sampler_worker(CubicPerovskiteSampler()), energy_worker(FakePredictor()),
-                   SerialExecutor(), cfg.search)
+        language = LanguageLevel(
+            FakeProposer(["SrTiO3", "BaTiO3", "KNbO3", "LaAlO3"]),
+            FakeScorer(),
+            reference=ReferenceFormulae.from_formulae(["SrTiO3", "BaTiO3"]),
+        )
+        return cls(
+            language,
+            sampler_worker(CubicPerovskiteSampler()),
+            energy_worker(FakePredictor()),
+            SerialExecutor(),
+            cfg.search,
+        )
 
     monkeypatch.setattr(GenMS, "from_config", classmethod(from_config))
 
     def refs(family, paths=None, max_references=None, datasets=None, distinct=False):
-        return FamilyRefs(family, FamilyReferences([cubic_srtio3()], ["SrTiO3"]), 1, 1, (221,), "test")
+        return FamilyRefs(
+            family, FamilyReferences([cubic_srtio3()], ["SrTiO3"]), 1, 1, (221,), "test"
+        )
 
-    monkeypatch.setattr("genms.benchmarks.families.family_references", refs)
+    monkeypatch.setattr("genms.benchmarks.end_to_end.family_references", refs)
 
 
 def test_end_to_end_report(patched, tmp_path):
     out = tmp_path / "end_to_end.json"
-    cfg = EndToEndConfig(families=[FamilyRequest("perovskite", "a novel perovskite")], output=str(out),
-                         search=SearchConfig(H=4, W=4, L=2), match_workers=1, run_dir=str(tmp_path / "runs"))
+    cfg = EndToEndConfig(
+        families=[FamilyRequest("perovskite", "a novel perovskite")],
+        output=str(out),
+        search=SearchConfig(H=4, W=4, L=2),
+        match_workers=1,
+        run_dir=str(tmp_path / "runs"),
+    )
     run_end_to_end(cfg, command="genms eval end-to-end")
     report = json.loads(out.read_text())
     entry = report["perovskite"]
-    for key in ("cif_validity", "structural_validity", "composition_validity", "uniqueness", "match_rate",
-                "e_form_gnn", "timing"):
+    for key in (
+        "cif_validity",
+        "structural_validity",
+        "composition_validity",
+        "uniqueness",
+        "match_rate",
+        "e_form_gnn",
+        "timing",
+    ):
         assert key in entry
     assert entry["n_structures"] == 4  # one per expanded formula (Algorithm 1's answer)
     assert entry["cif_validity"] == 1.0 and entry["structural_validity"] == 1.0
@@ -74,9 +96,11 @@ def test_evaluate_option_and_bad_config():
 
 
 def test_distinct_prototypes_drop_anonymous_duplicates():
-    from genms.benchmarks.families import distinct_prototypes
-
     srtio3 = cubic_srtio3()
     batio3 = Crystal(srtio3.frac_coords, [56, 22, 8, 8, 8], np.eye(3) * 4.0)  # same prototype
-    rocksalt = Crystal([[0, 0, 0], [0.5, 0.5, 0.5]], [11, 17], np.array([[0, 2.8, 2.8], [2.8, 0, 2.8], [2.8, 2.8, 0]]))
+    rocksalt = Crystal(
+        [[0, 0, 0], [0.5, 0.5, 0.5]],
+        [11, 17],
+        np.array([[0, 2.8, 2.8], [2.8, 0, 2.8], [2.8, 2.8, 0]]),
+    )
     assert distinct_prototypes([srtio3, batio3, rocksalt]) == [0, 2]

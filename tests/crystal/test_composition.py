@@ -27,7 +27,9 @@ def test_read_formula_reads_the_writing(text, amounts):
     assert read_formula(text) == pytest.approx(amounts)
 
 
-@pytest.mark.parametrize("text", ["", "2SrTiO3", "Sr(TiO3", "SrTiO3)", "Sr()O", "(2Sr)O", "Sr5.", "Sr Ti", "sr"])
+@pytest.mark.parametrize(
+    "text", ["", "2SrTiO3", "Sr(TiO3", "SrTiO3)", "Sr()O", "(2Sr)O", "Sr5.", "Sr Ti", "sr"]
+)
 def test_read_formula_rejects_what_is_not_a_formula(text):
     assert read_formula(text) is None
 

@@ -1,5 +1,6 @@
 """Every primary config in conf/ composes, with every option of every group it uses, and converts
-to its typed schema: the whole config for commands with one, the nodes their runner reads otherwise."""
+to its typed schema: the whole config for commands with one, the nodes their runner reads
+otherwise."""
 
 from __future__ import annotations
 
@@ -24,10 +25,23 @@ from genms.train.config import LoggerConfig, OptimConfig, TrainConfig
 #: Configs whose runner reads typed nodes one at a time: node -> schema.
 NODES: dict[str, dict[str, type]] = {
     "data": {"data": DataConfig, "paths": PathsConfig},
-    "train_diffusion": {"model": DenoiserConfig, "diffusion": DiffusionConfig, "data": DiffusionDataConfig,
-                        "train": TrainConfig, "optim": OptimConfig, "logger": LoggerConfig, "paths": PathsConfig},
-    "train_energy": {"data": EnergyDataConfig, "train": TrainConfig, "optim": OptimConfig, "logger": LoggerConfig,
-                     "export": ExportConfig, "paths": PathsConfig},
+    "train_diffusion": {
+        "model": DenoiserConfig,
+        "diffusion": DiffusionConfig,
+        "data": DiffusionDataConfig,
+        "train": TrainConfig,
+        "optim": OptimConfig,
+        "logger": LoggerConfig,
+        "paths": PathsConfig,
+    },
+    "train_energy": {
+        "data": EnergyDataConfig,
+        "train": TrainConfig,
+        "optim": OptimConfig,
+        "logger": LoggerConfig,
+        "export": ExportConfig,
+        "paths": PathsConfig,
+    },
     "sample": {"sampler": SamplerConfig, "paths": PathsConfig},
     "eval_csp": {"eval.sampler": SamplerConfig, "paths": PathsConfig},
     "eval_metrics": {"paths": PathsConfig},
@@ -114,4 +128,8 @@ def test_baselines_config_has_the_language_nodes_of_the_search():
                        OmegaConf.to_container(compose("eval_baselines"), resolve=True))
     end_to_end = to_dataclass(load_target(COMMANDS[("eval", "end-to-end")].schema),
                               OmegaConf.to_container(compose("eval_end_to_end"), resolve=True))
-    assert cfg.proposer == end_to_end.proposer and cfg.rhi == end_to_end.rhi and cfg.paths == end_to_end.paths
+    assert (
+        cfg.proposer == end_to_end.proposer
+        and cfg.rhi == end_to_end.rhi
+        and cfg.paths == end_to_end.paths
+    )

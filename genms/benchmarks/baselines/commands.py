@@ -24,11 +24,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from genms.benchmarks.baselines.prototypes import PrototypeConfig
-from genms.benchmarks.end_to_end import FamilyRequest
+from genms.benchmarks.baselines.random_symmetric import RandomSymmetricSampler
+from genms.benchmarks.baselines.template import TemplateSubstitutionSampler
+from genms.benchmarks.end_to_end import FamilyRequest, evaluated_structures, structure_metrics
+from genms.benchmarks.families import family_references
+from genms.configs import ConfigError, to_dataclass
+from genms.energy.predictor import load_predictor
+from genms.evaluate.matching import MatchConfig
 from genms.io import atomic_write_json
+from genms.language.families import get_family
+from genms.parallel.build import build_executor
 from genms.pipeline import PipelineConfig
-from genms.tracking.reports import ReportConfig
+from genms.search.api import GenMS, select_device
+from genms.search.language import build_language
+from genms.search.tree import energy_worker, sampler_worker
+from genms.tracking.reports import ExperimentRun, ReportConfig, SweepPointInfo
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +54,8 @@ def _default_families() -> list[FamilyRequest]:
 
 @dataclass(frozen=True)
 class RandomBaselineConfig:
-    """``random``: PyXtal settings (``space_groups``: ``family`` = the family's groups, ``all`` = 1-230)."""
+    """``random``: PyXtal settings (``space_groups``: ``family`` = the family's groups, ``all`` =
+    1-230)."""
 
     space_groups: str = "family"
     max_atoms: int = 40
@@ -79,14 +93,12 @@ class EvalBaselinesConfig(PipelineConfig):
 def build_baseline(name: str, family: str, cfg: EvalBaselinesConfig):
     """The StructureSampler of baseline ``name`` for ``family``."""
     if name == "template":
-        from genms.benchmarks.baselines.template import TemplateSubstitutionSampler
-
         return TemplateSubstitutionSampler.for_family(family, cfg.prototypes)
-    from genms.benchmarks.baselines.random_symmetric import RandomSymmetricSampler
-    from genms.language.families import get_family
 
     groups = get_family(family).space_groups if cfg.random.space_groups == "family" else None
-    return RandomSymmetricSampler(groups, max_atoms=cfg.random.max_atoms, max_tries=cfg.random.max_tries)
+    return RandomSymmetricSampler(
+        groups, max_atoms=cfg.random.max_atoms, max_tries=cfg.random.max_tries
+    )
 
 
 def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None) -> dict:
@@ -94,19 +106,11 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
 
     ``predictor``: an EnergyPredictor to use instead of loading ``cfg.predictor.bundle``.
     """
-    from genms.benchmarks.end_to_end import evaluated_structures, structure_metrics
-    from genms.benchmarks.families import family_references
-    from genms.energy.predictor import load_predictor
-    from genms.evaluate.matching import MatchConfig
-    from genms.parallel.executor import build_executor
-    from genms.search.api import GenMS, select_device
-    from genms.search.language import build_language
-    from genms.search.tree import energy_worker, sampler_worker
-    from genms.tracking.reports import ExperimentRun, SweepPointInfo
-
     select_device(cfg.device)
     language = build_language(cfg.proposer, cfg.rhi, cfg.paths)
-    energy = energy_worker(predictor if predictor is not None else load_predictor(cfg.predictor.bundle))
+    energy = energy_worker(
+        predictor if predictor is not None else load_predictor(cfg.predictor.bundle)
+    )
     known = language.reference  # the known formulae R_hi's uniqueness check uses
     match_cfg = MatchConfig(timeout_s=cfg.match_timeout_s)
     report: dict[str, Any] = {}
@@ -119,32 +123,80 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
             # A fresh executor per baseline: executors cache their workers by name ("sampler").
             with GenMS(language, sampler, energy, build_executor(cfg.executor), cfg.search,
                        fingerprint=f"baseline={name}") as genms:
-                result = genms.generate(fam.request, seed=cfg.seed, out_dir=out_dir,
-                                        resume=out_dir is not None and (out_dir / "journal.jsonl").exists())
+                result = genms.generate(
+                    fam.request,
+                    seed=cfg.seed,
+                    out_dir=out_dir,
+                    resume=out_dir is not None and (out_dir / "journal.jsonl").exists(),
+                )
             seconds = time.perf_counter() - start
-            entry = structure_metrics(evaluated_structures(result, cfg.evaluate), refs.references, known,
-                                      match_cfg, cfg.match_workers)
-            entry["sampled"] = structure_metrics(result.candidates, refs.references, known, match_cfg,
-                                                 cfg.match_workers, cfg.sampled_match_max, cfg.seed)
-            entry.update({"baseline": name, "family": fam.family, "request": fam.request,
-                          "status": result.status, "search_s": round(seconds, 3),
-                          "n_references": refs.n, "formulae": sorted({c.formula for c in result.candidates})})
+            entry = structure_metrics(
+                evaluated_structures(result, cfg.evaluate),
+                refs.references,
+                known,
+                match_cfg,
+                cfg.match_workers,
+            )
+            entry["sampled"] = structure_metrics(
+                result.candidates,
+                refs.references,
+                known,
+                match_cfg,
+                cfg.match_workers,
+                cfg.sampled_match_max,
+                cfg.seed,
+            )
+            entry.update(
+                {
+                    "baseline": name,
+                    "family": fam.family,
+                    "request": fam.request,
+                    "status": result.status,
+                    "search_s": round(seconds, 3),
+                    "n_references": refs.n,
+                    "formulae": sorted({c.formula for c in result.candidates}),
+                }
+            )
             report.setdefault(name, {})[fam.family] = entry
-            say(f"{name:9s} {fam.family:11s} sampled: " + ", ".join(
-                f"{k} {entry['sampled'][k]:.2f}" for k in ("cif_validity", "structural_validity",
-                                                           "composition_validity", "uniqueness", "match_rate")
-                if entry["sampled"].get(k) is not None))
+            say(
+                f"{name:9s} {fam.family:11s} sampled: "
+                + ", ".join(
+                    f"{k} {entry['sampled'][k]:.2f}"
+                    for k in (
+                        "cif_validity",
+                        "structural_validity",
+                        "composition_validity",
+                        "uniqueness",
+                        "match_rate",
+                    )
+                    if entry["sampled"].get(k) is not None
+                )
+            )
             if cfg.report.wandb and out_dir is not None:
                 run_dir = out_dir / "tracking"
                 point = SweepPointInfo("", "", None, {"baseline": name, "family": fam.family})
-                with ExperimentRun(run_dir, "table1_end_to_end", dataclasses.asdict(cfg), report=cfg.report,
-                                   point=point) as run:
-                    run.log_metrics({k: v for k, v in entry["sampled"].items() if isinstance(v, (int, float))})
+                with ExperimentRun(
+                    run_dir,
+                    "table1_end_to_end",
+                    dataclasses.asdict(cfg),
+                    report=cfg.report,
+                    point=point,
+                ) as run:
+                    run.log_metrics(
+                        {k: v for k, v in entry["sampled"].items() if isinstance(v, (int, float))}
+                    )
                     run.log_table("candidates", [c.to_record() for c in result.candidates])
                     top = result.ranked[: cfg.report.top_k_pictures]
-                    run.log_structures("top_structures", [c.crystal for c in top], [c.id for c in top])
-    report["meta"] = {"seed": cfg.seed, "evaluate": cfg.evaluate, "search": dataclasses.asdict(cfg.search),
-                      "random": dataclasses.asdict(cfg.random), "prototypes": dataclasses.asdict(cfg.prototypes)}
+                    run.log_structures(
+                        "top_structures", [c.crystal for c in top], [c.id for c in top]
+                    )
+    report["meta"] = {
+        "seed": cfg.seed,
+        "evaluate": cfg.evaluate,
+        "search": dataclasses.asdict(cfg.search),
+        "random": dataclasses.asdict(cfg.random),
+        "prototypes": dataclasses.asdict(cfg.prototypes),
+    }
     atomic_write_json(cfg.output, report)
     report["output"] = cfg.output
     return report
@@ -152,10 +204,6 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
 
 def eval_baselines(cfg) -> int:
     """Runner of ``genms eval baselines``."""
-    from omegaconf import OmegaConf
-
-    from genms.configs import ConfigError, to_dataclass
-
     try:
         bcfg = to_dataclass(EvalBaselinesConfig, OmegaConf.to_container(cfg, resolve=True))
     except (ConfigError, ValueError) as exc:

@@ -13,13 +13,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pandas as pd
+from pymatgen.core import Element, Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from genms.crystal.composition import FormulaError, formula_ratio, normalise_ratio
+from genms.crystal.convert import from_cif, from_pymatgen, to_cif
 from genms.crystal.structure import Crystal
+from genms.data.sources import DataSourceError, data_roots, get_spec, locate
 from genms.io import atomic_write_json
+from genms.language.families import UnknownFamilyError, get_family
 from genms.paths import user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -73,7 +82,6 @@ def _source_files(cfg: PrototypeConfig) -> list[Path]:
         if missing:
             raise PrototypeError(f"prototype source files not found: {missing}")
         return files
-    from genms.data.sources import DataSourceError, data_roots, get_spec, locate
 
     files: list[Path] = []
     for name in cfg.datasets:
@@ -84,14 +92,14 @@ def _source_files(cfg: PrototypeConfig) -> list[Path]:
             continue
         files += [p for p in split_files.values() if p not in files]
     if not files:
-        raise PrototypeError(f"none of the datasets {cfg.datasets} is available; run `genms data download` "
-                             "or give prototypes.files=[<csv>]")
+        raise PrototypeError(
+            f"none of the datasets {cfg.datasets} is available; run `genms data download` "
+            "or give prototypes.files=[<csv>]"
+        )
     return files
 
 
 def _ratio(formula: str) -> tuple | None:
-    from genms.crystal.composition import FormulaError, formula_ratio
-
     try:
         return formula_ratio(formula.replace(" ", ""))
     except (FormulaError, ValueError, KeyError):
@@ -112,15 +120,13 @@ def _anion_on_anion_site(structure, family) -> bool:
     Anti-perovskites (A3BX, e.g. Ca3BiN) share the ABX3 ratio with the anion on a cation site;
     they are not templates for a perovskite request. Families without anion sites pass.
     """
-    import math
-
-    from genms.crystal.composition import normalise_ratio
-
     amounts = {el: int(round(v)) for el, v in structure.composition.get_el_amt_dict().items()}
     g = math.gcd(*amounts.values())
     anion = max(amounts, key=lambda el: _pauling(el))
     for proto in family.prototypes:
-        if normalise_ratio([s.count for s in proto.sites]) != normalise_ratio(list(amounts.values())):
+        if normalise_ratio([s.count for s in proto.sites]) != normalise_ratio(
+            list(amounts.values())
+        ):
             continue
         anion_sites = [s for s in proto.sites if s.role == "anion"]
         if not anion_sites:
@@ -132,22 +138,12 @@ def _anion_on_anion_site(structure, family) -> bool:
 
 
 def _pauling(symbol: str) -> float:
-    from pymatgen.core import Element
-
     x = Element(symbol).X
     return float(x) if x == x else 4.5
 
 
 def scan_family(family_name: str, cfg: PrototypeConfig, files: Sequence[Path]) -> list[Prototype]:
     """Members of the family in ``files`` (without the cache)."""
-    import pandas as pd
-    from pymatgen.core import Structure
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    from genms.crystal.composition import normalise_ratio
-    from genms.crystal.convert import from_pymatgen
-    from genms.language.families import get_family
-
     family = get_family(family_name)
     ratios = {normalise_ratio(r) for r in family.ratios}
     groups = list(family.space_groups)
@@ -182,7 +178,9 @@ def scan_family(family_name: str, cfg: PrototypeConfig, files: Sequence[Path]) -
         if len(found) >= 4 * cfg.max_per_family:
             break
     # Aristotype (the family's first space group) first, then small cells.
-    found.sort(key=lambda p: (groups.index(p.spacegroup), len(p.crystal.atomic_numbers), p.material_id))
+    found.sort(
+        key=lambda p: (groups.index(p.spacegroup), len(p.crystal.atomic_numbers), p.material_id)
+    )
     unique: dict[str, Prototype] = {}
     for p in found:
         unique.setdefault(f"{p.formula}-{p.spacegroup}", p)
@@ -192,15 +190,14 @@ def scan_family(family_name: str, cfg: PrototypeConfig, files: Sequence[Path]) -
 def _cache_path(family: str, cfg: PrototypeConfig, files: Sequence[Path]) -> Path:
     stamp = [(str(f.resolve()), f.stat().st_size, int(f.stat().st_mtime)) for f in files]
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("cache", "data_dir")}
-    key = hashlib.sha1(json.dumps([CACHE_VERSION, family, settings, stamp]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([CACHE_VERSION, family, settings, stamp]).encode()).hexdigest()[
+        :12
+    ]
     return user_cache_dir() / "baselines" / f"prototypes-{family.replace(' ', '_')}-{key}.json"
 
 
 def family_prototypes(family: str, cfg: PrototypeConfig = PrototypeConfig()) -> list[Prototype]:
     """Members of ``family`` (cached); raises :class:`PrototypeError` when there is none."""
-    from genms.crystal.convert import from_cif, to_cif
-    from genms.language.families import UnknownFamilyError, get_family
-
     try:
         name = get_family(family).name
     except UnknownFamilyError as exc:
@@ -213,11 +210,18 @@ def family_prototypes(family: str, cfg: PrototypeConfig = PrototypeConfig()) -> 
                           from_cif(r["cif"], {"id": r["material_id"]}), r["source"]) for r in rows]
     protos = scan_family(name, cfg, files)
     if not protos:
-        raise PrototypeError(f"no {name} (ratio {get_family(name).ratio_text()}, space groups "
-                             f"{list(get_family(name).space_groups)}) found in {[f.name for f in files]}")
+        raise PrototypeError(
+            f"no {name} (ratio {get_family(name).ratio_text()}, space groups "
+            f"{list(get_family(name).space_groups)}) found in {[f.name for f in files]}"
+        )
     if cfg.cache:
         rows = [{"material_id": p.material_id, "formula": p.formula, "spacegroup": p.spacegroup,
                  "source": p.source, "cif": to_cif(p.crystal)} for p in protos]
         atomic_write_json(path, rows, indent=None)
-    log.info("%d %s prototypes: %s", len(protos), name, ", ".join(f"{p.formula} ({p.spacegroup})" for p in protos[:6]))
+    log.info(
+        "%d %s prototypes: %s",
+        len(protos),
+        name,
+        ", ".join(f"{p.formula} ({p.spacegroup})" for p in protos[:6]),
+    )
     return protos

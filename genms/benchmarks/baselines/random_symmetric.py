@@ -18,11 +18,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from genms.benchmarks.baselines.rng import generator_from_key
+from genms.crystal.composition import parse_formula
+from genms.crystal.convert import from_pymatgen
 from genms.crystal.structure import Crystal
+from genms.language.families import get_family
 
 log = logging.getLogger(__name__)
 
-PYXTAL_MISSING = "the random-structure baseline needs PyXtal: pip install -e '.[baselines]' (or pip install pyxtal)"
+PYXTAL_MISSING = ("the random-structure baseline needs PyXtal: pip install -e '.[baselines]' (or "
+                  "pip install pyxtal)")
 
 
 def _pyxtal():
@@ -34,8 +38,6 @@ def _pyxtal():
 
 
 def _reduced(formula: str) -> tuple[list[str], list[int]]:
-    from genms.crystal.composition import parse_formula
-
     amounts = parse_formula(formula).get_el_amt_dict()
     if any(abs(v - round(v)) > 1e-6 for v in amounts.values()):
         raise ValueError(f"{formula}: fractional amounts have no symmetric structure")
@@ -49,8 +51,13 @@ class RandomSymmetricSampler:
 
     name = "random"
 
-    def __init__(self, space_groups: Sequence[int] | None = None, max_atoms: int = 40, max_tries: int = 30,
-                 volume_factor: float = 1.1) -> None:
+    def __init__(
+        self,
+        space_groups: Sequence[int] | None = None,
+        max_atoms: int = 40,
+        max_tries: int = 30,
+        volume_factor: float = 1.1,
+    ) -> None:
         self.pyxtal = _pyxtal()
         groups = list(space_groups) if space_groups else list(range(1, 231))
         bad = [g for g in groups if not 1 <= int(g) <= 230]
@@ -63,13 +70,11 @@ class RandomSymmetricSampler:
 
     @classmethod
     def for_family(cls, family: str, **kwargs) -> RandomSymmetricSampler:
-        from genms.language.families import get_family
-
         return cls(get_family(family).space_groups, **kwargs)
 
-    def _one(self, species: list[str], counts: list[int], zs: list[int], rng: np.random.Generator) -> Crystal | None:
-        from genms.crystal.convert import from_pymatgen
-
+    def _one(
+        self, species: list[str], counts: list[int], zs: list[int], rng: np.random.Generator
+    ) -> Crystal | None:
         for _ in range(self.max_tries):
             sg = int(rng.choice(self.space_groups))
             z = int(rng.choice(zs))
@@ -77,8 +82,15 @@ class RandomSymmetricSampler:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    crystal.from_random(3, sg, species, [c * z for c in counts], factor=self.volume_factor,
-                                        conventional=False, random_state=int(rng.integers(2**31)))
+                    crystal.from_random(
+                        3,
+                        sg,
+                        species,
+                        [c * z for c in counts],
+                        factor=self.volume_factor,
+                        conventional=False,
+                        random_state=int(rng.integers(2**31)),
+                    )
                 if not crystal.valid:
                     continue
                 structure = crystal.to_pymatgen().get_primitive_structure()
@@ -92,7 +104,8 @@ class RandomSymmetricSampler:
 
     def sample(self, formulae: Sequence[str], n_per_formula: int, key: object,
                formula_units: Sequence[int] | None = None) -> list[list[Crystal]]:
-        """Up to ``n_per_formula`` random symmetric structures per formula (fewer if PyXtal fails)."""
+        """Up to ``n_per_formula`` random symmetric structures per formula (fewer if PyXtal
+        fails)."""
         rng = generator_from_key(key)
         out: list[list[Crystal]] = []
         for i, formula in enumerate(formulae):
@@ -105,8 +118,17 @@ class RandomSymmetricSampler:
             per_unit = sum(counts)
             zs = [int(formula_units[i])] if formula_units is not None else \
                 [z for z in range(1, 9) if z * per_unit <= self.max_atoms] or [1]
-            found = [c for c in (self._one(species, counts, zs, rng) for _ in range(n_per_formula)) if c is not None]
+            found = [
+                c
+                for c in (self._one(species, counts, zs, rng) for _ in range(n_per_formula))
+                if c is not None
+            ]
             if len(found) < n_per_formula:
-                log.warning("random baseline: %d of %d structures for %s", len(found), n_per_formula, formula)
+                log.warning(
+                    "random baseline: %d of %d structures for %s",
+                    len(found),
+                    n_per_formula,
+                    formula,
+                )
             out.append(found)
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 
@@ -12,10 +13,11 @@ def generator_from_key(key: object) -> np.random.Generator:
     if isinstance(key, (int, np.integer)):
         return np.random.default_rng(int(key))
     try:
-        import jax
-
-        data = np.asarray(jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-                          else key)
-    except (ImportError, AttributeError, TypeError):
+        data = np.asarray(
+            jax.random.key_data(key)
+            if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+            else key
+        )
+    except (AttributeError, TypeError):
         data = np.asarray(key)
     return np.random.default_rng(data.astype(np.uint64).ravel().tolist())

@@ -20,9 +20,14 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+from ase.data import covalent_radii
+from pymatgen.analysis.structure_prediction.volume_predictor import RLSVolumePredictor
+from pymatgen.core import Element
 
 from genms.benchmarks.baselines.prototypes import Prototype, PrototypeConfig, family_prototypes
 from genms.benchmarks.baselines.rng import generator_from_key
+from genms.crystal.composition import parse_formula
+from genms.crystal.convert import to_pymatgen
 from genms.crystal.structure import Crystal
 
 log = logging.getLogger(__name__)
@@ -34,8 +39,6 @@ def _reduced_counts(counts: dict[int, int]) -> dict[int, int]:
 
 
 def _electronegativity(z: int) -> float:
-    from pymatgen.core import Element
-
     x = Element.from_Z(int(z)).X
     return float(x) if x == x else 4.5  # noble gases have no Pauling value: most electronegative
 
@@ -47,30 +50,27 @@ def element_mapping(template: dict[int, int], target: dict[int, int]) -> dict[in
         return None
     mapping: dict[int, int] = {}
     for amount in sorted(set(t_red.values())):
-        src = sorted((z for z, c in t_red.items() if c == amount), key=lambda z: (_electronegativity(z), z))
-        dst = sorted((z for z, c in r_red.items() if c == amount), key=lambda z: (_electronegativity(z), z))
+        src = sorted(
+            (z for z, c in t_red.items() if c == amount), key=lambda z: (_electronegativity(z), z)
+        )
+        dst = sorted(
+            (z for z, c in r_red.items() if c == amount), key=lambda z: (_electronegativity(z), z)
+        )
         mapping.update(zip(src, dst, strict=False))
     return mapping
 
 
 def _target_counts(formula: str) -> dict[int, int]:
-    from genms.crystal.composition import parse_formula
-
     comp = parse_formula(formula)
     amounts = comp.get_el_amt_dict()
     if any(abs(v - round(v)) > 1e-6 for v in amounts.values()):
         raise ValueError(f"{formula}: fractional amounts cannot be placed on a template's sites")
-    from pymatgen.core import Element
 
     return {Element(el).Z: int(round(v)) for el, v in amounts.items()}
 
 
 def _bond_scaled_volume(new: Crystal, template: Crystal) -> float:
     """Volume keeping the template's shortest bond at the new pair's summed covalent radii."""
-    from ase.data import covalent_radii
-
-    from genms.crystal.convert import to_pymatgen
-
     structure = to_pymatgen(template)
     d = structure.distance_matrix + np.eye(len(structure)) * 1e9
     i, j = np.unravel_index(np.argmin(d), d.shape)
@@ -82,10 +82,6 @@ def _bond_scaled_volume(new: Crystal, template: Crystal) -> float:
 
 def _scaled_volume(new: Crystal, template: Crystal) -> float:
     """Ionic-radius volume (pymatgen RLS) when plausible, else bond-length scaling."""
-    from pymatgen.analysis.structure_prediction.volume_predictor import RLSVolumePredictor
-
-    from genms.crystal.convert import to_pymatgen
-
     fallback = _bond_scaled_volume(new, template)
     try:
         with warnings.catch_warnings():
@@ -97,7 +93,8 @@ def _scaled_volume(new: Crystal, template: Crystal) -> float:
 
 
 def substitute(template: Prototype, formula: str) -> Crystal | None:
-    """The template with ``formula``'s elements on its sites, volume rescaled (None: ratio differs)."""
+    """The template with ``formula``'s elements on its sites, volume rescaled (None: ratio
+    differs)."""
     numbers = np.asarray(template.crystal.atomic_numbers)
     mapping = element_mapping(dict(Counter(int(z) for z in numbers)), _target_counts(formula))
     if mapping is None:
@@ -108,7 +105,12 @@ def substitute(template: Prototype, formula: str) -> Crystal | None:
     scale = (_scaled_volume(unscaled, template.crystal) / v0) ** (1.0 / 3.0)
     props = {"template": template.material_id, "template_formula": template.formula,
              "template_spacegroup": template.spacegroup, "baseline": "template"}
-    return Crystal(template.crystal.frac_coords, new_numbers, np.asarray(template.crystal.lattice) * scale, props)
+    return Crystal(
+        template.crystal.frac_coords,
+        new_numbers,
+        np.asarray(template.crystal.lattice) * scale,
+        props,
+    )
 
 
 class TemplateSubstitutionSampler:
@@ -122,13 +124,19 @@ class TemplateSubstitutionSampler:
         self.prototypes = list(prototypes)
 
     @classmethod
-    def for_family(cls, family: str, cfg: PrototypeConfig | None = None) -> TemplateSubstitutionSampler:
+    def for_family(
+        cls, family: str, cfg: PrototypeConfig | None = None
+    ) -> TemplateSubstitutionSampler:
         return cls(family_prototypes(family, cfg or PrototypeConfig()))
 
     def _options(self, formula: str) -> list[Prototype]:
         target = _target_counts(formula)
-        return [p for p in self.prototypes
-                if element_mapping(dict(Counter(int(z) for z in p.crystal.atomic_numbers)), target) is not None]
+        return [
+            p
+            for p in self.prototypes
+            if element_mapping(dict(Counter(int(z) for z in p.crystal.atomic_numbers)), target)
+            is not None
+        ]
 
     def sample(self, formulae: Sequence[str], n_per_formula: int, key: object,
                formula_units: Sequence[int] | None = None) -> list[list[Crystal]]:
@@ -158,7 +166,12 @@ class TemplateSubstitutionSampler:
             # Closest chemistry first (most elements shared with the request), ties in random order.
             wanted = set(_target_counts(formula))
             order = rng.permutation(len(options))
-            ranked = sorted(order, key=lambda j: -len(wanted & {int(z) for z in options[j].crystal.atomic_numbers}))
+            ranked = sorted(
+                order,
+                key=lambda j: -len(wanted & {int(z) for z in options[j].crystal.atomic_numbers}),
+            )
             picks = [ranked[k % len(ranked)] for k in range(n_per_formula)]
-            out.append([c for c in (substitute(options[j], formula) for j in picks) if c is not None])
+            out.append(
+                [c for c in (substitute(options[j], formula) for j in picks) if c is not None]
+            )
         return out
