@@ -24,6 +24,13 @@ import re
 import sys
 from dataclasses import dataclass
 
+import hydra
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from omegaconf import DictConfig
+
+from genms import configs
+from genms.configs import ConfigError
 from genms.paths import REPO_ROOT
 
 CONF_DIR = REPO_ROOT / "conf"
@@ -38,32 +45,147 @@ class Command:
     positionals: tuple[str, ...] = ()
     help: str = ""
     variadic: bool = False  # the last positional collects every remaining non-override arg
-    raw: bool = False  # the runner gets the raw argument list, no Hydra (commands wrapping commands)
+    # the runner gets the raw argument list, no Hydra (commands wrapping commands)
+    raw: bool = False
+    schema: str = ""  # "module:Class": the typed config, registered as "<config_name>_schema"
 
 
 # (group, verb) -> Command. A group with a single verb uses verb "".
 COMMANDS: dict[tuple[str, str], Command] = {
-    ("data", "prepare"): Command("data", "genms.data.commands:prepare", ("dataset",), "build the cached .npz for a dataset (or 'all')"),
-    ("data", "download"): Command("data", "genms.data.commands:download", ("dataset",), "fetch CDVAE CSVs and check their git blob SHAs"),
-    ("data", "union"): Command("data", "genms.data.commands:union", (), "build the leak-free MP training union"),
-    ("train", "diffusion"): Command("train_diffusion", "genms.diffusion.commands:train", (), "train the crystal denoiser (pi_lo)"),
-    ("train", "energy"): Command("train_energy", "genms.energy.commands:train", (), "train the formation-energy GNN (R_lo)"),
-    ("sample", ""): Command("sample", "genms.diffusion.commands:sample", ("formulae",), "sample structures for formulae, write CIFs", variadic=True),
-    ("propose", ""): Command("propose", "genms.language.commands:propose", ("request",), "propose ranked formulae for a request"),
-    ("generate", ""): Command("generate", "genms.search.commands:generate", ("request",), "the full search: request -> ranked structures"),
-    ("validate", ""): Command("validate", "genms.validate.commands:validate", ("inputs",), "MLIP pre-relaxation + DFT formation energies", variadic=True),
-    ("eval", "metrics"): Command("eval_metrics", "genms.evaluate.commands:metrics", ("inputs",), "validity/uniqueness metrics of CIF files", variadic=True),
-    ("eval", "csp"): Command("eval_csp", "genms.diffusion.commands:eval_csp", (), "CSP benchmark (match rate / RMSE)"),
-    ("eval", "energy"): Command("eval_energy", "genms.energy.commands:eval_energy", (), "formation-energy GNN benchmark"),
-    ("eval", "end-to-end"): Command("eval_end_to_end", "genms.search.commands:eval_end_to_end", (), "end-to-end family benchmark"),
-    ("eval", "language"): Command("eval_language", "genms.language.commands:eval_language", (), "language-level benchmark"),
-    ("eval", "dft"): Command("eval_dft", "genms.validate.commands:eval_dft", (), "DFT validation benchmark"),
-    ("eval", "baselines"): Command("eval_baselines", "genms.baselines.commands:eval_baselines", (), "Table 1 offline baselines (template substitution, PyXtal random)"),
-    ("eval", "best-of-n"): Command("eval_best_of_n", "genms.studies.best_of_n:eval_best_of_n", (), "Figure 4: best-of-N vs a single sample on held-out compositions"),
-    ("sweep", ""): Command("sweep", "genms.launch.sweep:main", ("command",), "run a sweep's points in parallel (Ray), resumable", variadic=True, raw=True),
-    ("slurm", "render"): Command("slurm", "genms.launch.slurm:main", ("template",), "print the sbatch script for a template (--submit: sbatch it)", raw=True),
-    ("experiment", ""): Command("experiment", "genms.launch.experiment:main", ("name",), "regenerate one experiments/<name> result table", raw=True),
-    ("report", "gather"): Command("report_gather", "genms.tracking.gather:gather", ("source",), "collect runs (local JSON or W&B) into tables and plots"),
+    ("data", "prepare"): Command(
+        "data",
+        "genms.data.commands:prepare",
+        ("dataset",),
+        "build the cached .npz for a dataset (or 'all')",
+    ),
+    ("data", "download"): Command(
+        "data",
+        "genms.data.commands:download",
+        ("dataset",),
+        "fetch CDVAE CSVs and check their git blob SHAs",
+    ),
+    ("data", "union"): Command(
+        "data", "genms.data.commands:union", (), "build the leak-free MP training union"
+    ),
+    ("train", "diffusion"): Command(
+        "train_diffusion",
+        "genms.diffusion.commands:train",
+        (),
+        "train the crystal denoiser (pi_lo)",
+    ),
+    ("train", "energy"): Command(
+        "train_energy", "genms.energy.commands:train", (), "train the formation-energy GNN (R_lo)"
+    ),
+    ("sample", ""): Command(
+        "sample",
+        "genms.diffusion.commands:sample",
+        ("formulae",),
+        "sample structures for formulae, write CIFs",
+        variadic=True,
+    ),
+    ("propose", ""): Command(
+        "propose",
+        "genms.language.commands:propose",
+        ("request",),
+        "propose ranked formulae for a request",
+        schema="genms.language.commands:ProposeConfig",
+    ),
+    ("generate", ""): Command(
+        "generate",
+        "genms.search.commands:generate",
+        ("request",),
+        "the full search: request -> ranked structures",
+        schema="genms.search.api:GenerateConfig",
+    ),
+    ("validate", ""): Command(
+        "validate",
+        "genms.validate.commands:validate",
+        ("inputs",),
+        "MLIP pre-relaxation + DFT formation energies",
+        variadic=True,
+        schema="genms.validate.config:ValidateConfig",
+    ),
+    ("eval", "metrics"): Command(
+        "eval_metrics",
+        "genms.evaluate.commands:metrics",
+        ("inputs",),
+        "validity/uniqueness metrics of CIF files",
+        variadic=True,
+    ),
+    ("eval", "csp"): Command(
+        "eval_csp", "genms.diffusion.commands:eval_csp", (), "CSP benchmark (match rate / RMSE)"
+    ),
+    ("eval", "energy"): Command(
+        "eval_energy",
+        "genms.benchmarks.energy:eval_energy",
+        (),
+        "formation-energy GNN benchmark",
+        schema="genms.benchmarks.energy:EvalEnergyConfig",
+    ),
+    ("eval", "end-to-end"): Command(
+        "eval_end_to_end",
+        "genms.benchmarks.end_to_end:eval_end_to_end",
+        (),
+        "end-to-end family benchmark",
+        schema="genms.benchmarks.end_to_end:EndToEndConfig",
+    ),
+    ("eval", "language"): Command(
+        "eval_language",
+        "genms.benchmarks.language:eval_language",
+        (),
+        "language-level benchmark",
+        schema="genms.benchmarks.language:EvalLanguageConfig",
+    ),
+    ("eval", "dft"): Command(
+        "eval_dft",
+        "genms.benchmarks.dft:eval_dft",
+        (),
+        "DFT validation benchmark",
+        schema="genms.benchmarks.dft:EvalDFTConfig",
+    ),
+    ("eval", "baselines"): Command(
+        "eval_baselines",
+        "genms.benchmarks.baselines.commands:eval_baselines",
+        (),
+        "Table 1 offline baselines (template substitution, PyXtal random)",
+        schema="genms.benchmarks.baselines.commands:EvalBaselinesConfig",
+    ),
+    ("eval", "best-of-n"): Command(
+        "eval_best_of_n",
+        "genms.benchmarks.best_of_n:eval_best_of_n",
+        (),
+        "Figure 4: best-of-N vs a single sample on held-out compositions",
+        schema="genms.benchmarks.best_of_n:BestOfNConfig",
+    ),
+    ("sweep", ""): Command(
+        "sweep",
+        "genms.launch.sweep:main",
+        ("command",),
+        "run a sweep's points in parallel (Ray), resumable",
+        variadic=True,
+        raw=True,
+    ),
+    ("slurm", "render"): Command(
+        "slurm",
+        "genms.launch.slurm:main",
+        ("template",),
+        "print the sbatch script for a template (--submit: sbatch it)",
+        raw=True,
+    ),
+    ("experiment", ""): Command(
+        "experiment",
+        "genms.launch.experiment:main",
+        ("name",),
+        "regenerate one experiments/<name> result table",
+        raw=True,
+    ),
+    ("report", "gather"): Command(
+        "report_gather",
+        "genms.tracking.gather:gather",
+        ("source",),
+        "collect runs (local JSON or W&B) into tables and plots",
+        schema="genms.tracking.gather:GatherConfig",
+    ),
 }
 
 
@@ -79,13 +201,25 @@ def usage() -> str:
         args = " ".join(f"<{p}>" + ("..." if cmd.variadic and i == len(cmd.positionals) - 1 else "")
                         for i, p in enumerate(cmd.positionals))
         lines.append(f"  genms {name} {args}".rstrip().ljust(44) + cmd.help)
-    lines += ["", "Any config value can be overridden as key=value; add -m to sweep (Hydra multirun)."]
+    lines += [
+        "",
+        "Any config value can be overridden as key=value; add -m to sweep (Hydra multirun).",
+    ]
     return "\n".join(lines)
 
 
 def _is_override(arg: str) -> bool:
     head = arg.split("=", 1)[0]
-    return "=" in arg and head.replace(".", "").replace("_", "").replace("+", "").replace("~", "").replace("/", "").replace("@", "").isalnum()
+    return (
+        "=" in arg
+        and head.replace(".", "")
+        .replace("_", "")
+        .replace("+", "")
+        .replace("~", "")
+        .replace("/", "")
+        .replace("@", "")
+        .isalnum()
+    )
 
 
 def quote_value(value: str) -> str:
@@ -110,7 +244,11 @@ def parse_argv(argv: list[str]) -> tuple[Command, str, list[str], bool]:
     for a in argv:
         if a in ("-m", "--multirun"):
             multirun = True
-        elif a in ("--cfg", "--info", "--resolve") or a.startswith("--cfg=") or a.startswith("hydra."):
+        elif (
+            a in ("--cfg", "--info", "--resolve")
+            or a.startswith("--cfg=")
+            or a.startswith("hydra.")
+        ):
             hydra_flags.append(a)
         else:
             args.append(a)
@@ -137,7 +275,9 @@ def parse_argv(argv: list[str]) -> tuple[Command, str, list[str], bool]:
         elif free:
             values.append(f"{name}={quote_value(free.pop(0))}")
     if free:
-        raise UsageError(f"unexpected argument(s) {free!r} for 'genms {group} {verb}'".replace(" '", "'", 0))
+        raise UsageError(
+            f"unexpected argument(s) {free!r} for 'genms {group} {verb}'".replace(" '", "'", 0)
+        )
     return cmd, f"{group} {verb}".strip(), values + overrides + hydra_flags, multirun
 
 
@@ -146,13 +286,24 @@ def load_target(target: str):
     return getattr(importlib.import_module(module), func)
 
 
+def register_schema(cmd: Command) -> None:
+    """Register the command's typed config with Hydra's ConfigStore (its YAML names it first)."""
+    if cmd.schema:
+        configs.register_schema(f"{cmd.config_name}_schema", load_target(cmd.schema))
+
+
+def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """``conf/<config_name>.yaml`` composed with ``overrides`` outside a Hydra app."""
+    for cmd in COMMANDS.values():
+        if cmd.config_name == config_name:
+            register_schema(cmd)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name, overrides=list(overrides))
+
+
 def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = False):
-    import hydra
-    from omegaconf import DictConfig
-
-    from genms.configs import ConfigError
-
     fn = load_target(cmd.target)
+    register_schema(cmd)
     result: dict = {}
 
     @hydra.main(config_path=str(CONF_DIR), config_name=cmd.config_name, version_base="1.3")
@@ -195,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(load_target(raw[0].target)(raw[1]) or 0)
     cmd, name, overrides, multirun = parse_argv(argv)
     if not CONF_DIR.is_dir():
-        raise SystemExit(f"genms: config folder {CONF_DIR} not found; install with `pip install -e .`")
+        raise SystemExit(
+            f"genms: config folder {CONF_DIR} not found; install with `pip install -e .`"
+        )
     run_command(cmd, name, overrides, multirun)
     return 0
 

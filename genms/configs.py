@@ -1,8 +1,11 @@
 """Typed configs: Hydra composes YAML, library code receives frozen dataclasses.
 
-Each subsystem owns its dataclass schema (next to the code that uses it). At the command
-boundary :func:`to_dataclass` validates a ``DictConfig`` node against the schema: an unknown
-key or a wrong type fails with a message naming the key, before any work starts.
+Each subsystem owns its dataclass schema (next to the code that uses it). A command's schema is
+registered with Hydra's ConfigStore (:func:`register_schema`) and named first in the defaults of
+its primary config, so Hydra checks keys and types while composing. At the command boundary
+:func:`to_dataclass` turns the composed ``DictConfig`` into the schema's frozen dataclass (its
+``__post_init__`` checks values): an unknown key, a wrong type or a bad value fails with a
+message naming the key, before any work starts.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import dataclasses
 import re
 from typing import Any, TypeVar
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 T = TypeVar("T")
@@ -53,6 +57,19 @@ def _writable(node: DictConfig | ListConfig) -> None:
                 child._set_flag("readonly", False)
 
 
+def schema_node(cls: type) -> DictConfig:
+    """The structured config of the dataclass ``cls``, writable so configs can merge into it."""
+    schema = OmegaConf.structured(cls)
+    _writable(schema)
+    return schema
+
+
+def register_schema(name: str, cls: type) -> None:
+    """Store ``cls`` in Hydra's ConfigStore as ``name``: a primary config that lists ``name``
+    first in its defaults is type-checked against ``cls`` while Hydra composes it."""
+    ConfigStore.instance().store(name=name, node=schema_node(cls))
+
+
 def to_dataclass(cls: type[T], node: DictConfig | dict | None) -> T:
     """Merge ``node`` onto the schema ``cls`` and return an instance of ``cls``.
 
@@ -61,8 +78,7 @@ def to_dataclass(cls: type[T], node: DictConfig | dict | None) -> T:
     data (resolved already): its strings are taken literally, so a ``${...}`` in a value (a
     request's text, a path) is never interpolated a second time.
     """
-    schema = OmegaConf.structured(cls)
-    _writable(schema)
+    schema = schema_node(cls)
     try:
         if isinstance(node, DictConfig):
             node = OmegaConf.to_container(node, resolve=True)
@@ -71,6 +87,16 @@ def to_dataclass(cls: type[T], node: DictConfig | dict | None) -> T:
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except Exception as exc:  # omegaconf raises ValidationError / ConfigKeyError subclasses
         raise ConfigError(f"invalid {cls.__name__} config: {exc}") from exc
+
+
+def typed(cls: type[T], value: T | DictConfig | dict | None) -> T:
+    """``value`` itself when it is a ``cls``, else its fields (a dict or ``DictConfig``; ``None``
+    for the defaults) as a ``cls``."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, DictConfig):
+        value = OmegaConf.to_container(value, resolve=True)
+    return to_dataclass(cls, value or {})
 
 
 def to_dict(obj: Any) -> dict:

@@ -8,7 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["diffusion", "energy", "search", "language", "validation", "metrics", "data", "experiments", "scaling"]
+ORDER = [
+    "diffusion",
+    "energy",
+    "search",
+    "language",
+    "validation",
+    "metrics",
+    "data",
+    "experiments",
+    "scaling",
+]
 
 HEADER = """# Benchmarks
 

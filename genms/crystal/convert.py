@@ -1,20 +1,15 @@
-"""Conversions between :class:`Crystal` and pymatgen ``Structure``, CIF text and ASE ``Atoms``.
-
-pymatgen and ASE are imported lazily so that importing the crystal core stays cheap.
-"""
+"""Conversions between :class:`Crystal` and pymatgen ``Structure``, CIF text and ASE ``Atoms``."""
 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
 
 import numpy as np
+from ase import Atoms
+from pymatgen.core import Lattice, Structure
+from pymatgen.io.cif import CifParser, CifWriter
 
 from genms.crystal.structure import Crystal
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ase import Atoms
-    from pymatgen.core import Structure
 
 
 class CIFParseError(ValueError):
@@ -22,8 +17,6 @@ class CIFParseError(ValueError):
 
 
 def to_pymatgen(crystal: Crystal) -> Structure:
-    from pymatgen.core import Lattice, Structure
-
     return Structure(
         Lattice(crystal.lattice),
         [int(z) for z in crystal.atomic_numbers],
@@ -45,8 +38,6 @@ def from_pymatgen(structure: Structure, properties: dict | None = None) -> Cryst
 
 def from_cif(text: str, properties: dict | None = None, primitive: bool = False) -> Crystal:
     """Parse CIF text (first block). Raises :class:`CIFParseError` on any parse failure."""
-    from pymatgen.io.cif import CifParser
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -64,14 +55,10 @@ def from_cif(text: str, properties: dict | None = None, primitive: bool = False)
 
 def to_cif(crystal: Crystal, symprec: float | None = None) -> str:
     """CIF text (P1 unless ``symprec`` is given, then symmetrised)."""
-    from pymatgen.io.cif import CifWriter
-
     return str(CifWriter(to_pymatgen(crystal), symprec=symprec))
 
 
 def to_ase(crystal: Crystal) -> Atoms:
-    from ase import Atoms
-
     return Atoms(
         numbers=crystal.atomic_numbers,
         scaled_positions=crystal.frac_coords,

@@ -1,4 +1,5 @@
-"""Runners of ``genms data prepare|download|union`` (``genms.cli`` calls them with the composed config).
+"""Runners of ``genms data prepare|download|union`` (``genms.cli`` calls them with the composed
+config).
 
 Library errors (absent sources, a bad config value, a failed download) end the command with a
 one-line message that names the fix, never a traceback.
@@ -10,7 +11,9 @@ import logging
 import sys
 import time
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
 
 from genms.configs import ConfigError, to_dataclass
 from genms.data.config import DataConfig
@@ -52,14 +55,19 @@ def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: flo
     from rich.console import Console
 
     console = Console(width=None if sys.stdout.isatty() else 160)
-    rows = [{"dataset": r.dataset, "split": r.split, "status": r.status, "report": r.report} for r in results]
+    rows = [
+        {"dataset": r.dataset, "split": r.split, "status": r.status, "report": r.report}
+        for r in results
+    ]
     if results:
         console.print(render_split_table(rows))
     for r in results:
         if r.dataset == "mp_cgcnn" and r.split == "train" and "before_split" in r.meta:
             pre = r.meta["before_split"]
-            console.print(f"mp_cgcnn before the 80/10/10 split: {pre['rows']} rows, {pre['kept']} kept, "
-                          f"skipped {pre['skipped']}; split sizes {r.meta.get('split_sizes')}")
+            console.print(
+                f"mp_cgcnn before the 80/10/10 split: {pre['rows']} rows, {pre['kept']} kept, "
+                f"skipped {pre['skipped']}; split sizes {r.meta.get('split_sizes')}"
+            )
         if r.dataset == "mp_union" and r.split == "train" and "union" in r.meta:
             console.print(render_union_table(r.meta["union"]))
             u = r.meta["union"]
@@ -97,17 +105,12 @@ def prepare(cfg: DictConfig) -> list[dict]:
 
 def union(cfg: DictConfig) -> list[dict]:
     """``genms data union``: ``genms data prepare mp_union``."""
-    from omegaconf import OmegaConf
-
     cfg = OmegaConf.merge(cfg, {"dataset": "mp_union"})
     return prepare(cfg)
 
 
 def download(cfg: DictConfig) -> list[dict]:
     """``genms data download <dataset|all>``: fetch upstream CSVs, verify their git blob SHAs."""
-    from rich.console import Console
-    from rich.table import Table
-
     name = _dataset(cfg, "download", DOWNLOADABLE)
     try:
         data = to_dataclass(DataConfig, cfg.get("data"))

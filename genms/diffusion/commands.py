@@ -22,6 +22,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genms.configs import to_dataclass
+from genms.io import append_json_line
 from genms.diffusion.config import DiffusionConfig, DiffusionDataConfig, SamplerConfig
 from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
 from genms.paths import REPO_ROOT
@@ -130,8 +131,7 @@ def train(cfg: DictConfig) -> dict:
         val_match = validation_match(cfg, task, result.ema_params if train_cfg.ema_decay else result.params)
         record = {"step": result.step, "samples_seen": seen, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   "train_loss": result.last_metrics.get("train/loss"), **val_match}
-        with open(Path(result.run_dir) / "val_curve.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        append_json_line(Path(result.run_dir) / "val_curve.jsonl", record)
         log.info("val match (k=1, %d cells): %s", int(cfg.val_match.n),
                  " ".join(f"{k}={v}" for k, v in val_match.items() if k.startswith("match_rate")))
     if export_to and (export_to / "bundle.json").is_file():

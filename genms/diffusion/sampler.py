@@ -39,7 +39,7 @@ from genms.diffusion.schedules import (
 )
 from genms.diffusion import flow
 from genms.diffusion.task import atom_channels, build_denoiser, encode_z
-from genms.diffusion.torus import coord_channels, decode_frac, project_x0
+from genms.diffusion.torus import decode_frac, project_x0
 from genms.models import denoiser_v2
 from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
 

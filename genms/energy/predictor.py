@@ -33,6 +33,7 @@ from genms.energy.task import ensemble_apply
 from genms.interfaces import EnergyPrediction
 from genms.models.energy_gnn import CrystalEnergyGNN, EnergyGNNConfig
 from genms.paths import MODELS_DIR
+from genms.train.bundle import load_bundle
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ class BundleError(FileNotFoundError):
 # Module-level jitted functions keyed on the (hashable) model config: every predictor with the
 # same architecture shares the compiled code.
 @partial(jax.jit, static_argnames=("config", "r"))
-def _dense_forward(config: EnergyGNNConfig, params, ref, scale, frac, species, mask, lattice, r: int):
+def _dense_forward(
+    config: EnergyGNNConfig, params, ref, scale, frac, species, mask, lattice, r: int
+):
     index, dist, weight = build_neighbors(
         frac, lattice, mask, r=r, k=config.max_neighbors, cutoff=config.cutoff, taper=config.taper
     )
@@ -98,7 +101,9 @@ class GNNEnergyPredictor:
         self._seen[list(self.normalisers.seen_elements)] = True
 
     def _forward(self, params, frac, species, mask, lattice, r: int):
-        return _dense_forward(self.config, params, self._ref, self._scale, frac, species, mask, lattice, r=r)
+        return _dense_forward(
+            self.config, params, self._ref, self._scale, frac, species, mask, lattice, r=r
+        )
 
     def _forward_flat(self, params, batch):
         return _flat_forward(self.config, params, self._ref, self._scale, batch)
@@ -112,15 +117,23 @@ class GNNEnergyPredictor:
         """Small cells: one jitted neighbour search + GNN per (atoms bucket, shift range)."""
         offsets = arrays.offsets
         pending = []
-        for (n_pad, r), rows in cell_buckets(arrays.n_atoms, arrays.lattice, self.config.cutoff).items():
+        for (n_pad, r), rows in cell_buckets(
+            arrays.n_atoms, arrays.lattice, self.config.cutoff
+        ).items():
             chunk = self._chunk(n_pad, r)
             b_pad = _batch_shape(len(rows), chunk)
             per_call = min(b_pad, len(rows))
             for start in range(0, len(rows), per_call):
                 sel = rows[start : start + per_call]
                 f, z, m, lat, *_ = dense_cells(
-                    arrays.frac_coords, arrays.atomic_numbers, arrays.lattice, arrays.n_atoms, offsets, sel,
-                    n_pad, b_pad,
+                    arrays.frac_coords,
+                    arrays.atomic_numbers,
+                    arrays.lattice,
+                    arrays.n_atoms,
+                    offsets,
+                    sel,
+                    n_pad,
+                    b_pad,
                 )
                 pending.append((sel, self._forward(self.params, f, z, m, lat, r=int(r))))
         for sel, (mu, sd) in pending:  # dispatch everything first, then collect
@@ -144,12 +157,16 @@ class GNNEnergyPredictor:
         for i in order.tolist():
             n = int(arrays.n_atoms[i])
             if group and (used + n > n_nodes or len(group) == self.flat_graphs):
-                pending.append((group, self._forward_flat(self.params, batcher.batch(group, self.flat_graphs))))
+                pending.append(
+                    (group, self._forward_flat(self.params, batcher.batch(group, self.flat_graphs)))
+                )
                 group, used = [], 0
             group.append(i)
             used += n
         if group:
-            pending.append((group, self._forward_flat(self.params, batcher.batch(group, self.flat_graphs))))
+            pending.append(
+                (group, self._forward_flat(self.params, batcher.batch(group, self.flat_graphs)))
+            )
         for group, (mu, sd) in pending:
             mean[group] = np.asarray(mu)[: len(group)]
             std[group] = np.asarray(sd)[: len(group)]
@@ -164,7 +181,10 @@ class GNNEnergyPredictor:
         for rows, run in ((small, self._predict_dense), (large, self._predict_flat)):
             if len(rows):
                 sub = arrays if len(rows) == n else arrays.subset(rows)
-                m, s = np.full(len(rows), np.nan, np.float32), np.full(len(rows), np.nan, np.float32)
+                m, s = (
+                    np.full(len(rows), np.nan, np.float32),
+                    np.full(len(rows), np.nan, np.float32),
+                )
                 run(sub, m, s)
                 mean[rows], std[rows] = m, s
         unseen = ~self._seen[np.asarray(arrays.atomic_numbers, np.int64)]
@@ -172,11 +192,15 @@ class GNNEnergyPredictor:
         has_unseen = np.zeros(n, bool)
         np.logical_or.at(has_unseen, owner[unseen], True)
         nm = self.normalisers
-        in_range = np.isfinite(mean) & (mean >= nm.target_min) & (mean <= nm.target_max) & ~has_unseen
+        in_range = (
+            np.isfinite(mean) & (mean >= nm.target_min) & (mean <= nm.target_max) & ~has_unseen
+        )
         return EnergyPrediction(
             e_form=mean.astype(np.float64),
             in_range=in_range,
-            std=self.std_scale * std.astype(np.float64) if self.extras.get("ensemble_size", 1) > 1 else None,
+            std=self.std_scale * std.astype(np.float64)
+            if self.extras.get("ensemble_size", 1) > 1
+            else None,
             extra={"unseen_elements": has_unseen},
         )
 
@@ -184,12 +208,20 @@ class GNNEnergyPredictor:
         crystals = list(crystals)
         if not crystals:
             empty = np.zeros(0)
-            return EnergyPrediction(empty, np.zeros(0, bool), None, {"unseen_elements": np.zeros(0, bool)})
-        bad = [i for i, c in enumerate(crystals) if c.n_atoms == 0 or not np.isfinite(c.lattice).all()
-               or abs(np.linalg.det(c.lattice)) < 1e-6]
+            return EnergyPrediction(
+                empty, np.zeros(0, bool), None, {"unseen_elements": np.zeros(0, bool)}
+            )
+        bad = [
+            i
+            for i, c in enumerate(crystals)
+            if c.n_atoms == 0
+            or not np.isfinite(c.lattice).all()
+            or abs(np.linalg.det(c.lattice)) < 1e-6
+        ]
         if bad:
             raise ValueError(
-                f"crystals {bad[:10]} have no atoms or a singular/non-finite lattice; drop them before predicting"
+                f"crystals {bad[:10]} have no atoms or a singular/non-finite lattice; drop them "
+                "before predicting"
             )
         arrays = CrystalArrays.from_crystals(crystals, [str(i) for i in range(len(crystals))])
         return self.predict_arrays(arrays)
@@ -197,8 +229,6 @@ class GNNEnergyPredictor:
 
 def load_predictor(path: str | Path | None = None, **kwargs) -> GNNEnergyPredictor:
     """The predictor of the bundle at ``path`` (``None``: the shipped bundle)."""
-    from genms.train.bundle import load_bundle
-
     path = Path(path) if path else DEFAULT_BUNDLE
     if not (path / "bundle.json").is_file():
         raise BundleError(

@@ -16,7 +16,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from genms.crystal.composition import FormulaError, reduced_formula
+import pandas as pd
+
+from genms.crystal.composition import FormulaError, composition_from_numbers, reduced_formula
+from genms.crystal.convert import CIFParseError, from_cif
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,9 @@ class ReferenceFormulae:
             except FormulaError:
                 self.n_skipped += 1
         if self.n_skipped:
-            log.warning("skipped %d reference entries that are not chemical formulae", self.n_skipped)
+            log.warning(
+                "skipped %d reference entries that are not chemical formulae", self.n_skipped
+            )
 
     def __len__(self) -> int:
         return len(self._reduced)
@@ -68,8 +73,6 @@ def _formula_from_cif(text: str) -> str:
     m = _CIF_SUM.search(text)
     if m:
         return next(g for g in m.groups() if g is not None).replace(" ", "")
-    from genms.crystal.composition import composition_from_numbers
-    from genms.crystal.convert import CIFParseError, from_cif
 
     try:
         return composition_from_numbers(from_cif(text).atomic_numbers).reduced_formula
@@ -78,8 +81,6 @@ def _formula_from_cif(text: str) -> str:
 
 
 def _formulae_from_csv(path: Path) -> list[str]:
-    import pandas as pd
-
     df = pd.read_csv(path)
     for col in _FORMULA_COLUMNS:
         if col in df.columns:

@@ -78,9 +78,13 @@ class SearchConfig:
             if getattr(self, name) < 1:
                 problems.append(f"search.{name} must be at least 1 (got {getattr(self, name)})")
         if self.strategy not in STRATEGIES:
-            problems.append(f"search.strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
+            problems.append(
+                f"search.strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})"
+            )
         if any(z < 1 for z in self.formula_units):
-            problems.append(f"search.formula_units must be positive integers (got {list(self.formula_units)})")
+            problems.append(
+                f"search.formula_units must be positive integers (got {list(self.formula_units)})"
+            )
         if self.lambda_hi < 0 or self.lambda_lo < 0:
             problems.append("search.lambda_hi and search.lambda_lo must not be negative")
         if problems:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
 from genms.search.candidates import SearchResult
+from genms.search.report import space_group
 
 STAGE_LABELS = {
     "propose": "π_hi  propose + R_hi",
@@ -26,7 +31,9 @@ class RichProgress:
         if stage in self.tasks:
             self.progress.update(self.tasks[stage], total=max(total, 1), completed=0)
         else:
-            self.tasks[stage] = self.progress.add_task(STAGE_LABELS.get(stage, stage), total=max(total, 1))
+            self.tasks[stage] = self.progress.add_task(
+                STAGE_LABELS.get(stage, stage), total=max(total, 1)
+            )
 
     def advance(self, stage: str, n: int = 1) -> None:
         if stage in self.tasks:
@@ -44,7 +51,6 @@ def progress_bars(console, enabled: bool = True):
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
@@ -57,21 +63,34 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 def ranked_table(result: SearchResult, k: int, show_cif: bool = False, distinct: bool = True):
     """A rich table of the ``k`` best structures (with their CIF paths in the run folder)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from genms.search.report import space_group
-
     top = result.top(k, distinct)
-    title = Text(f"Top {len(top)} of {len(result.candidates)} structures for {result.request_text!r}"
-                 + (" (near-copies left out)" if distinct else ""))  # Text: the request is not markup
-    table = Table(title=title, title_justify="left")
-    for name, justify in (("#", "right"), ("formula", "left"), ("space group", "left"), ("atoms", "right"),
-                          ("E_f eV/atom", "right"), ("R_hi", "right"), ("score", "right"), ("min d Å", "right"),
-                          ("CIF", "left")):
+    table = Table(
+        title=Text(f"Top {len(top)} of {len(result.candidates)} structures "  # Text: the request is not markup
+                   f"for {result.request_text!r}" + (" (near-copies left out)" if distinct else "")),
+        title_justify="left",
+    )
+    for name, justify in (
+        ("#", "right"),
+        ("formula", "left"),
+        ("space group", "left"),
+        ("atoms", "right"),
+        ("E_f eV/atom", "right"),
+        ("R_hi", "right"),
+        ("score", "right"),
+        ("min d Å", "right"),
+        ("CIF", "left"),
+    ):
         table.add_column(name, justify=justify)
     for c in top:
-        table.add_row(str(c.rank), c.formula, space_group(c), str(c.n_atoms), _fmt(c.e_form), _fmt(c.r_hi, 2),
-                      _fmt(c.score), _fmt(c.min_distance, 2),
-                      f"cifs/{c.rank:02d}_{c.formula}.cif" if show_cif else "")
+        table.add_row(
+            str(c.rank),
+            c.formula,
+            space_group(c),
+            str(c.n_atoms),
+            _fmt(c.e_form),
+            _fmt(c.r_hi, 2),
+            _fmt(c.score),
+            _fmt(c.min_distance, 2),
+            f"cifs/{c.rank:02d}_{c.formula}.cif" if show_cif else "",
+        )
     return table

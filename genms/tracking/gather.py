@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from matplotlib.figure import Figure
+from omegaconf import OmegaConf
 
-from genms.launch.sweep_log import SweepLog
+from genms.configs import ConfigError, to_dataclass
 from genms.tracking.reports import RUN_FILE, load_run
+from genms.tracking.sweep_log import SweepLog
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +138,9 @@ def rows_from_folder(folder: Path) -> list[dict]:
         rows += sweep_rows
         point_dirs |= {Path(r["dir"]).resolve() for r in sweep_rows if r.get("dir")}
     for run_file in sorted(folder.rglob(RUN_FILE)):
-        if any(p == run_file.resolve().parent or p in run_file.resolve().parents for p in point_dirs):
+        if any(
+            p == run_file.resolve().parent or p in run_file.resolve().parents for p in point_dirs
+        ):
             continue
         run = load_run(run_file)
         if run is not None:
@@ -169,21 +174,27 @@ def load_rows(source: str) -> list[dict]:
         return rows_from_sweep(p)
     if p.is_file():
         return rows_from_json(p)
-    raise GatherError(f"source {source!r} not found: give a sweep or runs folder, a JSON/JSONL file, "
-                      "or wandb:<entity>/<project>[/<group>]")
+    raise GatherError(
+        f"source {source!r} not found: give a sweep or runs folder, a JSON/JSONL file, "
+        "or wandb:<entity>/<project>[/<group>]"
+    )
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def comparison_frame(rows: list[dict], cfg: GatherConfig) -> tuple[pd.DataFrame, list[str], list[str]]:
+def comparison_frame(
+    rows: list[dict], cfg: GatherConfig
+) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Rows -> (table, index columns, metric columns)."""
     if not cfg.include_failed:
         rows = [r for r in rows if r.get("status") in (None, "ok")]
     if not rows:
-        raise GatherError("no finished runs found" + ("" if cfg.include_failed else
-                                                       " (add include_failed=true to list failed ones)"))
+        raise GatherError(
+            "no finished runs found"
+            + ("" if cfg.include_failed else " (add include_failed=true to list failed ones)")
+        )
     index = list(cfg.index)
     if not index:
         for r in rows:
@@ -191,8 +202,13 @@ def comparison_frame(rows: list[dict], cfg: GatherConfig) -> tuple[pd.DataFrame,
         index = index or [c for c in ("key", "name", "experiment") if any(c in r for r in rows)][:1]
     df = pd.DataFrame([{k: v for k, v in r.items() if k != PARAMS} for r in rows])
     metrics = list(cfg.metrics) or [
-        c for c in df.columns if c not in index and c not in _META
-        and df[c].map(lambda v: _is_number(v) or v is None or (isinstance(v, float) and math.isnan(v))).all()
+        c
+        for c in df.columns
+        if c not in index
+        and c not in _META
+        and df[c]
+        .map(lambda v: _is_number(v) or v is None or (isinstance(v, float) and math.isnan(v)))
+        .all()
         and df[c].map(_is_number).any()
     ]
     missing = [c for c in index + metrics if c not in df.columns]
@@ -221,8 +237,6 @@ def _load_paper(path: str, index: list[str]) -> pd.DataFrame:
     if not p.is_file():
         raise GatherError(f"paper={path!r} not found (a CSV or YAML list of rows)")
     if p.suffix in (".yaml", ".yml"):
-        from omegaconf import OmegaConf
-
         data = OmegaConf.to_container(OmegaConf.load(p), resolve=True)
         rows = data.get("rows", data) if isinstance(data, dict) else data
         paper = pd.DataFrame(rows)
@@ -236,7 +250,9 @@ def _load_paper(path: str, index: list[str]) -> pd.DataFrame:
     return paper
 
 
-def with_paper(table: pd.DataFrame, index: list[str], metrics: list[str], paper: pd.DataFrame) -> pd.DataFrame:
+def with_paper(
+    table: pd.DataFrame, index: list[str], metrics: list[str], paper: pd.DataFrame
+) -> pd.DataFrame:
     """Ours and the paper's side by side: ``<metric>`` then ``<metric> (paper)`` per metric."""
     shared = [m for m in metrics if m in paper.columns]
     merged = table.merge(paper[index + shared].rename(columns={m: f"{m} (paper)" for m in shared}),
@@ -261,13 +277,10 @@ def to_markdown(df: pd.DataFrame, digits: int) -> str:
     return "\n".join([head, sep, *body])
 
 
-def plot(table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotConfig, out: Path) -> list[Path]:
+def plot(
+    table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotConfig, out: Path
+) -> list[Path]:
     """One PNG per metric: metric against ``x``, one line/bar group per ``hue`` value."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     x = cfg.x or (index[0] if index else None)
     if x is None or x not in table.columns:
         return []
@@ -276,7 +289,8 @@ def plot(table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotCon
     for metric in (cfg.metrics or metrics[:4]):
         if metric not in table.columns:
             raise GatherError(f"plot metric {metric!r} not among {metrics}")
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        fig = Figure(figsize=(5, 3.5))
+        ax = fig.subplots()
         groups = table.groupby(hue, sort=True) if hue else [(None, table)]
         numeric_x = table[x].map(_is_number).all()
         kind = cfg.kind if cfg.kind != "auto" else ("line" if numeric_x else "bar")
@@ -297,7 +311,6 @@ def plot(table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotCon
         fig.tight_layout()
         path = out / f"plot_{metric.replace('/', '_')}.png"
         fig.savefig(path, dpi=110)
-        plt.close(fig)
         paths.append(path)
     return paths
 
@@ -305,28 +318,35 @@ def plot(table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotCon
 def gather_to(cfg: GatherConfig) -> dict:
     """Build the comparison from ``cfg.source``; write CSV, markdown and plots to ``cfg.out``."""
     if not cfg.source:
-        raise GatherError("no source: genms report gather <sweep or runs folder | JSON file | wandb:...>")
+        raise GatherError(
+            "no source: genms report gather <sweep or runs folder | JSON file | wandb:...>"
+        )
     table, index, metrics = comparison_frame(load_rows(cfg.source), cfg)
     shown = table
     if cfg.paper:
         shown = with_paper(table, index, metrics, _load_paper(cfg.paper, index))
     src = Path(cfg.source).expanduser()
-    out = Path(cfg.out).expanduser() if cfg.out else (src if src.is_dir() else src.parent) / "report"
+    out = (
+        Path(cfg.out).expanduser() if cfg.out else (src if src.is_dir() else src.parent) / "report"
+    )
     out.mkdir(parents=True, exist_ok=True)
     shown.to_csv(out / "comparison.csv", index=False)
     md = to_markdown(shown, cfg.digits)
     title = f"# {cfg.title}\n\n" if cfg.title else ""
     (out / "comparison.md").write_text(f"{title}{md}\n")
     plots = plot(table, index, metrics, cfg.plot, out)
-    return {"table": shown, "markdown": md, "out": out, "plots": plots, "index": index, "metrics": metrics}
+    return {
+        "table": shown,
+        "markdown": md,
+        "out": out,
+        "plots": plots,
+        "index": index,
+        "metrics": metrics,
+    }
 
 
 def gather(cfg) -> dict:
     """Runner of ``genms report gather`` (Hydra config ``conf/report_gather.yaml``)."""
-    from omegaconf import OmegaConf
-
-    from genms.configs import ConfigError, to_dataclass
-
     try:
         gcfg = to_dataclass(GatherConfig, OmegaConf.to_container(cfg, resolve=True))
         result = gather_to(gcfg)

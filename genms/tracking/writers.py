@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from genms.io import atomic_write_json
+
 log = logging.getLogger(__name__)
 
 
@@ -60,9 +62,7 @@ class JsonlWriter:
         self._fh.flush()
 
     def write_config(self, config: Mapping[str, Any]) -> None:
-        tmp = self.path.with_name("config.json.tmp")
-        tmp.write_text(json.dumps(config, indent=2, default=str))
-        os.replace(tmp, self.path.with_name("config.json"))
+        atomic_write_json(self.path.with_name("config.json"), config)
 
     def close(self) -> None:
         self._fh.close()
@@ -95,8 +95,16 @@ def truncate_jsonl(path: Path, keep_until: int) -> int:
 
 
 class WandbWriter:
-    def __init__(self, run_dir: str | Path, project: str, mode: str = "offline", group: str | None = None,
-                 tags: list[str] | None = None, name: str | None = None, config: Mapping | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        project: str,
+        mode: str = "offline",
+        group: str | None = None,
+        tags: list[str] | None = None,
+        name: str | None = None,
+        config: Mapping | None = None,
+    ) -> None:
         self._run = None
         if mode not in ("offline", "online", "disabled"):
             raise ValueError(f"logger.mode must be offline, online or disabled, got {mode!r}")
@@ -180,5 +188,7 @@ def build_writer(cfg, run_dir: str | Path, config: Mapping | None = None) -> Mul
         start = latest_checkpoint_step(run_dir) or 0
         writers.append(JsonlWriter(Path(run_dir) / "metrics.jsonl", keep_until=start))
     if cfg.wandb and cfg.mode != "disabled":
-        writers.append(WandbWriter(run_dir, cfg.project, cfg.mode, cfg.group, cfg.tags, cfg.name, config))
+        writers.append(
+            WandbWriter(run_dir, cfg.project, cfg.mode, cfg.group, cfg.tags, cfg.name, config)
+        )
     return MultiWriter(writers)

@@ -126,7 +126,9 @@ def test_missing_model_bundle_is_a_message(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
 
     def from_config(cls, cfg):
-        raise FileNotFoundError("no denoiser bundle at /nowhere; train one with `genms train diffusion`")
+        raise FileNotFoundError(
+            "no denoiser bundle at /nowhere; train one with `genms train diffusion`"
+        )
 
     monkeypatch.setattr(GenMS, "from_config", classmethod(from_config))
     code, out = run_cli(["a novel perovskite", "sampler.bundle=/nowhere"], capsys)

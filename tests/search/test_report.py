@@ -14,8 +14,13 @@ from tests.search.fakes import FakePredictor, FakeProposer, FakeSampler, FakeSco
 
 
 def test_run_folder_contents(tmp_path):
-    search = ForwardTreeSearch(FakeProposer(), FakeScorer(), sampler_worker(FakeSampler(collapse=["CaTiO3"])),
-                               energy_worker(FakePredictor()), SearchConfig(H=4, W=3, L=3))
+    search = ForwardTreeSearch(
+        FakeProposer(),
+        FakeScorer(),
+        sampler_worker(FakeSampler(collapse=["CaTiO3"])),
+        energy_worker(FakePredictor()),
+        SearchConfig(H=4, W=3, L=3),
+    )
     result = search.run("a perovskite", seed=0, request_text="a perovskite")
     paths = write_run(result, tmp_path, config={"search": {"H": 4}}, top_k=3, distinct=False)
 
@@ -26,10 +31,14 @@ def test_run_folder_contents(tmp_path):
 
     df = pd.read_csv(paths["candidates_csv"])
     assert len(df) == len(result.candidates) == 9
-    assert {"score", "r_hi", "r_lo", "e_form_ev_per_atom", "min_distance_ang", "status"} <= set(df.columns)
+    assert {"score", "r_hi", "r_lo", "e_form_ev_per_atom", "min_distance_ang", "status"} <= set(
+        df.columns
+    )
     assert (df["status"] == "invalid_structure").sum() == 3
     records = json.loads(paths["candidates_json"].read_text())
-    assert records[0]["rank"] == 1 and len(records[0]["structure"]["atomic_numbers"]) == best.n_atoms
+    assert (
+        records[0]["rank"] == 1 and len(records[0]["structure"]["atomic_numbers"]) == best.n_atoms
+    )
 
     assert len(pd.read_csv(paths["formulae_csv"])) == 4
     assert "H: 4" in paths["config"].read_text()
