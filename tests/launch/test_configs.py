@@ -16,17 +16,18 @@ from genms.diffusion.csp_benchmark import CSPEvalConfig
 from genms.energy.commands import EnergyDataConfig, ExportConfig, task_config
 from genms.evaluate.commands import EvalMetricsConfig
 from genms.launch.sweep import SweepConfig
-from genms.models.denoiser import DenoiserConfig
+from genms.models.denoisers import denoiser_config
 from genms.paths import PathsConfig
 from genms.pipeline import GROUPS, PipelineConfig
 from genms.search.api import GenerateConfig
 from genms.train.config import LoggerConfig, OptimConfig, TrainConfig
 
-#: Configs whose runner reads typed nodes one at a time: node -> schema.
+#: Configs whose runner reads typed nodes one at a time: node -> schema (or the function that
+#: picks the schema, as ``model.arch`` does for the denoisers).
 NODES: dict[str, dict[str, type]] = {
     "data": {"data": DataConfig, "paths": PathsConfig},
     "train_diffusion": {
-        "model": DenoiserConfig,
+        "model": denoiser_config,
         "diffusion": DiffusionConfig,
         "data": DiffusionDataConfig,
         "train": TrainConfig,
@@ -79,7 +80,8 @@ def _convert(name: str, overrides: list[str]) -> list[object]:
         converted.append(to_dataclass(schemas[name], OmegaConf.to_container(cfg, resolve=True)))
     for node, cls in NODES.get(name, {}).items():
         value = OmegaConf.select(cfg, node)
-        converted.append(to_dataclass(cls, OmegaConf.to_container(value, resolve=True)))
+        value = OmegaConf.to_container(value, resolve=True)
+        converted.append(to_dataclass(cls, value) if isinstance(cls, type) else cls(value))
     if name == "train_energy":
         converted.append(task_config(cfg.task))
     if name == "eval_csp":
