@@ -7,7 +7,9 @@ structures it returns are scored as the paper does (§5.2 of the research notes)
 * ``structural_validity`` / ``composition_validity`` — CDVAE definitions (0.5 Å; SMACT);
 * ``uniqueness`` — reduced formula absent from the reference formula set (our MP data);
 * ``match_rate`` — ``fit_anonymous`` (stol 0.5, ltol 0.3, angle 10°) matches at least one
-  reference structure of the family, taken from the datasets by atom ratio and space group;
+  clean prototype of the family (:mod:`genms.evaluate.family_prototypes`: real entries chosen by
+  space group, structural match to an ideal prototype and cation coordination) and the
+  structure has the family's coordination;
 * ``e_form_gnn`` — mean predicted formation energy (eV/atom);
 * timing — search wall time, per-stage times, structures sampled per second.
 
@@ -88,6 +90,7 @@ class EndToEndConfig(PipelineConfig):
     max_references: int | None = None
     distinct_references: bool = True  # one reference per anonymous prototype (much faster matching)
     sampled_match_max: int = 400  # match rate over sampled structures: a random subset this big
+    references: str = "prototypes"  # prototypes (clean shipped list) | datasets (ratio + group)
 
     def __post_init__(self) -> None:
         if self.evaluate not in EVALUATE:
@@ -174,7 +177,7 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
             result = genms.generate(fam.request, seed=cfg.seed, out_dir=out_dir, resume=resumed)
             seconds = time.perf_counter() - start
             refs = family_references(fam.family, cfg.paths, cfg.max_references,
-                                     distinct=cfg.distinct_references)
+                                     distinct=cfg.distinct_references, source=cfg.references)
             t_metrics = time.perf_counter()
             entry = structure_metrics(
                 evaluated_structures(result, cfg.evaluate),

@@ -46,7 +46,8 @@ def patched(monkeypatch):
 
     monkeypatch.setattr(GenMS, "from_config", classmethod(from_config))
 
-    def refs(family, paths=None, max_references=None, datasets=None, distinct=False):
+    def refs(family, paths=None, max_references=None, datasets=None, distinct=False,
+             source="prototypes"):
         return FamilyRefs(
             family, FamilyReferences([cubic_srtio3()], ["SrTiO3"]), 1, 1, (221,), "test"
         )
