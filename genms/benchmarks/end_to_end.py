@@ -5,7 +5,9 @@ structures it returns are scored as the paper does (§5.2 of the research notes)
 
 * ``cif_validity`` — the written CIF parses back with pymatgen;
 * ``structural_validity`` / ``composition_validity`` — CDVAE definitions (0.5 Å; SMACT);
-* ``uniqueness`` — reduced formula absent from the reference formula set (our MP data);
+* ``uniqueness`` — reduced formula absent from an independent reference: every formula of every
+  data-folder source (:func:`genms.evaluate.uniqueness.independent_reference`; no ICSD), not
+  the set R_hi's novelty filter used (``uniqueness_reference=rhi`` gives that old number);
 * ``match_rate`` — ``fit_anonymous`` (stol 0.5, ltol 0.3, angle 10°) matches at least one
   clean prototype of the family (:mod:`genms.evaluate.family_prototypes`: real entries chosen by
   space group, structural match to an ideal prototype and cation coordination) and the
@@ -42,6 +44,12 @@ from genms.console import command_line, fail, make_console
 from genms.crystal.convert import to_cif
 from genms.evaluate.family import family_match_many
 from genms.evaluate.matching import MatchConfig
+from genms.evaluate.uniqueness import (
+    INDEPENDENT_PATH,
+    ReferenceFormulae,
+    independent_reference,
+    reference_header,
+)
 from genms.evaluate.validity import check_many, cif_valid
 from genms.io import atomic_write_text
 from genms.pipeline import PipelineConfig, pipeline_of
@@ -122,6 +130,7 @@ class EndToEndConfig(PipelineConfig):
     distinct_references: bool = True  # one reference per anonymous prototype (much faster matching)
     sampled_match_max: int = 400  # match rate over sampled structures: a random subset this big
     references: str = "prototypes"  # prototypes (clean shipped list) | datasets (ratio + group)
+    uniqueness_reference: str = "independent"  # independent (data-folder formulae) | rhi | PATH
 
     def __post_init__(self) -> None:
         if self.evaluate not in EVALUATE:
@@ -215,7 +224,7 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
     match_cfg = MatchConfig(timeout_s=cfg.match_timeout_s)
     report: dict[str, Any] = {}
     with GenMS.from_config(gcfg) as genms:
-        known = genms.language.reference  # the known formulae R_hi's uniqueness check uses
+        known, known_info = _uniqueness_reference(cfg.uniqueness_reference, genms)
         if cfg.warmup:
             say("warm-up search (compiles the models; not timed)")
             genms.generate(cfg.families[0].request, seed=cfg.seed + 1000)
@@ -268,10 +277,22 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
             report[fam.family] = entry
             say(_one_line(fam.family, entry))
     report["meta"] = _meta(cfg, command)
+    report["meta"]["uniqueness_reference"] = known_info
     path = Path(cfg.output)
     atomic_write_text(path, json.dumps(report, indent=2, default=_json_default) + "\n")
     report["output"] = str(path)
     return report
+
+
+def _uniqueness_reference(which: str, genms: GenMS) -> tuple[Any, dict]:
+    """(formula set with ``in``, description) for the uniqueness column."""
+    if which == "rhi":
+        return genms.language.reference, {"source": "rhi", "note": "R_hi's own set"}
+    path = INDEPENDENT_PATH if which == "independent" else Path(which).expanduser()
+    ref = (independent_reference(path) if which == "independent"
+           else ReferenceFormulae.from_file(path))
+    header = reference_header(path) if path.name.endswith((".txt", ".txt.gz")) else []
+    return ref, {"source": str(path), "n_formulae": len(ref), "header": header}
 
 
 def _json_default(x: Any) -> Any:

@@ -64,6 +64,7 @@ def test_end_to_end_report(patched, tmp_path):
         match_workers=1,
         run_dir=str(tmp_path / "runs"),
         evaluate="best_per_formula",
+        uniqueness_reference="rhi",
     )
     run_end_to_end(cfg, command="genms eval end-to-end")
     report = json.loads(out.read_text())
@@ -137,6 +138,21 @@ def test_top_k_answer_and_sampled_columns(patched, tmp_path):
         assert f"{key}_ci" in entry["sampled"]
     assert entry["sampled"]["n_structures"] == 8 and entry["sampled"]["match_rate"] == 1.0
     assert report["perovskite"]["match_rate_ci"] == entry["match_rate_ci"]
+    # the independent reference holds every data-folder formula: all four fakes are known
+    assert entry["uniqueness"] == 0.0 and entry["sampled"]["uniqueness"] == 0.0
+    info = report["meta"]["uniqueness_reference"]
+    assert info["n_formulae"] > 50000 and any("ICSD" in h for h in info["header"])
+
+
+def test_custom_uniqueness_reference(patched, tmp_path):
+    ref = tmp_path / "ref.txt"
+    ref.write_text("# mine\nSrTiO3\n")
+    cfg = EndToEndConfig(families=[FamilyRequest("perovskite", "a perovskite", [1])],
+                         output=str(tmp_path / "e.json"), search=SearchConfig(H=4, W=4, L=2),
+                         match_workers=1, returned=4, uniqueness_reference=str(ref))
+    report = run_end_to_end(cfg)
+    assert report["perovskite"]["sampled"]["uniqueness"] == 0.75  # 2 of 8 are SrTiO3
+    assert report["meta"]["uniqueness_reference"]["header"] == ["mine"]
 
 
 def test_distinct_prototypes_drop_anonymous_duplicates():
