@@ -1,5 +1,11 @@
 """Reference structures of a crystal family, for the end-to-end match rate.
 
+``source="prototypes"`` (the default): the clean prototype list shipped in
+``genms/assets/family_prototypes.json.gz`` (rule: :mod:`genms.evaluate.family_prototypes`;
+builder: ``scripts/build_family_prototypes.py``), with its coordination check after every
+``fit_anonymous`` success. Families outside that list, and ``source="datasets"``, use the older
+selection below, which a space group alone can fool (nitrates and borates as "perovskites").
+
 The paper matches generated structures against Materials Project entries "likely to belong to
 each family based on formula and space group". Here: the compounds of our MP datasets
 (``mp_20``, ``mp_cgcnn``, ``mpts_52``) whose atom ratio is one of the family's
@@ -39,6 +45,8 @@ from genms.data.sources import (
     read_csv_table,
 )
 from genms.evaluate.family import FamilyReferences, anonymous_formula_key, reduce_for_matching
+from genms.evaluate.family_prototypes import SHIPPED_PATH as PROTOTYPES_PATH
+from genms.evaluate.family_prototypes import load_prototypes, prototype_references
 from genms.evaluate.matching import PairTimeout, structure_matcher, time_limit
 from genms.language.families import get_family
 from genms.language.retrieval import family_examples
@@ -161,8 +169,20 @@ def family_references(
     max_references: int | None = None,
     datasets: tuple[str, ...] | None = None,
     distinct: bool = False,
+    source: str = "prototypes",
 ) -> FamilyRefs:
     """The family's reference set (``references`` is None when none could be loaded)."""
+    if source not in ("prototypes", "datasets"):
+        raise ValueError(f"references must be prototypes or datasets (got {source!r})")
+    if source == "prototypes":
+        fam = get_family(family)
+        refs = prototype_references(fam.name)
+        if refs is not None:
+            shipped = load_prototypes()["families"][fam.name]
+            groups = sorted({g for p in shipped["prototypes"] for g in p["space_groups"]})
+            formulae = {e["formula"] for e in shipped["entries"]}
+            return FamilyRefs(fam.name, refs, len(refs), len(formulae), tuple(groups),
+                              f"prototypes {PROTOTYPES_PATH.name}", len(shipped["entries"]))
     paths = paths or PathsConfig()
     data_dir, cache_dir = paths.data_dir, paths.cache_dir
     datasets = tuple(datasets or MP_DATASETS)

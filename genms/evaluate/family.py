@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,8 +61,13 @@ class FamilyReferences:
     """Reference prototypes of one family, reduced and indexed for fast anonymous matching."""
 
     def __init__(
-        self, structures: Sequence[CrystalLike], names: Sequence[str] | None = None
+        self,
+        structures: Sequence[CrystalLike],
+        names: Sequence[str] | None = None,
+        check: Callable[[Structure], bool] | None = None,
     ) -> None:
+        """``check``: a condition a ``fit_anonymous`` success must also meet (picklable)."""
+        self.check = check
         if names is not None and len(names) != len(structures):
             raise ValueError(f"{len(names)} names for {len(structures)} reference structures")
         self._index: dict[tuple[tuple[int, ...], int], list[_Reference]] = {}
@@ -154,6 +159,8 @@ def family_match(
         except Exception as exc:  # a failing comparison is a non-match
             log.debug("fit_anonymous failed against %s: %s", ref.name, exc)
             continue
+        if ok and references.check is not None and not references.check(reduced):
+            return FamilyMatch(False, None, n_compared, n_timeouts, f"coordination ({ref.name})")
         if ok:
             return FamilyMatch(True, ref.name, n_compared, n_timeouts)
     return FamilyMatch(False, None, n_compared, n_timeouts)

@@ -88,8 +88,13 @@ def test_table1_fills_our_cells_from_results(tmp_path):
     result = tables.table1_end_to_end(tmp_path, experiment.EXPERIMENTS_DIR / "table1_end_to_end")
     first = result.markdown.splitlines()[2]
     assert first.startswith(
-        "| perovskite | CIF validity ↑ | 1.00 | not yet run | 1.00 | 0.98 | 1.00 |"
+        "| perovskite | CIF validity ↑ | 1.00 | not yet run | 1.00 | not yet run | 0.98 | 1.00 |"
     )
+    fam["sampled"] = fam | {"match_rate": 0.5, "match_rate_ci": [0.3, 0.7]}
+    fam["match_rate_ci"] = [0.85, 0.95]
+    (tmp_path / "end_to_end.json").write_text(json.dumps({"perovskite": fam}))
+    result = tables.table1_end_to_end(tmp_path, experiment.EXPERIMENTS_DIR / "table1_end_to_end")
+    assert "| 0.91 [0.85, 0.95] | 0.50 [0.30, 0.70] |" in result.markdown
     assert "| -1.20 / DFT not yet run |" in result.markdown
     assert result.values["perovskite"]["match_rate"]["template"] == "1.00"
 
