@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 
 from genms.configs import ConfigError, typed
+from genms.console import exit_with
 from genms.data.reference import ReferenceError
 from genms.io import atomic_write_json
 from genms.language.display import render_scored
@@ -80,14 +81,14 @@ def propose(cfg: DictConfig) -> list[ScoredFormula]:
         cfg = typed(ProposeConfig, cfg)
         (request, reference), scored, timings = run_propose(cfg)
     except USER_ERRORS as exc:
-        raise SystemExit(f"genms propose: {exc}") from None
+        exit_with(f"genms propose: {exc}")
     console.print(request.describe(), markup=False)
     console.print(f"reference: {reference.describe()}", markup=False)
     passed = [s for s in scored if s.passed]
     elapsed = time.perf_counter() - start
     if not passed:
         console.print(render_scored(scored, show_rejected=True), markup=False)
-        raise SystemExit(
+        exit_with(
             "genms propose: no formula satisfies the request; relax a constraint (fewer required "
             "elements, no novelty, another family) or try another seed"
         )
