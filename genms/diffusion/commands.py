@@ -22,6 +22,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genms.configs import to_dataclass
+from genms.console import exit_with
 from genms.io import append_json_line
 from genms.diffusion.config import DiffusionConfig, DiffusionDataConfig, SamplerConfig
 from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
@@ -229,12 +230,12 @@ def sample(cfg: DictConfig) -> list[str]:
 
     formulae = list(cfg.formulae or [])
     if not formulae:
-        raise SystemExit("genms sample: give at least one formula, e.g. `genms sample SrTiO3 NaCl n=4`")
+        exit_with("genms sample: give at least one formula, e.g. `genms sample SrTiO3 NaCl n=4`")
     for f in formulae:
         try:
             parse_formula(f)
         except FormulaError as exc:
-            raise SystemExit(f"genms sample: {exc}") from None
+            exit_with(f"genms sample: {exc}")
     z = cfg.get("formula_units")
     if z is not None and not isinstance(z, int):
         z = list(OmegaConf.to_container(z)) if OmegaConf.is_list(z) else int(z)
@@ -251,7 +252,7 @@ def sample(cfg: DictConfig) -> list[str]:
     try:
         groups = sampler.sample(formulae, n, jax.random.key(int(cfg.seed)), z)
     except ValueError as exc:
-        raise SystemExit(f"genms sample: {exc}") from None
+        exit_with(f"genms sample: {exc}")
     seconds = time.time() - t0
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from genms.crystal.batch import decode_atomic_number
-from genms.crystal.composition import atomic_numbers_for
+from genms.crystal.composition import atomic_numbers_for, check_cell_size
 from genms.crystal.structure import Crystal
 from genms.diffusion.config import DiffusionConfig, SamplerConfig
 from genms.diffusion.formula_units import FormulaUnitPrior
@@ -297,6 +297,7 @@ class DiffusionSampler:
             else:
                 zs = self.z_prior.choose(unit, n_per_formula, rng)
             for z in zs:
+                check_cell_size(formula, len(unit), int(z))
                 cells.append(np.tile(unit, int(z)))
                 owner.append(i)
         crystals = self.sample_cells(cells, jax.random.fold_in(key, 1))
