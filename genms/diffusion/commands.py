@@ -16,15 +16,16 @@ import logging
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from genms.configs import to_dataclass
+from genms.configs import ranged, to_dataclass
 from genms.console import exit_with
-from genms.io import append_json_line
 from genms.diffusion.config import DiffusionConfig, DiffusionDataConfig, SamplerConfig
+from genms.io import append_json_line
 from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
 from genms.paths import REPO_ROOT
 
@@ -217,6 +218,14 @@ def record_training(bundle: Path, training: dict) -> None:
 def sampler_config(node) -> SamplerConfig:
     cfg = to_dataclass(SamplerConfig, node)
     return SamplerConfig(**{**cfg.__dict__, "buckets": tuple(cfg.buckets)})
+
+
+@dataclass(frozen=True)
+class SampleOptions:
+    """The numeric top-level options of ``genms sample`` (conf/sample.yaml), checked by the CLI."""
+
+    n: int = ranged(4, 1, 10_000)
+    seed: int = ranged(0, 0, 2**32 - 1)
 
 
 def sample(cfg: DictConfig) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig
 from rich.console import Console
 
-from genms.configs import ConfigError, typed
+from genms.configs import ConfigError, ranged, typed
 from genms.console import exit_with
 from genms.data.reference import ReferenceError
 from genms.io import atomic_write_json
@@ -21,7 +21,7 @@ from genms.language.display import render_scored
 from genms.language.llm_client import LLMError
 from genms.language.prompts import PromptError
 from genms.language.proposer import ProposerConfig, build_proposer, build_ranker, build_reference
-from genms.language.request import RequestError, parse_request
+from genms.language.request import MAX_COUNT, RequestError, parse_request
 from genms.language.rhi import RHi, RHiConfig, ScoredFormula
 from genms.paths import PathsConfig
 
@@ -44,8 +44,8 @@ class ProposeConfig:
     """
 
     request: str = ""
-    n: int = 10
-    seed: int = 0
+    n: int = ranged(10, 1, MAX_COUNT)
+    seed: int = ranged(0, 0, 2**32 - 1)
     show_rejected: bool = False
     output: str | None = None
     proposer: ProposerConfig = field(default_factory=ProposerConfig)
