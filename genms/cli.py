@@ -357,19 +357,31 @@ def check_config(cmd: Command, name: str, overrides: list[str]) -> None:
     problems: list[str] = []
     try:
         cfg = compose(cmd.config_name, mine)
-    except Exception:  # an override Hydra cannot apply: find every one
-        good = []
-        for o in mine:
+    except Exception as exc:  # an override Hydra cannot apply: find every one
+        cfg, good, error = None, list(mine), exc
+        while error is not None:
+            text = str(error)
+            named = next((o for o in good if o in text), None) or next(
+                (o for o in good if f"'{o.split('=', 1)[0]}'" in text), None)
+            if named is not None:  # the override the message names
+                problems.append(configs.one_line(error))
+                good.remove(named)
+            else:  # try each override alone
+                bad = []
+                for o in good:
+                    try:
+                        compose(cmd.config_name, [o])
+                    except Exception as alone:
+                        bad.append(o)
+                        problems.append(configs.one_line(alone))
+                if not bad:  # they fail only together
+                    problems.append(configs.one_line(error))
+                    break
+                good = [o for o in good if o not in bad]
             try:
-                compose(cmd.config_name, [o])
-                good.append(o)
-            except Exception as exc:
-                problems.append(configs.one_line(exc))
-        try:
-            cfg = compose(cmd.config_name, good)
-        except Exception as exc:  # overrides that fail only together
-            cfg = None
-            problems.append(configs.one_line(exc))
+                cfg, error = compose(cmd.config_name, good), None
+            except Exception as again:
+                error = again
     if cfg is not None:
         problems += config_problems(cmd, cfg)
     if problems:

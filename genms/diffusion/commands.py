@@ -247,7 +247,11 @@ def sample(cfg: DictConfig) -> list[str]:
             exit_with(f"genms sample: {exc}")
     z = cfg.get("formula_units")
     if z is not None and not isinstance(z, int):
-        z = list(OmegaConf.to_container(z)) if OmegaConf.is_list(z) else int(z)
+        values = list(OmegaConf.to_container(z)) if OmegaConf.is_list(z) else [z]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            exit_with(f"genms sample: formula_units={z} must be a positive integer, a list of "
+                      "them (one per formula) or null")
+        z = values if OmegaConf.is_list(z) else values[0]
     scfg = sampler_config(cfg.sampler)
     from genms.search.api import select_device
 
@@ -255,7 +259,7 @@ def sample(cfg: DictConfig) -> list[str]:
     try:
         sampler = load_sampler(scfg.bundle, scfg)
     except FileNotFoundError as exc:
-        raise SystemExit(f"genms sample: {exc}") from None
+        exit_with(f"genms sample: {exc}")
     n = int(cfg.n)
     t0 = time.time()
     try:
