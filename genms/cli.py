@@ -18,6 +18,7 @@ load only for the commands that need them.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import re
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 import hydra
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from genms import configs
 from genms.configs import ConfigError
@@ -189,6 +190,37 @@ COMMANDS: dict[tuple[str, str], Command] = {
 }
 
 
+#: Configs whose runner reads typed nodes one at a time: node -> "module:Class" (a command with a
+#: ``schema`` is checked against it as a whole). Checked before the runner starts; node ``.``
+#: is the top level, of which only the class's fields are checked.
+SECTIONS: dict[str, dict[str, str]] = {
+    "data": {"data": "genms.data.config:DataConfig", "paths": "genms.paths:PathsConfig"},
+    "train_diffusion": {
+        "diffusion": "genms.diffusion.config:DiffusionConfig",
+        "data": "genms.diffusion.config:DiffusionDataConfig",
+        "train": "genms.train.config:TrainConfig",
+        "optim": "genms.train.config:OptimConfig",
+        "logger": "genms.train.config:LoggerConfig",
+        "paths": "genms.paths:PathsConfig",
+    },
+    "train_energy": {
+        "data": "genms.energy.commands:EnergyDataConfig",
+        "train": "genms.train.config:TrainConfig",
+        "optim": "genms.train.config:OptimConfig",
+        "logger": "genms.train.config:LoggerConfig",
+        "export": "genms.energy.commands:ExportConfig",
+        "paths": "genms.paths:PathsConfig",
+    },
+    "sample": {
+        ".": "genms.diffusion.commands:SampleOptions",
+        "sampler": "genms.diffusion.config:SamplerConfig",
+        "paths": "genms.paths:PathsConfig",
+    },
+    "eval_csp": {"paths": "genms.paths:PathsConfig"},
+    "eval_metrics": {"paths": "genms.paths:PathsConfig"},
+}
+
+
 class UsageError(SystemExit):
     def __init__(self, message: str) -> None:
         super().__init__(f"genms: {message}\n\n{usage()}")
@@ -228,9 +260,7 @@ def quote_value(value: str) -> str:
     ``${...}`` is escaped for OmegaConf (request text is never interpolated); in Hydra's
     quoted strings only backslashes before a quote or at the end need doubling.
     """
-    from genms.configs import escape_interpolation
-
-    escaped = escape_interpolation(value)
+    escaped = configs.escape_interpolation(value)
     escaped = re.sub(r"(\\*)'", lambda m: "\\" * (2 * len(m.group(1))) + "\\'", escaped)
     escaped = re.sub(r"(\\+)\Z", lambda m: m.group(1) * 2, escaped)
     return f"'{escaped}'"
@@ -301,20 +331,78 @@ def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> Di
         return hydra_compose(config_name, overrides=list(overrides))
 
 
+def config_problems(cmd: Command, cfg: DictConfig) -> list[str]:
+    """Every bad value of a composed command config: its schema, or each typed node."""
+    if cmd.schema:
+        return configs.config_problems(load_target(cmd.schema), cfg)
+    problems: list[str] = []
+    for key, target in SECTIONS.get(cmd.config_name, {}).items():
+        cls = load_target(target)
+        if key == ".":
+            names = [f.name for f in dataclasses.fields(cls)]
+            node = {k: OmegaConf.to_container(cfg, resolve=False)[k] for k in names if k in cfg}
+            problems += configs.config_problems(cls, node)
+            continue
+        node = OmegaConf.select(cfg, key)
+        if node is not None:
+            problems += configs.config_problems(cls, node, f"{key}.")
+    return problems
+
+
+def check_config(cmd: Command, name: str, overrides: list[str]) -> None:
+    """Compose the command's config and check every value before any work starts: an override
+    Hydra cannot apply, or any value out of its range, ends the command with one line per
+    problem on stderr and exit code 2."""
+    mine = [o for o in overrides if not o.startswith("hydra.")]
+    problems: list[str] = []
+    try:
+        cfg = compose(cmd.config_name, mine)
+    except Exception as exc:  # an override Hydra cannot apply: find every one
+        cfg, good, error = None, list(mine), exc
+        while error is not None:
+            text = str(error)
+            named = next((o for o in good if o in text), None) or next(
+                (o for o in good if f"'{o.split('=', 1)[0]}'" in text), None)
+            if named is not None:  # the override the message names
+                problems.append(configs.one_line(error))
+                good.remove(named)
+            else:  # try each override alone
+                bad = []
+                for o in good:
+                    try:
+                        compose(cmd.config_name, [o])
+                    except Exception as alone:
+                        bad.append(o)
+                        problems.append(configs.one_line(alone))
+                if not bad:  # they fail only together
+                    problems.append(configs.one_line(error))
+                    break
+                good = [o for o in good if o not in bad]
+            try:
+                cfg, error = compose(cmd.config_name, good), None
+            except Exception as again:
+                error = again
+    if cfg is not None:
+        problems += config_problems(cmd, cfg)
+    if problems:
+        sys.stderr.write("".join(f"genms {name}: {p}\n" for p in problems))
+        raise SystemExit(2)
+
+
 def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = False):
     fn = load_target(cmd.target)
     register_schema(cmd)
+    if not multirun:
+        check_config(cmd, name, overrides)
     result: dict = {}
 
     @hydra.main(config_path=str(CONF_DIR), config_name=cmd.config_name, version_base="1.3")
     def _app(cfg: DictConfig):
         try:
             result["value"] = fn(cfg)
-        except ConfigError as exc:  # a bad config value: one line naming it, exit 2
-            lines = str(exc).splitlines()
-            key = next((ln.split("full_key:", 1)[1].strip() for ln in lines if "full_key:" in ln), "")
-            sys.stderr.write(f"genms {name}: {lines[0]}" + (f" (key {key})" if key and key not in lines[0] else "")
-                             + "\n")
+        except ConfigError as exc:  # bad config values: one line naming each, exit 2
+            problems = exc.problems or [configs.one_line(exc)]
+            sys.stderr.write("".join(f"genms {name}: {p}\n" for p in problems))
             raise SystemExit(2) from None
         return result["value"]
 

@@ -25,6 +25,13 @@ def fail(out: Console, message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+def exit_with(message: str, code: int = 2) -> NoReturn:
+    """Write ``message`` to stderr as one line and end the command with exit code ``code``."""
+    sys.stderr.write(" ".join(message.split()) + "\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
 def writable_dir(path: Path) -> str | None:
     """Create ``path`` and check that a file can be written in it; the reason when not."""
     try:

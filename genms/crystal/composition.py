@@ -25,8 +25,46 @@ from pymatgen.core import Composition, Element
 _TOKEN = re.compile(r"([A-Z][a-z]?|\(|\))(\d*(?:\.\d+)?)")
 
 
+#: Most atoms of one element in a written formula (``NaCl999999999`` is refused, not expanded).
+MAX_ELEMENT_COUNT = 1000
+#: Most atoms in a written formula, all elements together (parentheses expanded).
+MAX_FORMULA_ATOMS = 1000
+#: Most atoms in one cell built from a formula (Z copies of it).
+MAX_CELL_ATOMS = 1000
+
+
 class FormulaError(ValueError):
     """Raised for text that is not a chemical formula of known elements."""
+
+
+class FormulaLimitError(FormulaError):
+    """Raised for a formula (or a cell built from one) above a size limit."""
+
+
+def check_formula_size(formula: str, amounts: dict[str, float]) -> None:
+    """Raise :class:`FormulaLimitError` naming the limit when ``amounts`` is too large."""
+    for el, n in amounts.items():
+        if not math.isfinite(n) or n > MAX_ELEMENT_COUNT:
+            raise FormulaLimitError(
+                f"formula {formula!r} has {n:g} atoms of {el}; at most {MAX_ELEMENT_COUNT} atoms of "
+                "one element are supported"
+            )
+    total = sum(amounts.values())
+    if total > MAX_FORMULA_ATOMS:
+        raise FormulaLimitError(
+            f"formula {formula!r} has {total:g} atoms; at most {MAX_FORMULA_ATOMS} atoms per formula "
+            "are supported"
+        )
+
+
+def check_cell_size(formula: str, n_atoms: int, z: int) -> None:
+    """Raise :class:`FormulaLimitError` when a cell of ``z`` formula units of ``n_atoms`` is too
+    large."""
+    if n_atoms * z > MAX_CELL_ATOMS:
+        raise FormulaLimitError(
+            f"a cell of {z} formula units of {formula} has {n_atoms * z} atoms; at most "
+            f"{MAX_CELL_ATOMS} atoms per cell are supported"
+        )
 
 
 def read_formula(text: str) -> dict[str, float] | None:
@@ -64,8 +102,10 @@ def read_formula(text: str) -> dict[str, float] | None:
 def parse_formula(formula: str) -> Composition:
     """Parse a formula string into a pymatgen ``Composition``; clear error when invalid."""
     text = str(formula).strip().replace(" ", "")
-    if not text or read_formula(text) is None:
+    amounts = read_formula(text) if text else None
+    if amounts is None:
         raise FormulaError(f"{formula!r} is not a chemical formula (expected e.g. 'SrTiO3')")
+    check_formula_size(text, amounts)
     try:
         comp = Composition(text)
     except Exception as exc:
@@ -141,6 +181,7 @@ def atomic_numbers_for(formula: str | Composition, z: int = 1) -> np.ndarray:
     """Atomic numbers (sorted by element) for ``z`` copies of the *reduced* formula."""
     comp = as_composition(formula)
     reduced, _ = comp.get_reduced_composition_and_factor()
+    check_cell_size(reduced.formula.replace(" ", ""), int(round(reduced.num_atoms)), z)
     numbers: list[int] = []
     for el, amount in sorted(reduced.items(), key=lambda kv: kv[0].Z):
         count = int(round(amount))

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from genms.configs import ConfigError, to_dataclass
+from genms.console import exit_with
 from genms.data.config import DataConfig
 from genms.data.download import DownloadError, download_dataset
 from genms.data.prepare import PrepareContext, SplitResult, prepare_all, prepare_dataset
@@ -40,7 +41,7 @@ def _context(cfg: DictConfig) -> PrepareContext:
 def _dataset(cfg: DictConfig, command: str, choices) -> str:
     name = cfg.get("dataset")
     if not name:
-        raise SystemExit(f"genms data {command}: name a dataset: {', '.join(choices)} or 'all'")
+        exit_with(f"genms data {command}: name a dataset: {', '.join(choices)} or 'all'")
     return str(name)
 
 
@@ -95,10 +96,10 @@ def prepare(cfg: DictConfig) -> list[dict]:
         else:
             results, unavailable = prepare_dataset(name, ctx), {}
     except (DataSourceError, ConfigError) as exc:
-        raise SystemExit(f"genms data prepare: {exc}") from None
+        exit_with(f"genms data prepare: {exc}")
     _print(results, unavailable, time.perf_counter() - start, ctx.cache_dir)
     if not results:
-        raise SystemExit("genms data prepare: no dataset could be prepared (see above)")
+        exit_with("genms data prepare: no dataset could be prepared (see above)")
     return [{"dataset": r.dataset, "split": r.split, "path": str(r.path), "status": r.status,
              "report": r.report} for r in results]
 
@@ -115,7 +116,7 @@ def download(cfg: DictConfig) -> list[dict]:
     try:
         data = to_dataclass(DataConfig, cfg.get("data"))
     except ConfigError as exc:
-        raise SystemExit(f"genms data download: {exc}") from None
+        exit_with(f"genms data download: {exc}")
     data_dir, _ = _paths(cfg)
     explicit = data_dir and data_dir != "auto"
     dest = resolve_data_dir(data_dir) if explicit else user_cache_dir() / "data"
@@ -126,7 +127,7 @@ def download(cfg: DictConfig) -> list[dict]:
             out += download_dataset(n, dest, data_roots(data_dir), data.download_base_url,
                                     data.download_timeout_s, progress=data.progress)
     except DownloadError as exc:
-        raise SystemExit(f"genms data download: {exc}") from None
+        exit_with(f"genms data download: {exc}")
     table = Table(title="genms data download")
     for col in ("file", "status", "path"):
         table.add_column(col)

@@ -16,14 +16,16 @@ import logging
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from genms.configs import to_dataclass
-from genms.io import append_json_line
+from genms.configs import ranged, to_dataclass
+from genms.console import exit_with
 from genms.diffusion.config import DiffusionConfig, DiffusionDataConfig, SamplerConfig
+from genms.io import append_json_line
 from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
 from genms.paths import REPO_ROOT
 
@@ -218,6 +220,14 @@ def sampler_config(node) -> SamplerConfig:
     return SamplerConfig(**{**cfg.__dict__, "buckets": tuple(cfg.buckets)})
 
 
+@dataclass(frozen=True)
+class SampleOptions:
+    """The numeric top-level options of ``genms sample`` (conf/sample.yaml), checked by the CLI."""
+
+    n: int = ranged(4, 1, 10_000)
+    seed: int = ranged(0, 0, 2**32 - 1)
+
+
 def sample(cfg: DictConfig) -> list[str]:
     """``genms sample <formulae...>``: write ``n`` CIFs per formula to ``out_dir``."""
     import jax
@@ -229,15 +239,19 @@ def sample(cfg: DictConfig) -> list[str]:
 
     formulae = list(cfg.formulae or [])
     if not formulae:
-        raise SystemExit("genms sample: give at least one formula, e.g. `genms sample SrTiO3 NaCl n=4`")
+        exit_with("genms sample: give at least one formula, e.g. `genms sample SrTiO3 NaCl n=4`")
     for f in formulae:
         try:
             parse_formula(f)
         except FormulaError as exc:
-            raise SystemExit(f"genms sample: {exc}") from None
+            exit_with(f"genms sample: {exc}")
     z = cfg.get("formula_units")
     if z is not None and not isinstance(z, int):
-        z = list(OmegaConf.to_container(z)) if OmegaConf.is_list(z) else int(z)
+        values = list(OmegaConf.to_container(z)) if OmegaConf.is_list(z) else [z]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            exit_with(f"genms sample: formula_units={z} must be a positive integer, a list of "
+                      "them (one per formula) or null")
+        z = values if OmegaConf.is_list(z) else values[0]
     scfg = sampler_config(cfg.sampler)
     from genms.search.api import select_device
 
@@ -245,13 +259,13 @@ def sample(cfg: DictConfig) -> list[str]:
     try:
         sampler = load_sampler(scfg.bundle, scfg)
     except FileNotFoundError as exc:
-        raise SystemExit(f"genms sample: {exc}") from None
+        exit_with(f"genms sample: {exc}")
     n = int(cfg.n)
     t0 = time.time()
     try:
         groups = sampler.sample(formulae, n, jax.random.key(int(cfg.seed)), z)
     except ValueError as exc:
-        raise SystemExit(f"genms sample: {exc}") from None
+        exit_with(f"genms sample: {exc}")
     seconds = time.time() - t0
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from genms.crystal.batch import decode_atomic_number
-from genms.crystal.composition import atomic_numbers_for
+from genms.crystal.composition import atomic_numbers_for, check_cell_size
 from genms.crystal.structure import Crystal
+from genms.diffusion import flow
 from genms.diffusion.config import DiffusionConfig, SamplerConfig
 from genms.diffusion.formula_units import FormulaUnitPrior
 from genms.diffusion.lattice import LatticeNormaliser
@@ -37,7 +38,6 @@ from genms.diffusion.schedules import (
     predict_x0,
     time_grid,
 )
-from genms.diffusion import flow
 from genms.diffusion.task import atom_channels, build_denoiser, encode_z
 from genms.diffusion.torus import decode_frac, project_x0
 from genms.models import denoiser_v2
@@ -297,6 +297,7 @@ class DiffusionSampler:
             else:
                 zs = self.z_prior.choose(unit, n_per_formula, rng)
             for z in zs:
+                check_cell_size(formula, len(unit), int(z))
                 cells.append(np.tile(unit, int(z)))
                 owner.append(i)
         crystals = self.sample_cells(cells, jax.random.fold_in(key, 1))

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig
 from rich.console import Console
 
-from genms.configs import ConfigError, typed
+from genms.configs import ConfigError, ranged, typed
+from genms.console import exit_with
 from genms.data.reference import ReferenceError
 from genms.io import atomic_write_json
 from genms.language.display import render_scored
 from genms.language.llm_client import LLMError
 from genms.language.prompts import PromptError
 from genms.language.proposer import ProposerConfig, build_proposer, build_ranker, build_reference
-from genms.language.request import RequestError, parse_request
+from genms.language.request import MAX_COUNT, RequestError, parse_request
 from genms.language.rhi import RHi, RHiConfig, ScoredFormula
 from genms.paths import PathsConfig
 
@@ -43,8 +44,8 @@ class ProposeConfig:
     """
 
     request: str = ""
-    n: int = 10
-    seed: int = 0
+    n: int = ranged(10, 1, MAX_COUNT)
+    seed: int = ranged(0, 0, 2**32 - 1)
     show_rejected: bool = False
     output: str | None = None
     proposer: ProposerConfig = field(default_factory=ProposerConfig)
@@ -80,14 +81,14 @@ def propose(cfg: DictConfig) -> list[ScoredFormula]:
         cfg = typed(ProposeConfig, cfg)
         (request, reference), scored, timings = run_propose(cfg)
     except USER_ERRORS as exc:
-        raise SystemExit(f"genms propose: {exc}") from None
+        exit_with(f"genms propose: {exc}")
     console.print(request.describe(), markup=False)
     console.print(f"reference: {reference.describe()}", markup=False)
     passed = [s for s in scored if s.passed]
     elapsed = time.perf_counter() - start
     if not passed:
         console.print(render_scored(scored, show_rejected=True), markup=False)
-        raise SystemExit(
+        exit_with(
             "genms propose: no formula satisfies the request; relax a constraint (fewer required "
             "elements, no novelty, another family) or try another seed"
         )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pymatgen.core import Element
 
-from genms.configs import ConfigError
+from genms.configs import ConfigError, check_ranges, ranged
 from genms.crystal.composition import canonical_formula, smact_valid
 from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
@@ -42,19 +42,26 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class OfflineConfig:
-    pool_size: int = 24  # candidate ions per cation site
-    anion_pool_size: int = 8
-    metal_pool_size: int = 12  # intermetallic sites (no charge balance prunes their products)
-    known_templates: int = 24  # templates drawn from known compounds when no family is named
-    max_template_elements: int = 4
-    max_template_atoms: int = 10  # atoms in the reduced formula of a known template
-    temperature: float = 0.3  # Gumbel noise scale on the log score (0: deterministic ranking)
-    diversity: float = 0.7  # log-score penalty per earlier pick sharing a site's element
-    max_combinations: int = 20_000  # per template, before charge solving
-    max_z: int = 83  # heavier elements only when the request names them
+    pool_size: int = ranged(24, 1, 200)  # candidate ions per cation site
+    anion_pool_size: int = ranged(8, 1, 200)
+    # intermetallic sites (no charge balance prunes their products)
+    metal_pool_size: int = ranged(12, 1, 200)
+    # templates drawn from known compounds when no family is named
+    known_templates: int = ranged(24, 0, 10_000)
+    max_template_elements: int = ranged(4, 1, 8)
+    # atoms in the reduced formula of a known template
+    max_template_atoms: int = ranged(10, 1, 1000)
+    # Gumbel noise scale on the log score (0: deterministic ranking)
+    temperature: float = ranged(0.3, 0, 100)
+    diversity: float = ranged(0.7, 0, 100)  # log-score penalty per earlier pick sharing an element
+    max_combinations: int = ranged(20_000, 1, 10_000_000)  # per template, before charge solving
+    max_z: int = ranged(83, 1, 103)  # heavier elements only when the request names them
     exclude_elements: list[str] = field(default_factory=lambda: ["Tc", "Pm"])
     novelty: str = "auto"  # auto: only when the request asks; always; never
     check_smact: bool = True
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "proposer.offline.")
 
 
 @dataclass(frozen=True)

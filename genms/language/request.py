@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from genms.crystal.composition import normalise_ratio
+from genms.crystal.composition import MAX_FORMULA_ATOMS, FormulaLimitError, normalise_ratio
 from genms.language.elements import class_members
 from genms.language.families import FAMILIES, UnknownFamilyError, get_family
 from genms.language.request_scan import Scan, scan
@@ -163,6 +163,11 @@ def _ratio(sc: Scan, family: str | None) -> tuple[int, ...] | None:
     ratio, word = sc.ratios[0]
     if any(x <= 0 for x in ratio) or len(ratio) < 1:
         raise RequestError(f"atom ratio {word!r} must be positive integers such as 1:1:3")
+    if sum(ratio) > MAX_FORMULA_ATOMS:
+        raise RequestError(
+            f"atom ratio {word!r} has {sum(ratio)} atoms; at most {MAX_FORMULA_ATOMS} atoms per "
+            "formula are supported"
+        )
     if len(ratio) > 8:
         raise RequestError(
             f"atom ratio {word!r} has {len(ratio)} parts; at most 8 elements are supported"
@@ -291,7 +296,10 @@ def parse_request(text: str) -> Request:
     text = " ".join(str(text).split())
     if len(text) > 20_000:
         raise RequestError(f"the request is {len(text)} characters long; keep it under 20,000")
-    sc = scan(text)
+    try:
+        sc = scan(text)
+    except FormulaLimitError as exc:
+        raise RequestError(str(exc)) from None
     if not sc.understood():
         unknown = ", ".join(repr(w) for w in sc.ignored[:8]) or repr(text)
         raise RequestError(

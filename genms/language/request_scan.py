@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from genms.crystal.composition import FormulaError, parse_formula
+from genms.crystal.composition import FormulaError, FormulaLimitError, parse_formula
 from genms.language.elements import AMBIGUOUS_SYMBOLS, ANION_PREFIXES, is_symbol
 from genms.language.lexicon import COUNT_NOUNS, POSTFIX, Term, max_phrase_words, phrase_table
 
@@ -147,6 +147,8 @@ def _as_formula(raw: str) -> str | None:
         return None
     try:
         return parse_formula(raw).reduced_formula
+    except FormulaLimitError:
+        raise
     except FormulaError:
         return None
 

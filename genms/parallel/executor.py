@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from genms.configs import ranged
 from genms.parallel.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,12 @@ class ExecutorConfig:
     """
 
     name: str = "serial"
-    max_retries: int = 2
+    max_retries: int = ranged(2, 0, 100)
     address: str | None = None
-    num_cpus: int | None = None
-    num_gpus_per_worker: float | None = None
-    num_workers: int = 1
-    cpu_batch: int = 16
+    num_cpus: int | None = ranged(None, 1, 100_000)
+    num_gpus_per_worker: float | None = ranged(None, 0, 64)
+    num_workers: int = ranged(1, 1, 10_000)
+    cpu_batch: int = ranged(16, 1, 100_000)
 
 
 @dataclass(frozen=True)

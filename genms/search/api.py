@@ -27,7 +27,7 @@ from typing import Any
 
 import jax
 
-from genms.configs import typed
+from genms.configs import ranged, typed
 from genms.diffusion.config import SamplerConfig
 from genms.diffusion.sampler import default_bundle_path, load_sampler
 from genms.energy.config import PredictorConfig
@@ -68,7 +68,7 @@ class GenerateConfig(PipelineConfig):
     """
 
     request: str = ""
-    seed: int = 0
+    seed: int = ranged(0, 0, 2**32 - 1)
     device: str = "auto"
     compilation_cache: str | None = "auto"
     out_dir: str | None = None

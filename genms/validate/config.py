@@ -18,6 +18,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from genms.configs import ranged
+from genms.crystal.composition import MAX_CELL_ATOMS
 from genms.parallel.executor import ExecutorConfig
 from genms.paths import PathsConfig
 
@@ -142,11 +144,11 @@ class LaunchConfig:
     """
 
     launcher: str = "subprocess"
-    mpi_ranks: int = 1
+    mpi_ranks: int = ranged(1, 1, 100_000)
     mpiexec: str = "mpiexec"
-    threads: int = 1
-    nice: int = 0
-    timeout_s: float | None = 7200.0
+    threads: int = ranged(1, 1, 1024)
+    nice: int = ranged(0, -20, 19)
+    timeout_s: float | None = ranged(7200.0, 0, 10**7, lo_open=True)
     keep_logs: bool = True
 
     def __post_init__(self) -> None:
@@ -174,10 +176,10 @@ class MLIPConfig:
     enabled: bool = True
     required: bool = False
     model: str = "0.3.0"
-    fmax: float = 0.05
-    steps: int = 500
+    fmax: float = ranged(0.05, 0, 100, lo_open=True)
+    steps: int = ranged(500, 0, 1_000_000)
     relax_cell: bool = True
-    threads: int = 1
+    threads: int = ranged(1, 1, 1024)
 
     def settings_hash(self) -> str:
         d = asdict(self)
@@ -231,9 +233,9 @@ class ValidateConfig:
     out_dir: str | None = None
     protocol: str = "static"
     relax_ids: list[str] = field(default_factory=list)
-    top: int | None = None
+    top: int | None = ranged(None, 1, 1_000_000)
     retry_failed: bool = False
-    max_atoms: int | None = 40
+    max_atoms: int | None = ranged(40, 1, MAX_CELL_ATOMS)
     dft: DFTSettings = field(default_factory=DFTSettings)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
     mlip: MLIPConfig = field(default_factory=MLIPConfig)

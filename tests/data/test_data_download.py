@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import shutil
 import socket
 import subprocess
@@ -122,7 +123,7 @@ def test_cli_download_against_a_mirror(server, tmp_path, fixtures_dir, monkeypat
     entry = next(f for f in UPSTREAM if f.relpath == "perov_5/train.csv")  # the first perov_5 file
     _publish(www, fixtures_dir / "perov5_sample.csv", entry.repo, entry.path, entry.commit)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit, match="genms data download: .*perov_5/train.csv: git blob SHA"):
+    with pytest.raises(SystemExit) as exc:
         main(
             [
                 "data",
@@ -134,4 +135,6 @@ def test_cli_download_against_a_mirror(server, tmp_path, fixtures_dir, monkeypat
                 f"hydra.run.dir={tmp_path / 'h'}",
             ]
         )
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and re.search("genms data download: .*perov_5/train.csv: git blob SHA", err)
     assert not (tmp_path / "d" / "perov_5" / "train.csv").exists()

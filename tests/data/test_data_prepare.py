@@ -162,9 +162,9 @@ def test_cli_prepares_a_cif_folder_then_reports_cached(tmp_path, fixtures_dir, m
     assert "cached" in capsys.readouterr().out
 
 
-def test_cli_errors_are_one_line_messages(tmp_path, monkeypatch):
+def test_cli_errors_are_one_line_messages(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit, match="data.cif_dir=/path/to/cifs"):
+    with pytest.raises(SystemExit) as exc:
         main(
             [
                 "data",
@@ -174,7 +174,8 @@ def test_cli_errors_are_one_line_messages(tmp_path, monkeypatch):
                 f"hydra.run.dir={tmp_path / 'h'}",
             ]
         )
-    with pytest.raises(SystemExit, match="unknown dataset 'nope'"):
+    assert exc.value.code == 2 and "data.cif_dir=/path/to/cifs" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
         main(
             [
                 "data",
@@ -184,6 +185,7 @@ def test_cli_errors_are_one_line_messages(tmp_path, monkeypatch):
                 f"hydra.run.dir={tmp_path / 'h'}",
             ]
         )
+    assert exc.value.code == 2 and "unknown dataset 'nope'" in capsys.readouterr().err
 
 
 def test_process_pool_gives_the_same_arrays_as_in_process_parsing(fixtures_dir, tmp_path):

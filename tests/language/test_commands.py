@@ -38,14 +38,15 @@ def test_propose_prints_ranked_formulae_with_reasons(tmp_path, capsys):
     ("", "no request given"),
     ("a novel oxyfluoride perovskite", "no formula satisfies the request"),
 ])
-def test_propose_bad_requests_end_with_a_message(tmp_path, request_text, fragment):
+def test_propose_bad_requests_end_with_a_message(tmp_path, capsys, request_text, fragment):
     with pytest.raises(SystemExit) as exc:
         main(["propose", request_text, SHIPPED, f"hydra.run.dir={tmp_path / 'run'}"])
-    assert fragment in str(exc.value) and "Traceback" not in str(exc.value)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and fragment in err and "Traceback" not in err
 
 
-def test_propose_bad_config_value(tmp_path):
-    with pytest.raises(SystemExit, match="proposer.backend"):
+def test_propose_bad_config_value(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
         main(
             [
                 "propose",
@@ -55,6 +56,7 @@ def test_propose_bad_config_value(tmp_path):
                 f"hydra.run.dir={tmp_path / 'run'}",
             ]
         )
+    assert exc.value.code == 2 and "proposer.backend" in capsys.readouterr().err
 
 
 def test_eval_language_writes_json(tmp_path, capsys):
