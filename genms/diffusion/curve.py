@@ -1,4 +1,4 @@
-"""The learning curve of a π_lo model trained over several runs (chunks and sessions).
+"""The learning curve of a π_lo model trained over several runs (chunks of one run, or warm-started runs).
 
 Every training run with ``val_match.n > 0`` appends one record per chunk to
 ``<run_dir>/val_curve.jsonl`` (step, cumulative samples seen, train loss, validation match
