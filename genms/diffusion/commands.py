@@ -46,10 +46,6 @@ def model_config(node) -> AnyDenoiserConfig:
     return denoiser_config(OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node)
 
 
-def diffusion_config(node) -> DiffusionConfig:
-    cfg = to_dataclass(DiffusionConfig, node)
-    return DiffusionConfig(**{**cfg.__dict__, "train_buckets": tuple(cfg.train_buckets),
-                              "train_bucket_fraction": tuple(cfg.train_bucket_fraction)})
 
 
 def build_task(cfg: DictConfig):
@@ -61,7 +57,7 @@ def build_task(cfg: DictConfig):
     csv = lambda p: str(repo_path(p)) if p else None  # noqa: E731 - repo-relative fixture paths
     train = load_split(data.dataset, data.train_split, cache_dir, csv(data.csv_train), data.train_limit)
     val = load_split(data.dataset, data.val_split, cache_dir, csv(data.csv_val), data.val_limit)
-    return DiffusionTask(model_config(cfg.model), diffusion_config(cfg.diffusion), train, val,
+    return DiffusionTask(model_config(cfg.model), to_dataclass(DiffusionConfig, cfg.diffusion), train, val,
                          data.z_prior_min_count)
 
 

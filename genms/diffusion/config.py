@@ -51,6 +51,9 @@ class DiffusionConfig:
     train_bucket_fraction: tuple[float, ...] = ()  # share of each bucket's batches drawn per epoch (() = all)
 
     def __post_init__(self) -> None:
+        # YAML and bundle JSON give lists; the config is frozen and hashable with tuples.
+        object.__setattr__(self, "train_buckets", tuple(int(b) for b in self.train_buckets))
+        object.__setattr__(self, "train_bucket_fraction", tuple(float(f) for f in self.train_bucket_fraction))
         if self.process not in PROCESSES:
             raise ValueError(f"diffusion.process must be one of {PROCESSES}, got {self.process!r}")
         if self.integrator not in ("euler", "heun"):

@@ -60,8 +60,6 @@ def configs_from_extras(extras: dict) -> tuple[AnyDenoiserConfig, DiffusionConfi
         raise ValueError("this bundle is not a genms diffusion model (bundle.json has no kind 'genms.diffusion')")
     diff = dict(extras["diffusion"])
     diff["schedule"] = ScheduleConfig(**diff["schedule"])
-    diff["train_buckets"] = tuple(diff.get("train_buckets", ()))
-    diff["train_bucket_fraction"] = tuple(diff.get("train_bucket_fraction", ()))
     return denoiser_config(dict(extras["model"])), DiffusionConfig(**diff)
 
 

@@ -29,7 +29,7 @@ from omegaconf import OmegaConf
 from genms.benchmarks.baselines.prototypes import PrototypeConfig
 from genms.benchmarks.baselines.random_symmetric import RandomSymmetricSampler
 from genms.benchmarks.baselines.template import TemplateSubstitutionSampler
-from genms.benchmarks.end_to_end import FamilyRequest, evaluated_structures, structure_metrics
+from genms.benchmarks.end_to_end import FamilyRequest, answer_and_sampled_metrics, evaluated_structures
 from genms.benchmarks.families import family_references
 from genms.configs import ConfigError, to_dataclass
 from genms.energy.predictor import load_predictor
@@ -130,22 +130,8 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
                     resume=out_dir is not None and (out_dir / "journal.jsonl").exists(),
                 )
             seconds = time.perf_counter() - start
-            entry = structure_metrics(
-                evaluated_structures(result, cfg.evaluate),
-                refs.references,
-                known,
-                match_cfg,
-                cfg.match_workers,
-            )
-            entry["sampled"] = structure_metrics(
-                result.candidates,
-                refs.references,
-                known,
-                match_cfg,
-                cfg.match_workers,
-                cfg.sampled_match_max,
-                cfg.seed,
-            )
+            entry = answer_and_sampled_metrics(evaluated_structures(result, cfg.evaluate), result.candidates,
+                                               refs, known, match_cfg, cfg)
             entry.update(
                 {
                     "baseline": name,
