@@ -2,7 +2,7 @@
 
 ``python -m tests.fuzz.runner cases.json results.json``: the cases are a JSON list of
 ``{"argv": [...]}``; each runs through :func:`genms.cli.main` under a wall-clock alarm, and its
-exit code, output, seconds and peak memory are written to ``results.json``. The models of
+exit code, output, seconds, resident memory before it and peak memory during it are written to ``results.json``. The models of
 ``genms generate`` are the fakes of ``tests/search/fakes.py`` (a tiny search, no model loads).
 The caller bounds the address space of the whole process (``resource.RLIMIT_AS``).
 """
@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 import logging
-import resource
 import signal
 import sys
 import time
@@ -43,8 +42,32 @@ def _fake_from_config(cls, cfg):
                SerialExecutor(), cfg.search)
 
 
+def _memory_mb() -> tuple[float, float]:
+    """(resident now, peak resident of this address space) in MB.
+
+    ``ru_maxrss`` is not used: after ``fork``+``exec`` Linux carries the parent's peak into the
+    child, so the first case would be charged with the pytest worker's memory. ``VmHWM`` belongs to
+    this process's own address space, and writing ``5`` to ``clear_refs`` resets it.
+    """
+    fields = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def _reset_peak() -> None:
+    with contextlib.suppress(OSError):
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+
+
 def run_case(argv: list[str]) -> dict:
     out, err = io.StringIO(), io.StringIO()
+    _reset_peak()
+    rss_before, _ = _memory_mb()
     start = time.perf_counter()
     signal.alarm(CASE_SECONDS)
     try:
@@ -64,9 +87,11 @@ def run_case(argv: list[str]) -> dict:
         signal.alarm(0)
         for handler in list(logging.root.handlers):  # Hydra re-configures logging per run
             logging.root.removeHandler(handler)
+    seconds = time.perf_counter() - start
+    _, peak = _memory_mb()
     return {"argv": argv, "code": code, "stdout": out.getvalue()[-4000:],
-            "stderr": err.getvalue()[-4000:], "seconds": time.perf_counter() - start,
-            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "stderr": err.getvalue()[-4000:], "seconds": seconds,
+            "rss_before_mb": rss_before, "peak_mb": peak}
 
 
 def run(cases_path: str, results_path: str) -> None:
