@@ -9,4 +9,12 @@ from genms.search.api import GenerateConfig, GenMS
 from genms.search.candidates import Candidate, FormulaNode, SearchResult
 from genms.search.config import FilterConfig, SearchConfig
 
-__all__ = ["Candidate", "FilterConfig", "FormulaNode", "GenMS", "GenerateConfig", "SearchConfig", "SearchResult"]
+__all__ = [
+    "Candidate",
+    "FilterConfig",
+    "FormulaNode",
+    "GenMS",
+    "GenerateConfig",
+    "SearchConfig",
+    "SearchResult",
+]

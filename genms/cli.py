@@ -18,6 +18,7 @@ load only for the commands that need them.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import re
@@ -25,6 +26,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import hydra
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+
+from genms import configs
+from genms.configs import ConfigError
+from genms.data.config import DataNotPreparedError
 from genms.paths import REPO_ROOT
 
 CONF_DIR = REPO_ROOT / "conf"
@@ -39,33 +48,186 @@ class Command:
     positionals: tuple[str, ...] = ()
     help: str = ""
     variadic: bool = False  # the last positional collects every remaining non-override arg
-    raw: bool = False  # the runner gets the raw argument list, no Hydra (commands wrapping commands)
+    # the runner gets the raw argument list, no Hydra (commands wrapping commands)
+    raw: bool = False
+    schema: str = ""  # "module:Class": the typed config, registered as "<config_name>_schema"
 
 
 # (group, verb) -> Command. A group with a single verb uses verb "".
 COMMANDS: dict[tuple[str, str], Command] = {
-    ("data", "prepare"): Command("data", "genms.data.commands:prepare", ("dataset",), "build the cached .npz for a dataset (or 'all')"),
-    ("data", "download"): Command("data", "genms.data.commands:download", ("dataset",), "fetch CDVAE CSVs and check their git blob SHAs"),
-    ("data", "union"): Command("data", "genms.data.commands:union", (), "build the leak-free MP training union"),
-    ("train", "diffusion"): Command("train_diffusion", "genms.diffusion.commands:train", (), "train the crystal denoiser (pi_lo)"),
-    ("train", "energy"): Command("train_energy", "genms.energy.commands:train", (), "train the formation-energy GNN (R_lo)"),
-    ("sample", ""): Command("sample", "genms.diffusion.commands:sample", ("formulae",), "sample structures for formulae, write CIFs", variadic=True),
-    ("propose", ""): Command("propose", "genms.language.commands:propose", ("request",), "propose ranked formulae for a request"),
-    ("generate", ""): Command("generate", "genms.search.commands:generate", ("request",), "the full search: request -> ranked structures"),
-    ("score", ""): Command("score", "genms.energy.score:score", ("inputs",), "R_lo formation energy of CIF/POSCAR files (the energy GNN)", variadic=True),
-    ("validate", ""): Command("validate", "genms.validate.commands:validate", ("inputs",), "MLIP pre-relaxation + DFT formation energies", variadic=True),
-    ("eval", "metrics"): Command("eval_metrics", "genms.evaluate.commands:metrics", ("inputs",), "validity/uniqueness metrics of CIF/POSCAR files", variadic=True),
-    ("eval", "csp"): Command("eval_csp", "genms.diffusion.commands:eval_csp", (), "CSP benchmark (match rate / RMSE)"),
-    ("eval", "energy"): Command("eval_energy", "genms.energy.commands:eval_energy", (), "formation-energy GNN benchmark"),
-    ("eval", "end-to-end"): Command("eval_end_to_end", "genms.search.commands:eval_end_to_end", (), "end-to-end family benchmark"),
-    ("eval", "language"): Command("eval_language", "genms.language.commands:eval_language", (), "language-level benchmark"),
-    ("eval", "dft"): Command("eval_dft", "genms.validate.commands:eval_dft", (), "DFT validation benchmark"),
-    ("eval", "baselines"): Command("eval_baselines", "genms.baselines.commands:eval_baselines", (), "Table 1 offline baselines (template substitution, PyXtal random)"),
-    ("eval", "best-of-n"): Command("eval_best_of_n", "genms.studies.best_of_n:eval_best_of_n", (), "Figure 4: best-of-N vs a single sample on held-out compositions"),
-    ("sweep", ""): Command("sweep", "genms.launch.sweep:main", ("command",), "run a sweep's points in parallel (Ray), resumable", variadic=True, raw=True),
-    ("slurm", "render"): Command("slurm", "genms.launch.slurm:main", ("template",), "print the sbatch script for a template (--submit: sbatch it)", raw=True),
-    ("experiment", ""): Command("experiment", "genms.launch.experiment:main", ("name",), "regenerate one experiments/<name> result table", raw=True),
-    ("report", "gather"): Command("report_gather", "genms.tracking.gather:gather", ("source",), "collect runs (local JSON or W&B) into tables and plots"),
+    ("data", "prepare"): Command(
+        "data",
+        "genms.data.commands:prepare",
+        ("dataset",),
+        "build the cached .npz for a dataset (or 'all')",
+    ),
+    ("data", "download"): Command(
+        "data",
+        "genms.data.commands:download",
+        ("dataset",),
+        "fetch CDVAE CSVs and check their git blob SHAs",
+    ),
+    ("data", "union"): Command(
+        "data", "genms.data.commands:union", (), "build the leak-free MP training union"
+    ),
+    ("train", "diffusion"): Command(
+        "train_diffusion",
+        "genms.diffusion.commands:train",
+        (),
+        "train the crystal denoiser (pi_lo)",
+    ),
+    ("train", "energy"): Command(
+        "train_energy", "genms.energy.commands:train", (), "train the formation-energy GNN (R_lo)"
+    ),
+    ("sample", ""): Command(
+        "sample",
+        "genms.diffusion.commands:sample",
+        ("formulae",),
+        "sample structures for formulae, write CIFs",
+        variadic=True,
+    ),
+    ("propose", ""): Command(
+        "propose",
+        "genms.language.commands:propose",
+        ("request",),
+        "propose ranked formulae for a request",
+        schema="genms.language.commands:ProposeConfig",
+    ),
+    ("generate", ""): Command(
+        "generate",
+        "genms.search.commands:generate",
+        ("request",),
+        "the full search: request -> ranked structures",
+        schema="genms.search.api:GenerateConfig",
+    ),
+    ("score", ""): Command(
+        "score",
+        "genms.energy.score:score",
+        ("inputs",),
+        "R_lo formation energy of CIF/POSCAR files (the energy GNN)",
+        variadic=True,
+        schema="genms.energy.score:ScoreConfig",
+    ),
+    ("validate", ""): Command(
+        "validate",
+        "genms.validate.commands:validate",
+        ("inputs",),
+        "MLIP pre-relaxation + DFT formation energies",
+        variadic=True,
+        schema="genms.validate.config:ValidateConfig",
+    ),
+    ("eval", "metrics"): Command(
+        "eval_metrics",
+        "genms.evaluate.commands:metrics",
+        ("inputs",),
+        "validity/uniqueness metrics of CIF/POSCAR files",
+        variadic=True,
+    ),
+    ("eval", "csp"): Command(
+        "eval_csp", "genms.diffusion.commands:eval_csp", (), "CSP benchmark (match rate / RMSE)"
+    ),
+    ("eval", "energy"): Command(
+        "eval_energy",
+        "genms.benchmarks.energy:eval_energy",
+        (),
+        "formation-energy GNN benchmark",
+        schema="genms.benchmarks.energy:EvalEnergyConfig",
+    ),
+    ("eval", "end-to-end"): Command(
+        "eval_end_to_end",
+        "genms.benchmarks.end_to_end:eval_end_to_end",
+        (),
+        "end-to-end family benchmark",
+        schema="genms.benchmarks.end_to_end:EndToEndConfig",
+    ),
+    ("eval", "language"): Command(
+        "eval_language",
+        "genms.benchmarks.language:eval_language",
+        (),
+        "language-level benchmark",
+        schema="genms.benchmarks.language:EvalLanguageConfig",
+    ),
+    ("eval", "dft"): Command(
+        "eval_dft",
+        "genms.benchmarks.dft:eval_dft",
+        (),
+        "DFT validation benchmark",
+        schema="genms.benchmarks.dft:EvalDFTConfig",
+    ),
+    ("eval", "baselines"): Command(
+        "eval_baselines",
+        "genms.benchmarks.baselines.commands:eval_baselines",
+        (),
+        "Table 1 offline baselines (template substitution, PyXtal random)",
+        schema="genms.benchmarks.baselines.commands:EvalBaselinesConfig",
+    ),
+    ("eval", "best-of-n"): Command(
+        "eval_best_of_n",
+        "genms.benchmarks.best_of_n:eval_best_of_n",
+        (),
+        "Figure 4: best-of-N vs a single sample on held-out compositions",
+        schema="genms.benchmarks.best_of_n:BestOfNConfig",
+    ),
+    ("sweep", ""): Command(
+        "sweep",
+        "genms.launch.sweep:main",
+        ("command",),
+        "run a sweep's points in parallel (Ray), resumable",
+        variadic=True,
+        raw=True,
+    ),
+    ("slurm", "render"): Command(
+        "slurm",
+        "genms.launch.slurm:main",
+        ("template",),
+        "print the sbatch script for a template (--submit: sbatch it)",
+        raw=True,
+    ),
+    ("experiment", ""): Command(
+        "experiment",
+        "genms.launch.experiment:main",
+        ("name",),
+        "regenerate one experiments/<name> result table",
+        raw=True,
+    ),
+    ("report", "gather"): Command(
+        "report_gather",
+        "genms.tracking.gather:gather",
+        ("source",),
+        "collect runs (local JSON or W&B) into tables and plots",
+        schema="genms.tracking.gather:GatherConfig",
+    ),
+}
+
+
+#: Configs whose runner reads typed nodes one at a time: node -> "module:Class" (a command with a
+#: ``schema`` is checked against it as a whole). Checked before the runner starts; node ``.``
+#: is the top level, of which only the class's fields are checked.
+SECTIONS: dict[str, dict[str, str]] = {
+    "data": {"data": "genms.data.config:DataConfig", "paths": "genms.paths:PathsConfig"},
+    "train_diffusion": {
+        "diffusion": "genms.diffusion.config:DiffusionConfig",
+        "data": "genms.diffusion.config:DiffusionDataConfig",
+        "train": "genms.train.config:TrainConfig",
+        "optim": "genms.train.config:OptimConfig",
+        "logger": "genms.train.config:LoggerConfig",
+        "paths": "genms.paths:PathsConfig",
+    },
+    "train_energy": {
+        "data": "genms.energy.commands:EnergyDataConfig",
+        "train": "genms.train.config:TrainConfig",
+        "optim": "genms.train.config:OptimConfig",
+        "logger": "genms.train.config:LoggerConfig",
+        "export": "genms.energy.commands:ExportConfig",
+        "paths": "genms.paths:PathsConfig",
+    },
+    "sample": {
+        ".": "genms.diffusion.commands:SampleOptions",
+        "sampler": "genms.diffusion.config:SamplerConfig",
+        "paths": "genms.paths:PathsConfig",
+    },
+    "eval_csp": {"paths": "genms.paths:PathsConfig"},
+    "eval_metrics": {"paths": "genms.paths:PathsConfig"},
 }
 
 
@@ -127,15 +289,20 @@ def _group_choices(group: str, cmd: Command) -> list[str]:
     return out
 
 
-def config_options(cmd: Command, max_depth: int = 1) -> tuple[list[tuple[str, str, str]], list[str]]:
-    """``(options, groups)`` of the command's primary config: ``(key, default, comment)`` for the
-    top-level values and those one level down (``search.H``), and ``group=default`` of its defaults list."""
-    path = config_path(cmd)
-    if not path.is_file():
-        return [], []
+#: Config groups of the pipeline (genms/pipeline.py) whose chosen file's top-level values are
+#: listed among a command's main options (``search.H``); other groups are only named.
+LISTED_GROUPS = ("search", "rhi", "sampler", "predictor")
+
+
+def _file_options(
+    path: Path, max_depth: int, prefix: str = ""
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """``(key, default, comment)`` of a config file's values down to ``max_depth`` (keys after
+    ``prefix``), and the ``(group, default)`` items of its defaults list."""
     options: list[tuple[str, str, str]] = []
-    groups: list[str] = []
-    parents: list[str] = []
+    defaults: list[tuple[str, str]] = []
+    parents: list[str] = [prefix] if prefix else []
+    base = len(parents)
     block = ""
     for line in path.read_text().splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
@@ -144,8 +311,7 @@ def config_options(cmd: Command, max_depth: int = 1) -> tuple[list[tuple[str, st
             item = line.split("#", 1)[0].strip()[2:]
             if ":" in item and not item.startswith("override"):
                 group, default = (x.strip() for x in item.split(":", 1))
-                choices = _group_choices(group, cmd)
-                groups.append(f"{group}={default}" + (f" ({'|'.join(choices)})" if len(choices) > 1 else ""))
+                defaults.append((group, default))
             continue
         m = _KEY_LINE.match(line)
         if not m:
@@ -155,10 +321,31 @@ def config_options(cmd: Command, max_depth: int = 1) -> tuple[list[tuple[str, st
             block = m["key"]
         if block in ("defaults", "hydra") or depth > max_depth:
             continue
-        parents[depth:] = [m["key"]]
+        parents[base + depth :] = [m["key"]]
         value = m["value"].strip()
         if value or m["comment"]:
             options.append((".".join(parents), value, (m["comment"] or "").strip()))
+    return options, defaults
+
+
+def config_options(
+    cmd: Command, max_depth: int = 1
+) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """``(options, groups)`` of the command's primary config: ``(key, default, comment)`` for the
+    top-level values and those one level down, then the top-level values of its default config
+    groups (``search.H``), and ``group=default`` of its defaults list."""
+    path = config_path(cmd)
+    if not path.is_file():
+        return [], []
+    options, defaults = _file_options(path, max_depth)
+    groups: list[str] = []
+    for group, default in defaults:
+        choices = _group_choices(group, cmd)
+        groups.append(f"{group}={default}" + (f" ({'|'.join(choices)})" if len(choices) > 1 else ""))
+        group_file = CONF_DIR / group / f"{default}.yaml"
+        if group in LISTED_GROUPS and group_file.is_file():
+            seen = {key for key, _, _ in options}
+            options += [o for o in _file_options(group_file, 0, group)[0] if o[0] not in seen]
     return options, groups
 
 
@@ -192,7 +379,16 @@ def command_help(cmd: Command, name: str) -> str:
 
 def _is_override(arg: str) -> bool:
     head = arg.split("=", 1)[0]
-    return "=" in arg and head.replace(".", "").replace("_", "").replace("+", "").replace("~", "").replace("/", "").replace("@", "").isalnum()
+    return (
+        "=" in arg
+        and head.replace(".", "")
+        .replace("_", "")
+        .replace("+", "")
+        .replace("~", "")
+        .replace("/", "")
+        .replace("@", "")
+        .isalnum()
+    )
 
 
 def quote_value(value: str) -> str:
@@ -201,9 +397,7 @@ def quote_value(value: str) -> str:
     ``${...}`` is escaped for OmegaConf (request text is never interpolated); in Hydra's
     quoted strings only backslashes before a quote or at the end need doubling.
     """
-    from genms.configs import escape_interpolation
-
-    escaped = escape_interpolation(value)
+    escaped = configs.escape_interpolation(value)
     escaped = re.sub(r"(\\*)'", lambda m: "\\" * (2 * len(m.group(1))) + "\\'", escaped)
     escaped = re.sub(r"(\\+)\Z", lambda m: m.group(1) * 2, escaped)
     return f"'{escaped}'"
@@ -308,7 +502,9 @@ def parse_argv(argv: list[str]) -> tuple[Command, str, list[str], bool]:
 
 #: Libraries whose INFO logs (checkpoint internals, backend probing) drown a command's own lines:
 #: WARNING and above only, unless raised on purpose (``hydra.verbose=absl`` shows them at DEBUG).
-QUIET_LOGGERS = ("absl", "jax", "orbax", "flax", "matplotlib", "PIL", "h5py", "numexpr", "urllib3", "ray")
+QUIET_LOGGERS = (
+    "absl", "jax", "orbax", "flax", "matplotlib", "PIL", "h5py", "numexpr", "urllib3", "ray"
+)
 
 
 def quiet_library_logs() -> None:
@@ -323,13 +519,99 @@ def load_target(target: str):
     return getattr(importlib.import_module(module), func)
 
 
+def register_schema(cmd: Command) -> None:
+    """Register the command's typed config with Hydra's ConfigStore (its YAML names it first)."""
+    if cmd.schema:
+        configs.register_schema(f"{cmd.config_name}_schema", load_target(cmd.schema))
+
+
+def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """``conf/<config_name>.yaml`` composed with ``overrides`` outside a Hydra app."""
+    for cmd in COMMANDS.values():
+        if cmd.config_name == config_name:
+            register_schema(cmd)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name, overrides=list(overrides))
+
+
+def config_problems(cmd: Command, cfg: DictConfig) -> list[str]:
+    """Every bad value of a composed command config: its schema, or each typed node."""
+    if cmd.schema:
+        return configs.config_problems(load_target(cmd.schema), cfg)
+    problems: list[str] = []
+    for key, target in SECTIONS.get(cmd.config_name, {}).items():
+        cls = load_target(target)
+        if key == ".":
+            names = [f.name for f in dataclasses.fields(cls)]
+            node = {k: OmegaConf.to_container(cfg, resolve=False)[k] for k in names if k in cfg}
+            problems += configs.config_problems(cls, node)
+            continue
+        node = OmegaConf.select(cfg, key)
+        if node is not None:
+            problems += configs.config_problems(cls, node, f"{key}.")
+    return problems
+
+
+def hydra_overrides(args: list[str]) -> list[str]:
+    """``args`` without Hydra's flags (``--cfg job``, ``--resolve``): the config overrides."""
+    out: list[str] = []
+    rest = list(args)
+    while rest:
+        a = rest.pop(0)
+        if a in HYDRA_VALUE_FLAGS:
+            allowed = HYDRA_VALUE_FLAGS[a]
+            if rest and (allowed is None or rest[0] in allowed):
+                rest.pop(0)
+        elif not (a in HYDRA_FLAGS or any(a.startswith(f + "=") for f in HYDRA_VALUE_FLAGS)):
+            out.append(a)
+    return out
+
+
+def check_config(cmd: Command, name: str, overrides: list[str]) -> None:
+    """Compose the command's config and check every value before any work starts: an override
+    Hydra cannot apply, or any value out of its range, ends the command with one line per
+    problem on stderr and exit code 2."""
+    mine = [o for o in hydra_overrides(overrides) if not o.startswith("hydra.")]
+    problems: list[str] = []
+    try:
+        cfg = compose(cmd.config_name, mine)
+    except Exception as exc:  # an override Hydra cannot apply: find every one
+        cfg, good, error = None, list(mine), exc
+        while error is not None:
+            text = str(error)
+            named = next((o for o in good if o in text), None) or next(
+                (o for o in good if f"'{o.split('=', 1)[0]}'" in text), None)
+            if named is not None:  # the override the message names
+                problems.append(configs.one_line(error))
+                good.remove(named)
+            else:  # try each override alone
+                bad = []
+                for o in good:
+                    try:
+                        compose(cmd.config_name, [o])
+                    except Exception as alone:
+                        bad.append(o)
+                        problems.append(configs.one_line(alone))
+                if not bad:  # they fail only together
+                    problems.append(configs.one_line(error))
+                    break
+                good = [o for o in good if o not in bad]
+            try:
+                cfg, error = compose(cmd.config_name, good), None
+            except Exception as again:
+                error = again
+    if cfg is not None:
+        problems += config_problems(cmd, cfg)
+    if problems:
+        sys.stderr.write("".join(f"genms {name}: {p}\n" for p in problems))
+        raise SystemExit(2)
+
+
 def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = False):
-    import hydra
-    from omegaconf import DictConfig
-
-    from genms.configs import ConfigError
-
     fn = load_target(cmd.target)
+    register_schema(cmd)
+    if not multirun:
+        check_config(cmd, name, overrides)
     result: dict = {}
 
     @hydra.main(config_path=str(CONF_DIR), config_name=cmd.config_name, version_base="1.3")
@@ -337,17 +619,11 @@ def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = 
         quiet_library_logs()  # after Hydra's logging set-up, which keeps these levels
         try:
             result["value"] = fn(cfg)
-        except ConfigError as exc:  # a bad config value: one line naming it, exit 2
-            lines = str(exc).splitlines()
-            key = next((ln.split("full_key:", 1)[1].strip() for ln in lines if "full_key:" in ln), "")
-            sys.stderr.write(f"genms {name}: {lines[0]}" + (f" (key {key})" if key and key not in lines[0] else "")
-                             + "\n")
+        except ConfigError as exc:  # bad config values: one line naming each, exit 2
+            problems = exc.problems or [configs.one_line(exc)]
+            sys.stderr.write("".join(f"genms {name}: {p}\n" for p in problems))
             raise SystemExit(2) from None
-        except FileNotFoundError as exc:  # missing prepared data: one line with the command that builds it
-            from genms.data.prepare import DataNotPreparedError
-
-            if not isinstance(exc, DataNotPreparedError):
-                raise
+        except DataNotPreparedError as exc:  # one line with the command that builds the data
             sys.stderr.write(f"genms {name}: {exc}\n")
             raise SystemExit(2) from None
         return result["value"]
@@ -396,7 +672,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{exc}\n")
         return 2
     if not CONF_DIR.is_dir():
-        raise SystemExit(f"genms: config folder {CONF_DIR} not found; install with `pip install -e .`")
+        raise SystemExit(
+            f"genms: config folder {CONF_DIR} not found; install with `pip install -e .`"
+        )
     run_command(cmd, name, overrides, multirun)
     return 0
 

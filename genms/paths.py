@@ -7,6 +7,7 @@ variables or the working directory.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Repository root when installed in editable mode (``pip install -e .``).
@@ -14,6 +15,20 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Trained weights shipped with the package.
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 MODELS_DIR = ASSETS_DIR / "models"
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """The ``paths`` config group (conf/paths/default.yaml): ``auto`` is resolved below."""
+
+    data_dir: str = "auto"
+    cache_dir: str = "auto"
+
+
+def repo_path(value: str | Path) -> Path:
+    """``value`` as given when absolute, else relative to the repository root."""
+    path = Path(value)
+    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def user_cache_dir() -> Path:

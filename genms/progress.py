@@ -85,7 +85,9 @@ class TextProgress:
     zero units done (after compiling, which is reported with ``done=0``).
     """
 
-    def __init__(self, stream: TextIO | None = None, interval: float = 5.0, prefix: str = "") -> None:
+    def __init__(
+        self, stream: TextIO | None = None, interval: float = 5.0, prefix: str = ""
+    ) -> None:
         self.stream = stream
         self.interval = interval
         self.prefix = prefix
@@ -95,20 +97,32 @@ class TextProgress:
         now = time.perf_counter()
         st = self._state.get(stage)
         if st is None or st["total"] != total or (done == 0 and 0 < total <= st["done"]):
-            st = self._state[stage] = {"start": now, "rate_t": now, "total": total, "done": -1, "shown": -1e9,
-                                       "note": None}
+            st = self._state[stage] = {
+                "start": now,
+                "rate_t": now,
+                "total": total,
+                "done": -1,
+                "shown": -1e9,
+                "note": None,
+            }
         if done == 0:
             st["rate_t"] = now
         finished = total > 0 and done >= total
-        due = note != st["note"] or (finished and st["done"] < total) or now - st["shown"] >= self.interval
+        due = (
+            note != st["note"]
+            or (finished and st["done"] < total)
+            or now - st["shown"] >= self.interval
+        )
         st["done"] = done
         if not due:
             return
         st["shown"], st["note"] = now, note
         pct = f" ({100 * done / total:.0f} %)" if total > 0 else ""
-        line = (f"{self.prefix}{stage}: {done}/{total}{pct}, {duration_text(now - st['start'])} elapsed"
-                + ("" if finished else f", ETA {eta_text(done, total, now - st['rate_t'])}")
-                + (f" — {note}" if note else ""))
+        line = (
+            f"{self.prefix}{stage}: {done}/{total}{pct}, {duration_text(now - st['start'])} elapsed"
+            + ("" if finished else f", ETA {eta_text(done, total, now - st['rate_t'])}")
+            + (f" — {note}" if note else "")
+        )
         stream = self.stream or sys.stderr
         stream.write(line + "\n")
         stream.flush()

@@ -1,4 +1,4 @@
-"""Build the known-compound table shipped in the package (genms/language/data/known_formulae.tsv.gz).
+"""Build the known-compound table shipped in the package (genms/assets/known_formulae.tsv.gz).
 
 Reads the dataset CSVs (mp_20, mp_cgcnn, mpts_52, perov_5) from the data folder, takes each
 row's reduced formula from its CIF and its space group from the ``spacegroup.number`` column or,
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from genms.language.known import SHIPPED_PATH, from_sources
+from genms.data.known import SHIPPED_PATH, from_sources
 
 DATASETS = ("mp_20", "mp_cgcnn", "mpts_52", "perov_5")
 
@@ -27,7 +27,9 @@ def main() -> None:
     path = table.save(args.out)
     n_formulae = len(table.by_formula)
     n_sg = sum(1 for r in table.rows if r.spacegroup)
-    logging.info("wrote %s: %d rows, %d formulae, %d with a space group", path, len(table), n_formulae, n_sg)
+    logging.info(
+        "wrote %s: %d rows, %d formulae, %d with a space group", path, len(table), n_formulae, n_sg
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import socket
 import sys
 from pathlib import Path
 
+import absl.logging
 import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -91,21 +92,10 @@ def _no_network():
         pytest.fail(f"the test tried to use the network: {', '.join(attempts)}", pytrace=False)
 
 
-
-def _absl_keeps_streams_open() -> None:
-    """absl's log handler (imported by orbax and chex) closes the stream it was created with
-    whenever logging is reconfigured (Hydra does this in-process) unless that stream is
-    sys.stderr at that moment. Created under pytest's capture, it would close the capture's
-    stream: the next test then fails with "I/O operation on closed file". Its stream is set
-    to the real stderr, which it never closes."""
-    try:
-        from absl import logging as absl_logging
-    except ImportError:  # pragma: no cover
-        return
-    absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
-
-
-_absl_keeps_streams_open()
+# absl (imported by flax) binds its log handler to the sys.stderr of the moment, here pytest's
+# capture file; a Hydra app's logging setup closes every handler, and absl's closes that stream
+# with it. Bound to the process's own stderr, it is left open.
+absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -66,18 +66,28 @@ def test_raw_command_help_exits_0(name, capsys):
 
 
 def test_cfg_job_with_a_space_is_hydras_flag(tmp_path, capsys):
-    _, _, overrides, _ = parse_argv(["propose", "a perovskite", "--cfg", "job", "hydra.run.dir=x", "seed=1"])
+    _, _, overrides, _ = parse_argv(
+        ["propose", "a perovskite", "--cfg", "job", "hydra.run.dir=x", "seed=1"]
+    )
     assert overrides[-2:] == ["--cfg", "job"] and "hydra.run.dir=x" in overrides
-    assert main(["propose", "a novel chloride perovskite", "--cfg", "job", f"hydra.run.dir={tmp_path}"]) in (0, None)
+    assert main(
+        ["propose", "a novel chloride perovskite", "--cfg", "job", f"hydra.run.dir={tmp_path}"]
+    ) in (0, None)
     out = capsys.readouterr().out
     assert "request: a novel chloride perovskite" in out and "proposer:" in out
 
 
 def test_console_exit_codes(tmp_path):
     """As a user runs it: ``python -m genms.cli`` (the ``genms`` script calls the same main)."""
+
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "genms.cli", *args], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "genms.cli", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     done = run("--help")
     assert done.returncode == 0 and "genms generate" in done.stdout

@@ -39,8 +39,9 @@ def test_to_dataclass_does_not_interpolate_a_resolved_dict(monkeypatch):
     assert cfg.request == "a perovskite ${oc.env:X}"
 
 
-def test_propose_with_an_interpolation_is_not_a_traceback(tmp_path):
+def test_propose_with_an_interpolation_is_not_a_traceback(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["propose", "${HOME}", "proposer.reference.source=shipped", f"hydra.run.dir={tmp_path / 'run'}"])
-    message = str(exc.value)
+    message = capsys.readouterr().err
+    assert exc.value.code == 2
     assert message.startswith("genms propose:") and "Traceback" not in message and "Interpolation" not in message

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
+import genms.progress as progress
+from genms.cli import QUIET_LOGGERS, quiet_library_logs
 from genms.progress import TextProgress, duration_text, eta_text, listening, report
 
 
@@ -32,18 +34,16 @@ def test_eta_and_durations():
 
 
 def test_text_progress_lines_have_counts_elapsed_eta_and_notes(monkeypatch):
-    import genms.progress as progress
-
     clock = iter([0.0, 0.1, 2.0, 2.5, 30.0, 31.0])
     monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
     out = io.StringIO()
     lines = TextProgress(out, interval=10.0, prefix="x: ")
-    lines("sample", 0, 4, "compiling")   # t=0: printed (new stage)
-    lines("sample", 0, 4, "sampling")    # t=0.1: new note, printed; the ETA counts from here
-    lines("sample", 1, 4, "sampling")    # t=2: same note, within the interval: not printed
-    lines("sample", 2, 4, "sampling")    # t=2.5: not printed
-    lines("sample", 3, 4, "sampling")    # t=30: interval passed: printed
-    lines("sample", 4, 4, "sampling")    # t=31: finished: printed, no ETA
+    lines("sample", 0, 4, "compiling")  # t=0: printed (new stage)
+    lines("sample", 0, 4, "sampling")  # t=0.1: new note, printed; the ETA counts from here
+    lines("sample", 1, 4, "sampling")  # t=2: same note, within the interval: not printed
+    lines("sample", 2, 4, "sampling")  # t=2.5: not printed
+    lines("sample", 3, 4, "sampling")  # t=30: interval passed: printed
+    lines("sample", 4, 4, "sampling")  # t=31: finished: printed, no ETA
     text = out.getvalue().splitlines()
     assert len(text) == 4, text
     assert text[0] == "x: sample: 0/4 (0 %), 0 s elapsed, ETA ? — compiling"
@@ -52,8 +52,6 @@ def test_text_progress_lines_have_counts_elapsed_eta_and_notes(monkeypatch):
 
 
 def test_library_info_logs_are_quiet_by_default():
-    from genms.cli import QUIET_LOGGERS, quiet_library_logs
-
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET)
     logging.getLogger("orbax").setLevel(logging.DEBUG)  # asked for (hydra.verbose=orbax): kept

@@ -56,7 +56,9 @@ class DenseBatch:
         return self.atom_mask.sum(axis=1)
 
 
-def collate(crystals: Sequence[Crystal], max_atoms: int, batch_size: int | None = None) -> DenseBatch:
+def collate(
+    crystals: Sequence[Crystal], max_atoms: int, batch_size: int | None = None
+) -> DenseBatch:
     """Pad ``crystals`` to ``max_atoms`` atoms (and to ``batch_size`` rows with empty crystals)."""
     b = len(crystals) if batch_size is None else batch_size
     if len(crystals) > b:

@@ -1,7 +1,8 @@
 """Composition handling through pymatgen and SMACT (no hand-written chemistry tables).
 
-Formula parsing, reduction, formula units and oxidation-state guesses come from pymatgen's
-``Composition``; composition validity (charge neutrality plus the electronegativity (Pauling)
+Formulae are read by one tokenizer (:func:`read_formula`: the writing, fast, no chemistry);
+parsing into a ``Composition``, reduction, formula units and oxidation-state guesses come from
+pymatgen; composition validity (charge neutrality plus the electronegativity (Pauling)
 test) uses SMACT's element data with the oxidation-state list of the SMACT 2.x releases and
 follows CDVAE/DiffCSP's ``smact_validity`` exactly (``genms.evaluate.validity`` uses it; see
 ``docs/metrics.md`` for how SMACT 4 differs).
@@ -12,28 +13,99 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import warnings
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
+import smact
+from pymatgen.core import Composition, Element
 
-if TYPE_CHECKING:  # pragma: no cover
-    from pymatgen.core import Composition
+#: One token of a written formula: an element symbol or a parenthesis, then its amount.
+_TOKEN = re.compile(r"([A-Z][a-z]?|\(|\))(\d*(?:\.\d+)?)")
 
-_FORMULA_RE = re.compile(r"^(\(?[A-Z][a-z]?\d*(\.\d+)?\)?\d*)+$")
+
+#: Most atoms of one element in a written formula (``NaCl999999999`` is refused, not expanded).
+MAX_ELEMENT_COUNT = 1000
+#: Most atoms in a written formula, all elements together (parentheses expanded).
+MAX_FORMULA_ATOMS = 1000
+#: Most atoms in one cell built from a formula (Z copies of it).
+MAX_CELL_ATOMS = 1000
 
 
 class FormulaError(ValueError):
     """Raised for text that is not a chemical formula of known elements."""
 
 
+class FormulaLimitError(FormulaError):
+    """Raised for a formula (or a cell built from one) above a size limit."""
+
+
+def check_formula_size(formula: str, amounts: dict[str, float]) -> None:
+    """Raise :class:`FormulaLimitError` naming the limit when ``amounts`` is too large."""
+    for el, n in amounts.items():
+        if not math.isfinite(n) or n > MAX_ELEMENT_COUNT:
+            raise FormulaLimitError(
+                f"formula {formula!r} has {n:g} atoms of {el}; at most {MAX_ELEMENT_COUNT} atoms of "
+                "one element are supported"
+            )
+    total = sum(amounts.values())
+    if total > MAX_FORMULA_ATOMS:
+        raise FormulaLimitError(
+            f"formula {formula!r} has {total:g} atoms; at most {MAX_FORMULA_ATOMS} atoms per formula "
+            "are supported"
+        )
+
+
+def check_cell_size(formula: str, n_atoms: int, z: int) -> None:
+    """Raise :class:`FormulaLimitError` when a cell of ``z`` formula units of ``n_atoms`` is too
+    large."""
+    if n_atoms * z > MAX_CELL_ATOMS:
+        raise FormulaLimitError(
+            f"a cell of {z} formula units of {formula} has {n_atoms * z} atoms; at most "
+            f"{MAX_CELL_ATOMS} atoms per cell are supported"
+        )
+
+
+def read_formula(text: str) -> dict[str, float] | None:
+    """Element amounts of a written formula, read token by token (nested parentheses and
+    decimal amounts allowed), or ``None`` when ``text`` is not written as a formula.
+
+    Only the writing is checked; whether the symbols are elements is :func:`parse_formula`'s
+    job (through pymatgen). Fast enough to scan tens of thousands of formulae.
+    """
+    stack: list[dict[str, float]] = [{}]
+    pos = 0
+    for m in _TOKEN.finditer(text):
+        if m.start() != pos:
+            return None
+        pos = m.end()
+        symbol, number = m.group(1), m.group(2)
+        amount = float(number) if number else 1.0
+        if symbol == "(":
+            if number:
+                return None
+            stack.append({})
+        elif symbol == ")":
+            if len(stack) < 2 or not stack[-1]:
+                return None
+            inner = stack.pop()
+            for el, n in inner.items():
+                stack[-1][el] = stack[-1].get(el, 0.0) + n * amount
+        else:
+            stack[-1][symbol] = stack[-1].get(symbol, 0.0) + amount
+    if pos != len(text) or len(stack) != 1 or not stack[0]:
+        return None
+    return stack[0]
+
+
 def parse_formula(formula: str) -> Composition:
     """Parse a formula string into a pymatgen ``Composition``; clear error when invalid."""
-    from pymatgen.core import Composition, Element
-
     text = str(formula).strip().replace(" ", "")
-    if not text or not _FORMULA_RE.match(text):
+    amounts = read_formula(text) if text else None
+    if amounts is None:
         raise FormulaError(f"{formula!r} is not a chemical formula (expected e.g. 'SrTiO3')")
+    check_formula_size(text, amounts)
     try:
         comp = Composition(text)
     except Exception as exc:
@@ -47,14 +119,55 @@ def parse_formula(formula: str) -> Composition:
 
 
 def as_composition(formula: str | Composition) -> Composition:
-    from pymatgen.core import Composition
-
     return formula if isinstance(formula, Composition) else parse_formula(formula)
 
 
 def reduced_formula(formula: str | Composition) -> str:
     """Reduced formula in pymatgen's canonical form (A2B4 and AB2 give the same string)."""
     return as_composition(formula).reduced_formula
+
+
+@lru_cache(maxsize=200_000)
+def canonical_formula(text: str) -> str | None:
+    """Reduced formula of ``text`` or None when it is not a formula."""
+    with warnings.catch_warnings():
+        # pymatgen warns about noble gases' missing electronegativity
+        warnings.simplefilter("ignore")
+        try:
+            return parse_formula(text).reduced_formula
+        except FormulaError:
+            return None
+
+
+@lru_cache(maxsize=400_000)
+def formula_amounts(formula: str) -> tuple[tuple[str, float], ...]:
+    """Element amounts of a formula (:func:`read_formula`; pymatgen for anything it cannot read)."""
+    amounts = read_formula(formula.replace(" ", ""))
+    if amounts is None:
+        return tuple(parse_formula(formula).get_el_amt_dict().items())
+    return tuple(amounts.items())
+
+
+def normalise_ratio(counts: Sequence[int | float]) -> tuple[int, ...]:
+    """Order-free canonical form of an atom ratio: divided by the gcd, sorted."""
+    ints = [int(round(c)) for c in counts]
+    if any(abs(c - i) > 1e-6 for c, i in zip(counts, ints, strict=True)) or any(
+        i <= 0 for i in ints
+    ):
+        return tuple(sorted(float(c) for c in counts))  # fractional: never equals an int ratio
+    g = math.gcd(*ints)
+    return tuple(sorted(i // g for i in ints))
+
+
+@lru_cache(maxsize=400_000)
+def formula_ratio(formula: str) -> tuple:
+    """Order-free atom ratio of a formula (sorted, divided by the gcd)."""
+    return normalise_ratio([n for _, n in formula_amounts(formula)])
+
+
+@lru_cache(maxsize=400_000)
+def formula_elements(formula: str) -> frozenset[str]:
+    return frozenset(el for el, _ in formula_amounts(formula))
 
 
 def formula_units(formula: str | Composition) -> int:
@@ -68,6 +181,7 @@ def atomic_numbers_for(formula: str | Composition, z: int = 1) -> np.ndarray:
     """Atomic numbers (sorted by element) for ``z`` copies of the *reduced* formula."""
     comp = as_composition(formula)
     reduced, _ = comp.get_reduced_composition_and_factor()
+    check_cell_size(reduced.formula.replace(" ", ""), int(round(reduced.num_atoms)), z)
     numbers: list[int] = []
     for el, amount in sorted(reduced.items(), key=lambda kv: kv[0].Z):
         count = int(round(amount))
@@ -78,8 +192,6 @@ def atomic_numbers_for(formula: str | Composition, z: int = 1) -> np.ndarray:
 
 
 def composition_from_numbers(atomic_numbers: np.ndarray) -> Composition:
-    from pymatgen.core import Composition, Element
-
     counts: dict[str, int] = {}
     for z in np.asarray(atomic_numbers).tolist():
         sym = Element.from_Z(int(z)).symbol
@@ -119,7 +231,8 @@ def cdvae_pauling_test(ox_states: tuple[int, ...], electronegs: list[float | Non
 
 
 def _combinations(ox_lists: list[np.ndarray], start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of ``itertools.product(*ox_lists)`` as an int array [rows, n_elements]."""
+    """Rows ``start:stop`` of ``itertools.product(*ox_lists)`` as an int array [rows,
+    n_elements]."""
     rem = np.arange(start, stop, dtype=np.int64)
     out = np.empty((stop - start, len(ox_lists)), dtype=np.int64)
     for j in range(len(ox_lists) - 1, -1, -1):  # the last element varies fastest, as in product
@@ -151,8 +264,6 @@ def _smact_valid_cached(symbols: tuple[str, ...], counts: tuple[int, ...]) -> bo
     Oxidation states are SMACT's ``smact14`` list: the default of the SMACT 2.x releases
     CDVAE/DiffCSP used (SMACT 4 changed ``Element.oxidation_states`` to the ICSD-24 list).
     """
-    import smact
-
     if len(set(symbols)) == 1:
         return True
     if all(s in smact.metals for s in symbols):  # alloys count as valid (CDVAE include_alloys)

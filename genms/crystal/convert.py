@@ -4,8 +4,6 @@
 ASE ``Atoms``, a structure dict (``Structure.as_dict()`` or ``{lattice, frac_coords,
 atomic_numbers}``) or the path of a CIF / POSCAR / CONTCAR / other file pymatgen or ASE reads —
 and every function that accepts a structure goes through it.
-
-pymatgen and ASE are imported lazily so that importing the crystal core stays cheap.
 """
 
 from __future__ import annotations
@@ -13,15 +11,16 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import ase.io
 import numpy as np
+from ase import Atoms
+from pymatgen.core import IStructure, Lattice, Structure
+from pymatgen.io.cif import CifParser, CifWriter
+from pymatgen.io.vasp import Poscar
 
 from genms.crystal.structure import Crystal
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ase import Atoms
-    from pymatgen.core import Structure
 
 
 class StructureReadError(ValueError):
@@ -33,8 +32,6 @@ class CIFParseError(StructureReadError):
 
 
 def to_pymatgen(crystal: Crystal) -> Structure:
-    from pymatgen.core import Lattice, Structure
-
     return Structure(
         Lattice(crystal.lattice),
         [int(z) for z in crystal.atomic_numbers],
@@ -56,8 +53,6 @@ def from_pymatgen(structure: Structure, properties: dict | None = None) -> Cryst
 
 def from_cif(text: str, properties: dict | None = None, primitive: bool = False) -> Crystal:
     """Parse CIF text (first block). Raises :class:`CIFParseError` on any parse failure."""
-    from pymatgen.io.cif import CifParser
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -75,14 +70,10 @@ def from_cif(text: str, properties: dict | None = None, primitive: bool = False)
 
 def to_cif(crystal: Crystal, symprec: float | None = None) -> str:
     """CIF text (P1 unless ``symprec`` is given, then symmetrised)."""
-    from pymatgen.io.cif import CifWriter
-
     return str(CifWriter(to_pymatgen(crystal), symprec=symprec))
 
 
 def to_ase(crystal: Crystal) -> Atoms:
-    from ase import Atoms
-
     return Atoms(
         numbers=crystal.atomic_numbers,
         scaled_positions=crystal.frac_coords,
@@ -117,7 +108,9 @@ STRUCTURE_SUFFIXES = (".cif", ".mcif", ".vasp", ".poscar")
 def is_structure_file(path: str | os.PathLike) -> bool:
     """A CIF, or a VASP POSCAR/CONTCAR (by name or by a ``.vasp``/``.poscar`` suffix)."""
     p = Path(path)
-    return p.suffix.lower() in STRUCTURE_SUFFIXES or any(p.name.upper().startswith(n) for n in VASP_NAMES)
+    return p.suffix.lower() in STRUCTURE_SUFFIXES or any(
+        p.name.upper().startswith(n) for n in VASP_NAMES
+    )
 
 
 def read_structure(path: str | os.PathLike) -> Crystal:
@@ -132,14 +125,13 @@ def read_structure(path: str | os.PathLike) -> Crystal:
         except CIFParseError as exc:
             raise CIFParseError(f"{p}: {exc}") from None
     errors = []
+    vasp = p.suffix.lower() in (".vasp", ".poscar") or any(
+        p.name.upper().startswith(n) for n in VASP_NAMES
+    )
     try:
-        from pymatgen.core import Structure
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if p.suffix.lower() in (".vasp", ".poscar") or any(p.name.upper().startswith(n) for n in VASP_NAMES):
-                from pymatgen.io.vasp import Poscar
-
+            if vasp:
                 structure = Poscar.from_file(str(p), check_for_potcar=False).structure
             else:
                 structure = Structure.from_file(str(p))
@@ -147,40 +139,39 @@ def read_structure(path: str | os.PathLike) -> Crystal:
     except Exception as exc:  # pymatgen raises many exception types for unreadable files
         errors.append(f"pymatgen: {type(exc).__name__}: {exc}")
     try:
-        import ase.io
-
         return from_ase(ase.io.read(str(p)))
     except Exception as exc:  # ASE too
         errors.append(f"ASE: {type(exc).__name__}: {exc}")
-    raise StructureReadError(f"{p}: not a structure file pymatgen or ASE can read ({'; '.join(errors)})")
+    raise StructureReadError(
+        f"{p}: not a structure file pymatgen or ASE can read ({'; '.join(errors)})"
+    )
 
 
 def to_crystal(x: Any) -> Crystal:
-    """A :class:`Crystal` from a Crystal, pymatgen ``Structure``, ASE ``Atoms``, structure dict or file path."""
+    """A :class:`Crystal` from a Crystal, pymatgen ``Structure``, ASE ``Atoms``, structure dict
+    or file path."""
     if isinstance(x, Crystal):
         return x
     if isinstance(x, (str, os.PathLike)):
         return read_structure(x)
     if isinstance(x, dict):
         if "sites" in x and "lattice" in x:  # Structure.as_dict()
-            from pymatgen.core import Structure
-
             return from_pymatgen(Structure.from_dict(x))
         if {"lattice", "frac_coords", "atomic_numbers"} <= set(x):
-            return Crystal(np.asarray(x["frac_coords"], np.float64).reshape(-1, 3),
-                           np.asarray(x["atomic_numbers"], np.int64), np.asarray(x["lattice"], np.float64))
-        raise StructureReadError("a structure dict needs Structure.as_dict()'s keys or lattice, frac_coords "
-                                 "and atomic_numbers")
-    module = type(x).__module__
-    if module.startswith("pymatgen"):
-        from pymatgen.core import IStructure
-
-        if isinstance(x, IStructure):
-            return from_pymatgen(x)
-    if module.startswith("ase"):
-        from ase import Atoms
-
-        if isinstance(x, Atoms):
-            return from_ase(x)
-    raise StructureReadError(f"cannot read a structure from a {type(x).__name__}: give a Crystal, a pymatgen "
-                             "Structure, ASE Atoms, a structure dict or a CIF/POSCAR path")
+            return Crystal(
+                np.asarray(x["frac_coords"], np.float64).reshape(-1, 3),
+                np.asarray(x["atomic_numbers"], np.int64),
+                np.asarray(x["lattice"], np.float64),
+            )
+        raise StructureReadError(
+            "a structure dict needs Structure.as_dict()'s keys or lattice, frac_coords "
+            "and atomic_numbers"
+        )
+    if isinstance(x, IStructure):
+        return from_pymatgen(x)
+    if isinstance(x, Atoms):
+        return from_ase(x)
+    raise StructureReadError(
+        f"cannot read a structure from a {type(x).__name__}: give a Crystal, a pymatgen "
+        "Structure, ASE Atoms, a structure dict or a CIF/POSCAR path"
+    )

@@ -34,7 +34,8 @@ def min_distance(crystal: Crystal, search_cutoff: float | None = None) -> float:
         list(itertools.product(*(range(-k, k + 1) for k in n))), dtype=np.float64
     )  # [S, 3]
     frac = crystal.frac_coords
-    diff = frac[:, None, None, :] - frac[None, :, None, :] + shifts[None, None, :, :]  # [n, n, S, 3]
+    # [n, n, S, 3]
+    diff = frac[:, None, None, :] - frac[None, :, None, :] + shifts[None, None, :, :]
     dist = np.linalg.norm(diff @ lattice, axis=-1)
     zero_shift = np.all(shifts == 0, axis=1)
     eye = np.eye(crystal.n_atoms, dtype=bool)

@@ -119,8 +119,12 @@ class Crystal:
         properties: dict | None = None,
     ) -> Crystal:
         """Build from the compact representation (lengths in Å, angles in degrees)."""
-        return cls(frac_coords, atomic_numbers, lattice_from_params(lattice_params), properties or {})
+        return cls(
+            frac_coords, atomic_numbers, lattice_from_params(lattice_params), properties or {}
+        )
 
     def compact(self) -> np.ndarray:
         """The paper's A x 4 tensor: fractional x, y, z and the raw atomic number."""
-        return np.concatenate([self.frac_coords, self.atomic_numbers[:, None].astype(np.float64)], 1)
+        return np.concatenate(
+            [self.frac_coords, self.atomic_numbers[:, None].astype(np.float64)], 1
+        )

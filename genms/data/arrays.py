@@ -13,8 +13,6 @@ The file is small enough to carry to the GPU machine (MP-20-sized sets are a few
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from genms.crystal.structure import Crystal, lattice_to_params
+from genms.io import atomic_path
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,11 @@ class CrystalArrays:
 
     @classmethod
     def from_crystals(
-        cls, crystals: Iterable[Crystal], ids: Sequence[str], target_names: Sequence[str] = (), meta: dict | None = None
+        cls,
+        crystals: Iterable[Crystal],
+        ids: Sequence[str],
+        target_names: Sequence[str] = (),
+        meta: dict | None = None,
     ) -> CrystalArrays:
         crystals = list(crystals)
         n_atoms = np.array([c.n_atoms for c in crystals], np.int32)
@@ -91,12 +94,18 @@ class CrystalArrays:
             if crystals
             else np.zeros(0, np.uint8)
         )
-        lattice = np.stack([c.lattice for c in crystals]).astype(np.float32) if crystals else np.zeros((0, 3, 3), np.float32)
+        lattice = (
+            np.stack([c.lattice for c in crystals]).astype(np.float32)
+            if crystals
+            else np.zeros((0, 3, 3), np.float32)
+        )
         targets = {
             name: np.array([c.properties.get(name, np.nan) for c in crystals], np.float64)
             for name in target_names
         }
-        return cls(frac, numbers, lattice, n_atoms, np.asarray(list(ids), dtype=str), targets, meta or {})
+        return cls(
+            frac, numbers, lattice, n_atoms, np.asarray(list(ids), dtype=str), targets, meta or {}
+        )
 
     @classmethod
     def concatenate(cls, parts: Sequence[CrystalArrays], meta: dict | None = None) -> CrystalArrays:
@@ -115,9 +124,8 @@ class CrystalArrays:
         )
 
     def save(self, path: str | Path) -> Path:
-        """Atomic write: a temporary file in the same folder, then ``os.replace``."""
+        """Atomic write (:func:`genms.io.atomic_path`)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {
             "frac_coords": self.frac_coords,
             "atomic_numbers": self.atomic_numbers,
@@ -128,15 +136,8 @@ class CrystalArrays:
         }
         for k, v in self.targets.items():
             arrays[f"target__{k}"] = v
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
         return path
 
     @classmethod

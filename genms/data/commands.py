@@ -1,4 +1,5 @@
-"""Runners of ``genms data prepare|download|union`` (``genms.cli`` calls them with the composed config).
+"""Runners of ``genms data prepare|download|union`` (``genms.cli`` calls them with the composed
+config).
 
 Library errors (absent sources, a bad config value, a failed download) end the command with a
 one-line message that names the fix, never a traceback.
@@ -10,9 +11,12 @@ import logging
 import sys
 import time
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
 
 from genms.configs import ConfigError, to_dataclass
+from genms.console import exit_with
 from genms.data.config import DataConfig
 from genms.data.download import DownloadError, download_dataset
 from genms.data.prepare import PrepareContext, SplitResult, prepare_all, prepare_dataset
@@ -37,7 +41,7 @@ def _context(cfg: DictConfig) -> PrepareContext:
 def _dataset(cfg: DictConfig, command: str, choices) -> str:
     name = cfg.get("dataset")
     if not name:
-        raise SystemExit(f"genms data {command}: name a dataset: {', '.join(choices)} or 'all'")
+        exit_with(f"genms data {command}: name a dataset: {', '.join(choices)} or 'all'")
     return str(name)
 
 
@@ -52,14 +56,19 @@ def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: flo
     from rich.console import Console
 
     console = Console(width=None if sys.stdout.isatty() else 160)
-    rows = [{"dataset": r.dataset, "split": r.split, "status": r.status, "report": r.report} for r in results]
+    rows = [
+        {"dataset": r.dataset, "split": r.split, "status": r.status, "report": r.report}
+        for r in results
+    ]
     if results:
         console.print(render_split_table(rows))
     for r in results:
         if r.dataset == "mp_cgcnn" and r.split == "train" and "before_split" in r.meta:
             pre = r.meta["before_split"]
-            console.print(f"mp_cgcnn before the 80/10/10 split: {pre['rows']} rows, {pre['kept']} kept, "
-                          f"skipped {pre['skipped']}; split sizes {r.meta.get('split_sizes')}")
+            console.print(
+                f"mp_cgcnn before the 80/10/10 split: {pre['rows']} rows, {pre['kept']} kept, "
+                f"skipped {pre['skipped']}; split sizes {r.meta.get('split_sizes')}"
+            )
         if r.dataset == "mp_union" and r.split == "train" and "union" in r.meta:
             console.print(render_union_table(r.meta["union"]))
             u = r.meta["union"]
@@ -87,32 +96,27 @@ def prepare(cfg: DictConfig) -> list[dict]:
         else:
             results, unavailable = prepare_dataset(name, ctx), {}
     except (DataSourceError, ConfigError) as exc:
-        raise SystemExit(f"genms data prepare: {exc}") from None
+        exit_with(f"genms data prepare: {exc}")
     _print(results, unavailable, time.perf_counter() - start, ctx.cache_dir)
     if not results:
-        raise SystemExit("genms data prepare: no dataset could be prepared (see above)")
+        exit_with("genms data prepare: no dataset could be prepared (see above)")
     return [{"dataset": r.dataset, "split": r.split, "path": str(r.path), "status": r.status,
              "report": r.report} for r in results]
 
 
 def union(cfg: DictConfig) -> list[dict]:
     """``genms data union``: ``genms data prepare mp_union``."""
-    from omegaconf import OmegaConf
-
     cfg = OmegaConf.merge(cfg, {"dataset": "mp_union"})
     return prepare(cfg)
 
 
 def download(cfg: DictConfig) -> list[dict]:
     """``genms data download <dataset|all>``: fetch upstream CSVs, verify their git blob SHAs."""
-    from rich.console import Console
-    from rich.table import Table
-
     name = _dataset(cfg, "download", DOWNLOADABLE)
     try:
         data = to_dataclass(DataConfig, cfg.get("data"))
     except ConfigError as exc:
-        raise SystemExit(f"genms data download: {exc}") from None
+        exit_with(f"genms data download: {exc}")
     data_dir, _ = _paths(cfg)
     explicit = data_dir and data_dir != "auto"
     dest = resolve_data_dir(data_dir) if explicit else user_cache_dir() / "data"
@@ -123,7 +127,7 @@ def download(cfg: DictConfig) -> list[dict]:
             out += download_dataset(n, dest, data_roots(data_dir), data.download_base_url,
                                     data.download_timeout_s, progress=data.progress)
     except DownloadError as exc:
-        raise SystemExit(f"genms data download: {exc}") from None
+        exit_with(f"genms data download: {exc}")
     table = Table(title="genms data download")
     for col in ("file", "status", "path"):
         table.add_column(col)

@@ -11,10 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from genms.configs import ranged
 from genms.paths import user_cache_dir
 
 #: Where ``genms data download`` fetches from (the URL path appended is ``<repo>/<commit>/<file>``).
 UPSTREAM_BASE_URL = "https://raw.githubusercontent.com"
+
+
+class DataNotPreparedError(FileNotFoundError):
+    """The prepared file is missing: the message gives the command that builds it."""
 
 
 @dataclass(frozen=True)
@@ -47,17 +52,17 @@ class DataConfig:
 
     niggli: bool = True
     canonical_orientation: bool = True
-    max_atoms: int | None = None
-    workers: int = 2
-    chunksize: int = 64
+    max_atoms: int | None = ranged(None, 1, 1000)
+    workers: int = ranged(2, 0, 1024)
+    chunksize: int = ranged(64, 1, 1_000_000)
     progress: bool = True
     cif_dir: str | None = None
     download_base_url: str = UPSTREAM_BASE_URL
-    download_timeout_s: float = 60.0
-    cgcnn_seed: int = 0
-    cgcnn_min_formation_energy: float = -5.0
-    union_symprec: float = 0.1
-    union_match_timeout_s: float = 10.0
+    download_timeout_s: float = ranged(60.0, 0, 86_400, lo_open=True)
+    cgcnn_seed: int = ranged(0, 0, 2**32 - 1)
+    cgcnn_min_formation_energy: float = ranged(-5.0, -100, 100)
+    union_symprec: float = ranged(0.1, 0, 10, lo_open=True)
+    union_match_timeout_s: float = ranged(10.0, 0, 86_400, lo_open=True)
     parse_cache_dir: str = "auto"
     force: bool = False
 

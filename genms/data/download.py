@@ -4,8 +4,8 @@ Each file is fetched from ``{base_url}/{repo}/{commit}/{path}`` (``base_url`` de
 raw.githubusercontent.com; ``data.download_base_url`` points it at a mirror), written to a
 temporary file beside its destination, checked against the git blob SHA of the upstream
 file (``sha1(b"blob <size>\\0" + content)``, what ``git hash-object`` prints) and only then
-moved into place with ``os.replace``. A file already present (in any data root) with the
-right SHA is not fetched again.
+moved into place with ``os.replace`` (:func:`genms.io.atomic_path`). A file already present (in
+any data root) with the right SHA is not fetched again.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import hashlib
 import http.client
 import ipaddress
 import logging
-import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from tqdm import tqdm
+
+from genms.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -104,45 +106,43 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def fetch(url: str, dest: Path, expected_sha: str, timeout: float = 60.0, progress: bool = False) -> Path:
+def fetch(
+    url: str, dest: Path, expected_sha: str, timeout: float = 60.0, progress: bool = False
+) -> Path:
     """Download ``url`` to ``dest`` atomically, after checking its git blob SHA."""
-    from tqdm import tqdm
-
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    except OSError as exc:
-        raise DownloadError(
-            f"cannot write to {dest.parent} ({exc}); choose a writable folder with paths.data_dir=/path"
-        ) from exc
     # A loopback mirror (tests, local caches) is reached directly, never through a proxy.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({})) if _is_loopback(url) \
         else urllib.request.build_opener()
     try:
-        with os.fdopen(fd, "wb") as fh:
-            with opener.open(url, timeout=timeout) as resp:
+        with atomic_path(dest) as tmp:
+            with open(tmp, "wb") as fh, opener.open(url, timeout=timeout) as resp:
                 total = int(resp.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
+                with tqdm(
+                    total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress
+                ) as bar:
                     for block in iter(lambda: resp.read(1 << 20), b""):
                         fh.write(block)
                         bar.update(len(block))
-        actual = git_blob_sha(tmp)
-        if not sha_matches(actual, expected_sha):
-            raise DownloadError(
-                f"{url}: git blob SHA {actual} does not match the expected {expected_sha}; "
-                "the file was not saved (wrong commit, a changed mirror or a corrupted transfer)"
-            )
-        os.replace(tmp, dest)
+            actual = git_blob_sha(tmp)
+            if not sha_matches(actual, expected_sha):
+                raise DownloadError(
+                    f"{url}: git blob SHA {actual} does not match the expected {expected_sha}; "
+                    "the file was not saved (wrong commit, a changed mirror or a corrupted "
+                    "transfer)"
+                )
     except urllib.error.HTTPError as exc:
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(
-            f"cannot fetch {url} ({reason}); check the network, or set data.download_base_url to a mirror"
+            f"cannot fetch {url} ({reason}); check the network, or set data.download_base_url to a "
+            "mirror"
         ) from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except OSError as exc:  # the folder cannot be created or written
+        raise DownloadError(
+            f"cannot write to {dest.parent} ({exc}); choose a writable folder with "
+            "paths.data_dir=/path"
+        ) from exc
     return dest
 
 
@@ -156,12 +156,20 @@ def download_dataset(name: str, dest_root: Path, search_roots: list[Path], base_
     files = [f for f in manifest if f.dataset == name]
     if not files:
         known = sorted({f.dataset for f in manifest})
-        raise DownloadError(f"no upstream files for {name!r}; downloadable: {', '.join(known)} (or 'all')")
+        raise DownloadError(
+            f"no upstream files for {name!r}; downloadable: {', '.join(known)} (or 'all')"
+        )
     out = []
     for f in files:
-        present = next((r / f.relpath for r in [dest_root, *search_roots]
-                        if (r / f.relpath).is_file() and sha_matches(git_blob_sha(r / f.relpath), f.blob_sha)),
-                       None)
+        present = next(
+            (
+                r / f.relpath
+                for r in [dest_root, *search_roots]
+                if (r / f.relpath).is_file()
+                and sha_matches(git_blob_sha(r / f.relpath), f.blob_sha)
+            ),
+            None,
+        )
         if present is not None:
             out.append({"file": f.relpath, "status": "present", "path": str(present)})
             continue

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from genms.crystal.convert import CIFParseError, from_cif, niggli_reduce
 from genms.crystal.structure import Crystal, lattice_from_params, lattice_to_params, wrap_frac
 from genms.data.arrays import CrystalArrays
 from genms.data.sources import SourceTable
@@ -138,8 +140,6 @@ def parse_cif(text: str, niggli: bool = True, canonical_orientation: bool = True
     Reasons: ``cif_parse_error``, ``disordered``, ``nonpositive_cell``, ``truncated_cif``,
     ``absurd_cell``, ``reduction_failed``, ``overlapping_atoms`` (see ``report.REASONS``).
     """
-    from genms.crystal.convert import CIFParseError, from_cif, niggli_reduce
-
     if not text or not text.strip():
         return ("cif_parse_error", "empty CIF")
     problem = cell_parameter_problem(text)
@@ -185,8 +185,6 @@ def _parse_task(task: tuple[str, bool, bool]):
 def map_with_progress(fn: Callable, tasks: Iterable, total: int, workers: int, chunksize: int,
                       desc: str, progress: bool) -> Iterator:
     """``map(fn, tasks)`` in order, over ``workers`` spawned processes (0 or 1 task: in-process)."""
-    from tqdm import tqdm
-
     bar = tqdm(total=total, desc=desc, disable=not progress, mininterval=1.0, unit="row")
     try:
         if workers <= 0 or total <= 1:
@@ -221,7 +219,9 @@ class ParsedSource:
 
 
 def parse_key(source_sha: str, settings: dict) -> str:
-    payload = json.dumps({"v": PARSE_VERSION, "source": source_sha, "settings": settings}, sort_keys=True)
+    payload = json.dumps(
+        {"v": PARSE_VERSION, "source": source_sha, "settings": settings}, sort_keys=True
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -241,7 +241,9 @@ def parse_source(table: SourceTable, source_sha: str, settings: dict, cache_dir:
             log.warning("ignoring unreadable parse cache %s (%s)", path, exc)
     tasks = ((text, settings["niggli"], settings["canonical_orientation"]) for text in table.cifs)
     crystals, rows, failures = [], [], {}
-    results = map_with_progress(_parse_task, tasks, len(table), workers, chunksize, f"parse {table.name}", progress)
+    results = map_with_progress(
+        _parse_task, tasks, len(table), workers, chunksize, f"parse {table.name}", progress
+    )
     for row, result in enumerate(results):
         if result[0] == "ok":
             crystals.append(Crystal(result[1], result[2], result[3]))

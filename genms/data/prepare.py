@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from genms.data.arrays import CrystalArrays
-from genms.data.config import DataConfig, resolve_parse_cache_dir
+from genms.data.config import DataConfig, DataNotPreparedError, resolve_parse_cache_dir
 from genms.data.parse import PARSE_VERSION, ParsedSource, parse_source
 from genms.data.report import SkipReport
 from genms.data.sources import (
@@ -46,10 +46,6 @@ log = logging.getLogger(__name__)
 
 #: Version of the prepared-file contents; part of every fingerprint.
 FORMAT_VERSION = 2
-
-
-class DataNotPreparedError(FileNotFoundError):
-    """The prepared file is missing: the message gives the command that builds it."""
 
 
 def prepared_path(cache_dir: str | Path | None, dataset: str, split: str) -> Path:
@@ -136,9 +132,17 @@ class PrepareContext:
         return SplitResult(dataset, split, path, "built", arrays.meta)
 
 
-def select_rows(table: SourceTable, parsed: ParsedSource, rows, required: tuple[str, ...],
-                max_atoms: int, report: SkipReport, seen: set[str] | None = None,
-                exclude_ids: set[str] | None = None, exclude_reason: str = "val_test_id") -> list[int]:
+def select_rows(
+    table: SourceTable,
+    parsed: ParsedSource,
+    rows,
+    required: tuple[str, ...],
+    max_atoms: int,
+    report: SkipReport,
+    seen: set[str] | None = None,
+    exclude_ids: set[str] | None = None,
+    exclude_reason: str = "val_test_id",
+) -> list[int]:
     """The rows of ``rows`` that are kept, in order; every other row is counted in ``report``.
 
     The checks, in order: the row was read whole (``table.bad_rows``), the CIF parsed, its
@@ -231,7 +235,9 @@ def prepare_csv(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
     for split, path in files.items():
         src = source_entry(path)
         settings = _settings(ctx, spec)
-        fp = fingerprint({"dataset": spec.name, "split": split, "settings": settings, "sources": [src]})
+        fp = fingerprint(
+            {"dataset": spec.name, "split": split, "settings": settings, "sources": [src]}
+        )
         hit = ctx.cached(spec.name, split, fp)
         if hit:
             results.append(hit)
@@ -239,7 +245,9 @@ def prepare_csv(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
         table = read_csv_table(path, fmt, f"{spec.name}/{split}")
         parsed = ctx.parse(table, src["sha256"])
         report = SkipReport()
-        rows = select_rows(table, parsed, range(len(table)), fmt.required, settings["max_atoms"], report)
+        rows = select_rows(
+            table, parsed, range(len(table)), fmt.required, settings["max_atoms"], report
+        )
         report.check()
         meta = {"dataset": spec.name, "split": split, "fingerprint": fp, "settings": settings,
                 "sources": [src], "source_paths": [str(path)], "report": report.to_dict()}
@@ -252,10 +260,16 @@ def prepare_random_split(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitRe
     _, files = locate(spec, ctx.roots)
     path = next(iter(files.values()))
     src = source_entry(path)
-    settings = {**_settings(ctx, spec), "seed": ctx.cfg.cgcnn_seed, "fractions": list(CGCNN_FRACTIONS),
-                "min_formation_energy": ctx.cfg.cgcnn_min_formation_energy}
-    fps = {s: fingerprint({"dataset": spec.name, "split": s, "settings": settings, "sources": [src]})
-           for s in spec.split_names}
+    settings = {
+        **_settings(ctx, spec),
+        "seed": ctx.cfg.cgcnn_seed,
+        "fractions": list(CGCNN_FRACTIONS),
+        "min_formation_energy": ctx.cfg.cgcnn_min_formation_energy,
+    }
+    fps = {
+        s: fingerprint({"dataset": spec.name, "split": s, "settings": settings, "sources": [src]})
+        for s in spec.split_names
+    }
     hits = [ctx.cached(spec.name, s, fp) for s, fp in fps.items()]
     if all(hits):
         return hits  # type: ignore[return-value]
@@ -276,9 +290,17 @@ def prepare_random_split(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitRe
         report = SkipReport()
         rows = select_rows(table, parsed, split_rows, fmt.required, settings["max_atoms"], report)
         report.check()
-        meta = {"dataset": spec.name, "split": split, "fingerprint": fps[split], "settings": settings,
-                "sources": [src], "source_paths": [str(path)], "report": report.to_dict(),
-                "before_split": pre.to_dict(), "split_sizes": {k: int(len(v)) for k, v in splits.items()}}
+        meta = {
+            "dataset": spec.name,
+            "split": split,
+            "fingerprint": fps[split],
+            "settings": settings,
+            "sources": [src],
+            "source_paths": [str(path)],
+            "report": report.to_dict(),
+            "before_split": pre.to_dict(),
+            "split_sizes": {k: int(len(v)) for k, v in splits.items()},
+        }
         results.append(ctx.save(assemble(table, parsed, rows, meta), spec.name, split))
     return results
 
@@ -288,7 +310,9 @@ def prepare_cif_dir(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]
         raise DataSourceError("dataset 'cif_dir' needs a folder: add data.cif_dir=/path/to/cifs")
     folder = Path(ctx.cfg.cif_dir).expanduser().resolve()
     if not folder.is_dir():
-        raise DataSourceError(f"CIF folder {folder} does not exist; set data.cif_dir=/path/to/folder")
+        raise DataSourceError(
+            f"CIF folder {folder} does not exist; set data.cif_dir=/path/to/folder"
+        )
     src = {"folder": str(folder), "file": "*.cif", "sha256": folder_sha256(folder)}
     settings = _settings(ctx, spec)
     fp = fingerprint({"dataset": spec.name, "split": "all", "settings": settings, "sources": [src]})
@@ -313,7 +337,8 @@ def prepare_dataset(name: str, ctx: PrepareContext) -> list[SplitResult]:
         return prepare_random_split(spec, ctx)
     if spec.kind == "cif_dir":
         return prepare_cif_dir(spec, ctx)
-    from genms.data.union import prepare_union
+    # union.py imports this module; importing it here, when it is needed, keeps that one-way.
+    from genms.data.union import prepare_union  # noqa: PLC0415
 
     return prepare_union(spec, ctx)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from rich.table import Table
+
 #: Every reason a row can be skipped for, with the text shown to users.
 REASONS: dict[str, str] = {
     "cif_parse_error": "the CIF could not be parsed",
@@ -59,7 +61,8 @@ class SkipReport:
         """Every row is either kept or counted as skipped."""
         if self.kept + self.n_skipped != self.rows:
             raise AssertionError(
-                f"report does not add up: {self.rows} rows != {self.kept} kept + {self.n_skipped} skipped"
+                f"report does not add up: {self.rows} rows != {self.kept} kept + {self.n_skipped} "
+                "skipped"
             )
 
     def to_dict(self) -> dict:
@@ -72,7 +75,12 @@ class SkipReport:
 
     @classmethod
     def from_dict(cls, d: dict) -> SkipReport:
-        return cls(d.get("rows", 0), d.get("kept", 0), Counter(d.get("skipped", {})), dict(d.get("examples", {})))
+        return cls(
+            d.get("rows", 0),
+            d.get("kept", 0),
+            Counter(d.get("skipped", {})),
+            dict(d.get("examples", {})),
+        )
 
 
 def format_skipped(skipped: dict) -> str:
@@ -81,26 +89,34 @@ def format_skipped(skipped: dict) -> str:
 
 def render_split_table(rows: list[dict], title: str = "genms data prepare"):
     """rows: dicts with dataset, split, status, report (dict), path -> a rich Table."""
-    from rich.table import Table
-
     table = Table(title=title)
-    for col, justify in (("dataset", "left"), ("split", "left"), ("rows", "right"), ("kept", "right"),
-                         ("skipped", "right"), ("skipped by reason", "left"), ("status", "left")):
+    for col, justify in (
+        ("dataset", "left"),
+        ("split", "left"),
+        ("rows", "right"),
+        ("kept", "right"),
+        ("skipped", "right"),
+        ("skipped by reason", "left"),
+        ("status", "left"),
+    ):
         table.add_column(col, justify=justify)
     for r in rows:
         rep = r.get("report") or {}
         skipped = rep.get("skipped", {})
         table.add_row(
-            r["dataset"], r["split"], str(rep.get("rows", "")), str(rep.get("kept", "")),
-            str(sum(skipped.values())) if rep else "", format_skipped(skipped) if rep else "", r["status"],
+            r["dataset"],
+            r["split"],
+            str(rep.get("rows", "")),
+            str(rep.get("kept", "")),
+            str(sum(skipped.values())) if rep else "",
+            format_skipped(skipped) if rep else "",
+            r["status"],
         )
     return table
 
 
 def render_union_table(union_meta: dict):
     """The MP union's per-source counts (``meta["union"]``) -> a rich Table."""
-    from rich.table import Table
-
     table = Table(title="MP training union (train split) by source")
     cols = ("source", "rows", "kept", "skipped by reason")
     for c in cols:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from genms.paths import resolve_data_dir, user_cache_dir
 
@@ -57,14 +58,24 @@ FORMATS: dict[str, TableFormat] = {
     "mp_20": TableFormat("material_id", MP_TARGETS, ("formation_energy_per_atom",), formula_column="pretty_formula"),
     "perov_5": TableFormat(
         "material_id",
-        (("heat_ref", "heat_ref"), ("heat_all", "heat_all"), ("dir_gap", "dir_gap"), ("ind_gap", "ind_gap")),
+        (
+            ("heat_ref", "heat_ref"),
+            ("heat_all", "heat_all"),
+            ("dir_gap", "dir_gap"),
+            ("ind_gap", "ind_gap"),
+        ),
         ("heat_ref",),
         formula_column="formula",
     ),
-    "carbon_24": TableFormat("material_id", (("energy_per_atom", "energy_per_atom"),), ("energy_per_atom",)),
+    "carbon_24": TableFormat(
+        "material_id", (("energy_per_atom", "energy_per_atom"),), ("energy_per_atom",)
+    ),
     "mpts_52": TableFormat(
         "material_id",
-        (("formation_energy_per_atom", "formation_energy_per_atom"), ("e_above_hull", "energy_above_hull")),
+        (
+            ("formation_energy_per_atom", "formation_energy_per_atom"),
+            ("e_above_hull", "energy_above_hull"),
+        ),
         ("formation_energy_per_atom",),
     ),
     "mp_cgcnn": TableFormat(
@@ -103,8 +114,6 @@ class SourceTable:
 
 def read_csv_table(path: str | Path, fmt: TableFormat, name: str | None = None) -> SourceTable:
     """Read a CSV source; raises :class:`DataSourceError` naming the file when it is unusable."""
-    import pandas as pd
-
     path = Path(path)
     dtype = {fmt.id_column: str} if fmt.id_column else None
     try:
@@ -118,7 +127,8 @@ def read_csv_table(path: str | Path, fmt: TableFormat, name: str | None = None) 
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise DataSourceError(
-            f"{path} lacks column(s) {missing}; found {list(df.columns)}. Is it the right file for this dataset?"
+            f"{path} lacks column(s) {missing}; found {list(df.columns)}. Is it the right file for "
+            "this dataset?"
         )
     if fmt.id_column:
         ids = df[fmt.id_column].fillna("").astype(str).str.strip().to_numpy()
@@ -173,7 +183,9 @@ def read_cif_folder(folder: str | Path) -> SourceTable:
     """Every ``*.cif`` in ``folder`` (sorted by name); id = file stem; no targets."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise DataSourceError(f"CIF folder {folder} does not exist; set data.cif_dir=/path/to/folder")
+        raise DataSourceError(
+            f"CIF folder {folder} does not exist; set data.cif_dir=/path/to/folder"
+        )
     files = sorted(folder.glob("*.cif"))
     if not files:
         raise DataSourceError(f"no *.cif files in {folder}")
@@ -238,14 +250,41 @@ CGCNN_FRACTIONS = (0.8, 0.1, 0.1)
 
 DATASETS: dict[str, DatasetSpec] = {
     "mp_20": DatasetSpec(
-        "mp_20", "csv", 20, "MP-20 (CDVAE); the full download in mp_20/ or the partial copy in mp_20_partial/",
-        ("mp_20", "mp_20_partial"), CDVAE_SPLITS, "mp_20"),
-    "perov_5": DatasetSpec("perov_5", "csv", 5, "perovskites, 5 atoms per cell (CDVAE)",
-                           ("perov_5",), CDVAE_SPLITS, "perov_5"),
-    "carbon_24": DatasetSpec("carbon_24", "csv", 24, "carbon polymorphs, 6-24 atoms (CDVAE)",
-                             ("carbon_24",), CDVAE_SPLITS, "carbon_24"),
-    "mpts_52": DatasetSpec("mpts_52", "csv", 52, "MP time split, up to 52 atoms (DiffCSP)",
-                           ("mpts_52",), CDVAE_SPLITS, "mpts_52"),
+        "mp_20",
+        "csv",
+        20,
+        "MP-20 (CDVAE); the full download in mp_20/ or the partial copy in mp_20_partial/",
+        ("mp_20", "mp_20_partial"),
+        CDVAE_SPLITS,
+        "mp_20",
+    ),
+    "perov_5": DatasetSpec(
+        "perov_5",
+        "csv",
+        5,
+        "perovskites, 5 atoms per cell (CDVAE)",
+        ("perov_5",),
+        CDVAE_SPLITS,
+        "perov_5",
+    ),
+    "carbon_24": DatasetSpec(
+        "carbon_24",
+        "csv",
+        24,
+        "carbon polymorphs, 6-24 atoms (CDVAE)",
+        ("carbon_24",),
+        CDVAE_SPLITS,
+        "carbon_24",
+    ),
+    "mpts_52": DatasetSpec(
+        "mpts_52",
+        "csv",
+        52,
+        "MP time split, up to 52 atoms (DiffCSP)",
+        ("mpts_52",),
+        CDVAE_SPLITS,
+        "mpts_52",
+    ),
     "mp_cgcnn": DatasetSpec(
         "mp_cgcnn", "random_split", 200, "36,737 MP structures with DFT formation energies (CGCNN)",
         ("mp_cgcnn_36k",), (("train", "data.csv"), ("val", "data.csv"), ("test", "data.csv")), "mp_cgcnn"),

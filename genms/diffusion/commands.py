@@ -16,13 +16,16 @@ import logging
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from genms.configs import to_dataclass
+from genms.configs import ranged, to_dataclass
+from genms.console import exit_with
 from genms.diffusion.config import DiffusionConfig, DiffusionDataConfig, SamplerConfig
+from genms.io import append_json_line
 from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
 from genms.paths import REPO_ROOT
 
@@ -52,10 +55,6 @@ def model_config(node) -> AnyDenoiserConfig:
     return denoiser_config(OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node)
 
 
-def diffusion_config(node) -> DiffusionConfig:
-    cfg = to_dataclass(DiffusionConfig, node)
-    return DiffusionConfig(**{**cfg.__dict__, "train_buckets": tuple(cfg.train_buckets),
-                              "train_bucket_fraction": tuple(cfg.train_bucket_fraction)})
 
 
 def build_task(cfg: DictConfig):
@@ -67,7 +66,7 @@ def build_task(cfg: DictConfig):
     csv = lambda p: str(repo_path(p)) if p else None  # noqa: E731 - repo-relative fixture paths
     train = load_split(data.dataset, data.train_split, cache_dir, csv(data.csv_train), data.train_limit)
     val = load_split(data.dataset, data.val_split, cache_dir, csv(data.csv_val), data.val_limit)
-    return DiffusionTask(model_config(cfg.model), diffusion_config(cfg.diffusion), train, val,
+    return DiffusionTask(model_config(cfg.model), to_dataclass(DiffusionConfig, cfg.diffusion), train, val,
                          data.z_prior_min_count)
 
 
@@ -139,8 +138,7 @@ def train(cfg: DictConfig) -> dict:
         val_match = validation_match(cfg, task, result.ema_params if train_cfg.ema_decay else result.params)
         record = {"step": result.step, "samples_seen": seen, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   "train_loss": result.last_metrics.get("train/loss"), **val_match}
-        with open(Path(result.run_dir) / "val_curve.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        append_json_line(Path(result.run_dir) / "val_curve.jsonl", record)
         log.info("val match (k=1, %d cells): %s", int(cfg.val_match.n),
                  " ".join(f"{k}={v}" for k, v in val_match.items() if k.startswith("match_rate")))
     if export_to and (export_to / "bundle.json").is_file():
@@ -227,6 +225,14 @@ def sampler_config(node) -> SamplerConfig:
     return SamplerConfig(**{**cfg.__dict__, "buckets": tuple(cfg.buckets)})
 
 
+@dataclass(frozen=True)
+class SampleOptions:
+    """The numeric top-level options of ``genms sample`` (conf/sample.yaml), checked by the CLI."""
+
+    n: int = ranged(4, 1, 10_000)
+    seed: int = ranged(0, 0, 2**32 - 1)
+
+
 def sample(cfg: DictConfig) -> list[str]:
     """``genms sample <formulae...>``: write ``n`` CIFs per formula to ``out_dir``."""
     import jax
@@ -238,20 +244,27 @@ def sample(cfg: DictConfig) -> list[str]:
 
     formulae = list(cfg.formulae or [])
     if not formulae:
-        raise SystemExit("genms sample: give at least one formula, e.g. `genms sample SrTiO3 NaCl n=4`")
+        exit_with("genms sample: give at least one formula, e.g. `genms sample SrTiO3 NaCl n=4`")
     for f in formulae:
         try:
             parse_formula(f)
         except FormulaError as exc:
-            raise SystemExit(f"genms sample: {exc}") from None
+            exit_with(f"genms sample: {exc}")
     z = cfg.get("formula_units")
     if z is not None and not isinstance(z, int):
-        z = list(OmegaConf.to_container(z)) if OmegaConf.is_list(z) else int(z)
+        values = list(OmegaConf.to_container(z)) if OmegaConf.is_list(z) else [z]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            exit_with(f"genms sample: formula_units={z} must be a positive integer, a list of "
+                      "them (one per formula) or null")
+        z = values if OmegaConf.is_list(z) else values[0]
     scfg = sampler_config(cfg.sampler)
+    from genms.search.api import select_device
+
+    select_device("auto", cfg.get("compilation_cache", "auto"))  # a second run reuses the compiled sampler
     try:
         sampler = load_sampler(scfg.bundle, scfg)
     except FileNotFoundError as exc:
-        raise SystemExit(f"genms sample: {exc}") from None
+        exit_with(f"genms sample: {exc}")
     n = int(cfg.n)
     t0 = time.time()
     from genms.progress import TextProgress, listening
@@ -260,7 +273,7 @@ def sample(cfg: DictConfig) -> list[str]:
         with listening(TextProgress(prefix="genms sample: ")):  # compile and per-batch progress, with an ETA
             groups = sampler.sample(formulae, n, jax.random.key(int(cfg.seed)), z)
     except ValueError as exc:
-        raise SystemExit(f"genms sample: {exc}") from None
+        exit_with(f"genms sample: {exc}")
     seconds = time.time() - t0
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

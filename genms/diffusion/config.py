@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from genms.configs import ranged
 from genms.diffusion.schedules import ScheduleConfig
 
 
@@ -50,6 +51,9 @@ class DiffusionConfig:
     train_bucket_fraction: tuple[float, ...] = ()  # share of each bucket's batches drawn per epoch (() = all)
 
     def __post_init__(self) -> None:
+        # YAML and bundle JSON give lists; the config is frozen and hashable with tuples.
+        object.__setattr__(self, "train_buckets", tuple(int(b) for b in self.train_buckets))
+        object.__setattr__(self, "train_bucket_fraction", tuple(float(f) for f in self.train_bucket_fraction))
         if self.process not in PROCESSES:
             raise ValueError(f"diffusion.process must be one of {PROCESSES}, got {self.process!r}")
         if self.integrator not in ("euler", "heun"):
@@ -91,14 +95,14 @@ class SamplerConfig:
     """Inference settings; ``None`` fields fall back to the values stored in the bundle."""
 
     bundle: str | None = None  # None = the shipped model in genms/assets/models/denoiser
-    steps: int | None = None
-    gamma: float | None = None
+    steps: int | None = ranged(None, 1, 10_000)
+    gamma: float | None = ranged(None, 0, 1)
     integrator: str | None = None  # flow bundles: euler | heun
-    anneal_coords: float | None = None  # flow bundles: velocity scale slope s in 1 + s·t
-    anneal_lattice: float | None = None
+    anneal_coords: float | None = ranged(None, 0, 100)  # flow bundles: velocity scale slope s in 1 + s·t
+    anneal_lattice: float | None = ranged(None, 0, 100)
     compute_dtype: str = "auto"
     buckets: tuple[int, ...] = (4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 52, 64)
-    max_batch: int = 4096  # crystals per compiled batch at the smallest bucket
-    tokens_per_batch: int = 65536  # caps the batch of larger buckets: batch × (atoms + 1)
-    pairs_per_batch: int = 262144  # periodic models: caps batch × atoms² (pair tensors; memory)
-    min_batch: int = 8
+    max_batch: int = ranged(4096, 1, 1 << 20)  # crystals per compiled batch at the smallest bucket
+    tokens_per_batch: int = ranged(65536, 1, 1 << 30)  # caps the batch of larger buckets: batch × (atoms + 1)
+    pairs_per_batch: int = ranged(262144, 1, 1 << 32)  # periodic models: caps batch × atoms² (pair tensors; memory)
+    min_batch: int = ranged(8, 1, 1 << 16)

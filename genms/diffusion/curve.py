@@ -1,4 +1,4 @@
-"""The learning curve of a π_lo model trained over several runs (chunks and sessions).
+"""The learning curve of a π_lo model trained over several runs (chunks of one run, or warm-started runs).
 
 Every training run with ``val_match.n > 0`` appends one record per chunk to
 ``<run_dir>/val_curve.jsonl`` (step, cumulative samples seen, train loss, validation match
@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from genms.diffusion.csp_benchmark import write_result
+from genms.io import atomic_write_json
 
 
 def read_records(path: str | Path) -> list[dict]:
@@ -33,7 +33,7 @@ def merge_curve(curve_path: str | Path, new_files: list[str | Path], meta: dict 
             by_seen[int(r["samples_seen"])] = r
     curve["records"] = [by_seen[k] for k in sorted(by_seen)]
     curve.update(meta or {})
-    write_result(curve_path, curve)
+    atomic_write_json(curve_path, curve)
     return curve
 
 
@@ -51,7 +51,7 @@ def merge_loss(curve_path: str | Path, metrics_file: str | Path, samples_before:
     for w, losses in windows.items():
         points[samples_before + (w + 1) * every * batch_size] = sum(losses) / len(losses)
     curve["train_loss"] = [[k, points[k]] for k in sorted(points)]
-    write_result(curve_path, curve)
+    atomic_write_json(curve_path, curve)
     return curve
 
 

@@ -25,8 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from genms.crystal.batch import decode_atomic_number
-from genms.crystal.composition import atomic_numbers_for
+from genms.crystal.composition import atomic_numbers_for, check_cell_size
 from genms.crystal.structure import Crystal
+from genms.diffusion import flow
 from genms.diffusion.config import DiffusionConfig, SamplerConfig
 from genms.diffusion.formula_units import FormulaUnitPrior
 from genms.diffusion.lattice import LatticeNormaliser
@@ -37,9 +38,8 @@ from genms.diffusion.schedules import (
     predict_x0,
     time_grid,
 )
-from genms.diffusion import flow
 from genms.diffusion.task import atom_channels, build_denoiser, encode_z
-from genms.diffusion.torus import coord_channels, decode_frac, project_x0
+from genms.diffusion.torus import decode_frac, project_x0
 from genms.models import denoiser_v2
 from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
 from genms.progress import report
@@ -61,8 +61,6 @@ def configs_from_extras(extras: dict) -> tuple[AnyDenoiserConfig, DiffusionConfi
         raise ValueError("this bundle is not a genms diffusion model (bundle.json has no kind 'genms.diffusion')")
     diff = dict(extras["diffusion"])
     diff["schedule"] = ScheduleConfig(**diff["schedule"])
-    diff["train_buckets"] = tuple(diff.get("train_buckets", ()))
-    diff["train_bucket_fraction"] = tuple(diff.get("train_bucket_fraction", ()))
     return denoiser_config(dict(extras["model"])), DiffusionConfig(**diff)
 
 
@@ -307,6 +305,7 @@ class DiffusionSampler:
             else:
                 zs = self.z_prior.choose(unit, n_per_formula, rng)
             for z in zs:
+                check_cell_size(formula, len(unit), int(z))
                 cells.append(np.tile(unit, int(z)))
                 owner.append(i)
         crystals = self.sample_cells(cells, jax.random.fold_in(key, 1))

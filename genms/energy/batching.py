@@ -33,7 +33,10 @@ def dense_graph(species, mask, index, distance, weight) -> jraph.GraphsTuple:
     receivers = jnp.repeat(jnp.arange(b * n), k)
     n_atoms = mask.sum(axis=1)
     return jraph.GraphsTuple(
-        nodes={"species": species.reshape(-1).astype(jnp.int32), "mask": mask.reshape(-1).astype(jnp.float32)},
+        nodes={
+            "species": species.reshape(-1).astype(jnp.int32),
+            "mask": mask.reshape(-1).astype(jnp.float32),
+        },
         edges={"distance": distance.reshape(-1), "weight": weight.reshape(-1)},
         senders=senders.astype(jnp.int32),
         receivers=receivers.astype(jnp.int32),
@@ -43,7 +46,9 @@ def dense_graph(species, mask, index, distance, weight) -> jraph.GraphsTuple:
     )
 
 
-def node_budget(n_atoms: np.ndarray, batch_size: int, sigmas: float = 6.0, multiple: int = 256) -> int:
+def node_budget(
+    n_atoms: np.ndarray, batch_size: int, sigmas: float = 6.0, multiple: int = 256
+) -> int:
     """Nodes per batch: the mean load plus ``sigmas`` standard deviations, and at least the
     largest cell; a batch above it is practically never drawn (and is handled if it is)."""
     n_atoms = np.asarray(n_atoms, np.float64)
@@ -62,7 +67,9 @@ class FlatBatcher:
     shapes never change.
     """
 
-    def __init__(self, arrays: CrystalArrays, tables: NeighborTables, targets: np.ndarray, n_nodes: int):
+    def __init__(
+        self, arrays: CrystalArrays, tables: NeighborTables, targets: np.ndarray, n_nodes: int
+    ):
         self.arrays = arrays
         self.tables = tables
         self.targets = np.asarray(targets, np.float32)
@@ -82,7 +89,11 @@ class FlatBatcher:
         fits = np.cumsum(counts) <= self.n_nodes
         if not fits.all():
             self.n_dropped += int((~fits).sum())
-            log.warning("batch exceeds the node budget %d: %d crystals masked", self.n_nodes, int((~fits).sum()))
+            log.warning(
+                "batch exceeds the node budget %d: %d crystals masked",
+                self.n_nodes,
+                int((~fits).sum()),
+            )
         # later crystals that would overflow are dropped; keep a prefix that fits
         keep = indices[fits]
         counts = counts[fits]

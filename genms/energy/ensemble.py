@@ -10,11 +10,12 @@ predictor reports ``c * spread`` as ``std``. Scaling does not change how candida
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from genms.energy.predictor import load_predictor
+from genms.io import atomic_write_json
 
 ONE_SIGMA = 0.6826894921370859
 #: fewest held-out predictions the scale is fitted on
@@ -31,14 +32,15 @@ def fit_std_scale(err: np.ndarray, raw_std: np.ndarray) -> float:
     err, raw_std = np.asarray(err, np.float64), np.asarray(raw_std, np.float64)
     ok = np.isfinite(err) & np.isfinite(raw_std) & (raw_std > 0)
     if ok.sum() < MIN_CALIBRATION:
-        raise ValueError(f"need at least {MIN_CALIBRATION} held-out predictions with a positive spread to fit the scale")
+        raise ValueError(
+            f"need at least {MIN_CALIBRATION} held-out predictions with a positive spread to fit "
+            "the scale"
+        )
     return float(np.quantile(np.abs(err[ok]) / raw_std[ok], ONE_SIGMA))
 
 
 def calibrate_bundle(bundle: str | Path, arrays, target: str, split_name: str = "val") -> dict:
     """Fit the spread scale of the ensemble bundle at ``bundle`` on ``arrays`` and save it."""
-    from genms.energy.predictor import load_predictor
-
     bundle = Path(bundle)
     predictor = load_predictor(bundle)
     if predictor.extras.get("ensemble_size", 1) < 2:
@@ -53,8 +55,5 @@ def calibrate_bundle(bundle: str | Path, arrays, target: str, split_name: str = 
     meta = json.loads(meta_path.read_text())
     meta["std_scale"] = scale
     meta["std_calibration"] = info
-    fd, tmp = tempfile.mkstemp(dir=bundle, suffix=".json.tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(meta, fh, indent=2)
-    os.replace(tmp, meta_path)
+    atomic_write_json(meta_path, meta)
     return info

@@ -35,7 +35,29 @@ log = logging.getLogger(__name__)
 #: distance given to masked candidates (larger than any cutoff)
 FAR = 1.0e4
 #: atoms-per-cell buckets: a cell is padded up to the first bucket that holds it
-ATOM_BUCKETS = (2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256, 320, 400, 512)
+ATOM_BUCKETS = (
+    2,
+    4,
+    6,
+    8,
+    12,
+    16,
+    20,
+    24,
+    32,
+    40,
+    48,
+    64,
+    80,
+    96,
+    128,
+    160,
+    200,
+    256,
+    320,
+    400,
+    512,
+)
 
 
 def atoms_bucket(n: int) -> int:
@@ -94,7 +116,9 @@ def build_neighbors(frac, lattice, mask, *, r: int, k: int, cutoff: float, taper
     vec = c[:, :, :, None, :] + t[:, None, None, :, :]  # [B, i, j, S, 3]
     d2 = jnp.sum(vec * vec, axis=-1)
     valid = mask[:, :, None, None] & mask[:, None, :, None]
-    self_image = jnp.eye(n, dtype=bool)[None, :, :, None] & (jnp.arange(s) == 0)[None, None, None, :]
+    self_image = (
+        jnp.eye(n, dtype=bool)[None, :, :, None] & (jnp.arange(s) == 0)[None, None, None, :]
+    )
     valid = valid & ~self_image
     d2 = jnp.where(valid, d2, FAR * FAR).reshape(b, n, n * s)
     kk = k + 1
@@ -189,7 +213,9 @@ def dense_cells(frac, numbers, lattice, n_atoms, offsets, rows, n_pad: int, b_pa
     return f, z, m, lat, slot, pos, src
 
 
-def cell_buckets(n_atoms: np.ndarray, lattice: np.ndarray, cutoff: float) -> dict[tuple[int, int], np.ndarray]:
+def cell_buckets(
+    n_atoms: np.ndarray, lattice: np.ndarray, cutoff: float
+) -> dict[tuple[int, int], np.ndarray]:
     """Group crystals by (padded atoms, shift range): each group compiles once."""
     nb = np.array([atoms_bucket(int(n)) for n in n_atoms], np.int64)
     rr = shift_range(lattice, cutoff) if len(n_atoms) else np.zeros(0, np.int64)
@@ -220,9 +246,18 @@ def neighbor_tables(arrays, cutoff: float, k: int, taper: float, max_candidates:
         for start in range(0, len(rows), chunk):
             sel = rows[start : start + chunk]
             f, _, m, lat, slot, pos, src = dense_cells(
-                arrays.frac_coords, arrays.atomic_numbers, arrays.lattice, arrays.n_atoms, offsets, sel, n_pad, b_pad
+                arrays.frac_coords,
+                arrays.atomic_numbers,
+                arrays.lattice,
+                arrays.n_atoms,
+                offsets,
+                sel,
+                n_pad,
+                b_pad,
             )
-            idx, d, w = build_neighbors(f, lat, m, r=int(r), k=k, cutoff=float(cutoff), taper=float(taper))
+            idx, d, w = build_neighbors(
+                f, lat, m, r=int(r), k=k, cutoff=float(cutoff), taper=float(taper)
+            )
             idx, d, w = np.asarray(idx), np.asarray(d), np.asarray(w)
             index[src] = idx[slot, pos]
             dist[src] = d[slot, pos]

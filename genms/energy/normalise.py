@@ -54,11 +54,15 @@ class Normalisers:
         )
 
 
-def fit_normalisers(numbers: np.ndarray, n_atoms: np.ndarray, targets: np.ndarray, ridge: float = 1e-3) -> Normalisers:
+def fit_normalisers(
+    numbers: np.ndarray, n_atoms: np.ndarray, targets: np.ndarray, ridge: float = 1e-3
+) -> Normalisers:
     """Fit on the training split: ridge reference per element, residual scale, range, elements."""
     targets = np.asarray(targets, np.float64)
     if not np.all(np.isfinite(targets)):
-        raise ValueError("training targets contain NaN/inf; filter the split before fitting normalisers")
+        raise ValueError(
+            "training targets contain NaN/inf; filter the split before fitting normalisers"
+        )
     x = composition_fractions(numbers, n_atoms)
     seen = np.flatnonzero(x.sum(0) > 0)
     xs = x[:, seen]
@@ -71,5 +75,9 @@ def fit_normalisers(numbers: np.ndarray, n_atoms: np.ndarray, targets: np.ndarra
     resid = targets - xs @ ref_seen
     scale = float(max(resid.std(), 1e-3))
     return Normalisers(
-        ref.astype(np.float32), scale, float(targets.min()), float(targets.max()), tuple(int(z) for z in seen)
+        ref.astype(np.float32),
+        scale,
+        float(targets.min()),
+        float(targets.max()),
+        tuple(int(z) for z in seen),
     )

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genms.crystal.convert import to_crystal
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
 from genms.energy.batching import FlatBatcher, dense_graph, to_graph
@@ -35,6 +36,7 @@ from genms.interfaces import EnergyPrediction
 from genms.models.energy_gnn import CrystalEnergyGNN, EnergyGNNConfig
 from genms.paths import MODELS_DIR
 from genms.progress import report
+from genms.train.bundle import load_bundle
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,9 @@ class BundleError(FileNotFoundError):
 # Module-level jitted functions keyed on the (hashable) model config: every predictor with the
 # same architecture shares the compiled code.
 @partial(jax.jit, static_argnames=("config", "r"))
-def _dense_forward(config: EnergyGNNConfig, params, ref, scale, frac, species, mask, lattice, r: int):
+def _dense_forward(
+    config: EnergyGNNConfig, params, ref, scale, frac, species, mask, lattice, r: int
+):
     index, dist, weight = build_neighbors(
         frac, lattice, mask, r=r, k=config.max_neighbors, cutoff=config.cutoff, taper=config.taper
     )
@@ -98,11 +102,14 @@ class GNNEnergyPredictor:
         self.std_scale = float(extras.get("std_scale", 1.0))
         self._seen = np.zeros(256, bool)
         self._seen[list(self.normalisers.seen_elements)] = True
-        self._shapes: set[tuple] = set()  # compiled (batch, atoms, shift range) shapes, for progress notes
+        # compiled (batch, atoms, shift range) shapes, for progress notes
+        self._shapes: set[tuple] = set()
         self._done = self._total = 0  # progress of the current predict_arrays call
 
     def _forward(self, params, frac, species, mask, lattice, r: int):
-        return _dense_forward(self.config, params, self._ref, self._scale, frac, species, mask, lattice, r=r)
+        return _dense_forward(
+            self.config, params, self._ref, self._scale, frac, species, mask, lattice, r=r
+        )
 
     def _forward_flat(self, params, batch):
         return _flat_forward(self.config, params, self._ref, self._scale, batch)
@@ -117,7 +124,10 @@ class GNNEnergyPredictor:
         offsets = arrays.offsets
         pending = []
         buckets = cell_buckets(arrays.n_atoms, arrays.lattice, self.config.cutoff)
-        shapes = {(n_pad, r): _batch_shape(len(rows), self._chunk(n_pad, r)) for (n_pad, r), rows in buckets.items()}
+        shapes = {
+            (n_pad, r): _batch_shape(len(rows), self._chunk(n_pad, r))
+            for (n_pad, r), rows in buckets.items()
+        }
         new = sorted({(b, n, r) for (n, r), b in shapes.items()} - self._shapes)
         for (n_pad, r), rows in buckets.items():
             b_pad = shapes[(n_pad, r)]
@@ -125,8 +135,14 @@ class GNNEnergyPredictor:
             for start in range(0, len(rows), per_call):
                 sel = rows[start : start + per_call]
                 f, z, m, lat, *_ = dense_cells(
-                    arrays.frac_coords, arrays.atomic_numbers, arrays.lattice, arrays.n_atoms, offsets, sel,
-                    n_pad, b_pad,
+                    arrays.frac_coords,
+                    arrays.atomic_numbers,
+                    arrays.lattice,
+                    arrays.n_atoms,
+                    offsets,
+                    sel,
+                    n_pad,
+                    b_pad,
                 )
                 if (b_pad, n_pad, r) not in self._shapes:
                     self._shapes.add((b_pad, n_pad, r))
@@ -146,7 +162,11 @@ class GNNEnergyPredictor:
         (a single compiled GNN shape for every size)."""
         cfg = self.config
         tables = neighbor_tables(arrays, cfg.cutoff, cfg.max_neighbors, cfg.taper, fixed_shapes=False)
-        n_nodes = max(self.flat_nodes, int(arrays.n_atoms.max()))
+        # The node budget: flat_nodes, or less when fewer atoms are asked for (a power of two,
+        # so few shapes compile); never less than the largest cell.
+        total = int(arrays.n_atoms.sum())
+        small_budget = 1 << max(8, (total - 1).bit_length())
+        n_nodes = max(min(self.flat_nodes, small_budget), int(arrays.n_atoms.max()))
         n_nodes = -(-n_nodes // 256) * 256
         batcher = FlatBatcher(arrays, tables, np.zeros(len(arrays), np.float32), n_nodes)
         order = np.argsort(arrays.n_atoms, kind="stable")
@@ -154,12 +174,16 @@ class GNNEnergyPredictor:
         for i in order.tolist():
             n = int(arrays.n_atoms[i])
             if group and (used + n > n_nodes or len(group) == self.flat_graphs):
-                pending.append((group, self._forward_flat(self.params, batcher.batch(group, self.flat_graphs))))
+                pending.append(
+                    (group, self._forward_flat(self.params, batcher.batch(group, self.flat_graphs)))
+                )
                 group, used = [], 0
             group.append(i)
             used += n
         if group:
-            pending.append((group, self._forward_flat(self.params, batcher.batch(group, self.flat_graphs))))
+            pending.append(
+                (group, self._forward_flat(self.params, batcher.batch(group, self.flat_graphs)))
+            )
         for group, (mu, sd) in pending:
             mean[group] = np.asarray(mu)[: len(group)]
             std[group] = np.asarray(sd)[: len(group)]
@@ -177,7 +201,10 @@ class GNNEnergyPredictor:
         for rows, run in ((small, self._predict_dense), (large, self._predict_flat)):
             if len(rows):
                 sub = arrays if len(rows) == n else arrays.subset(rows)
-                m, s = np.full(len(rows), np.nan, np.float32), np.full(len(rows), np.nan, np.float32)
+                m, s = (
+                    np.full(len(rows), np.nan, np.float32),
+                    np.full(len(rows), np.nan, np.float32),
+                )
                 run(sub, m, s)
                 mean[rows], std[rows] = m, s
         unseen = ~self._seen[np.asarray(arrays.atomic_numbers, np.int64)]
@@ -185,30 +212,44 @@ class GNNEnergyPredictor:
         has_unseen = np.zeros(n, bool)
         np.logical_or.at(has_unseen, owner[unseen], True)
         nm = self.normalisers
-        in_range = np.isfinite(mean) & (mean >= nm.target_min) & (mean <= nm.target_max) & ~has_unseen
+        in_range = (
+            np.isfinite(mean) & (mean >= nm.target_min) & (mean <= nm.target_max) & ~has_unseen
+        )
         return EnergyPrediction(
             e_form=mean.astype(np.float64),
             in_range=in_range,
-            std=self.std_scale * std.astype(np.float64) if self.extras.get("ensemble_size", 1) > 1 else None,
+            std=self.std_scale * std.astype(np.float64)
+            if self.extras.get("ensemble_size", 1) > 1
+            else None,
             extra={"unseen_elements": has_unseen},
         )
 
     def predict(self, crystals: Sequence[Any] | Any) -> EnergyPrediction:
-        """Formation energies (eV/atom) of ``crystals``: :class:`Crystal` s, pymatgen ``Structure`` s,
-        ASE ``Atoms``, structure dicts or CIF/POSCAR paths (one of them alone is taken as a list of one)."""
-        from genms.crystal.convert import to_crystal
-
-        if isinstance(crystals, (Crystal, str, Path, dict)) or type(crystals).__module__.startswith(("pymatgen", "ase")):
+        """Formation energies (eV/atom) of ``crystals``: :class:`Crystal` s, pymatgen
+        ``Structure`` s, ASE ``Atoms``, structure dicts or CIF/POSCAR paths (one of them alone is
+        taken as a list of one)."""
+        one = isinstance(crystals, (Crystal, str, Path, dict)) or type(crystals).__module__.startswith(
+            ("pymatgen", "ase")
+        )
+        if one:
             crystals = [crystals]
         crystals = [to_crystal(c) for c in crystals]
         if not crystals:
             empty = np.zeros(0)
-            return EnergyPrediction(empty, np.zeros(0, bool), None, {"unseen_elements": np.zeros(0, bool)})
-        bad = [i for i, c in enumerate(crystals) if c.n_atoms == 0 or not np.isfinite(c.lattice).all()
-               or abs(np.linalg.det(c.lattice)) < 1e-6]
+            return EnergyPrediction(
+                empty, np.zeros(0, bool), None, {"unseen_elements": np.zeros(0, bool)}
+            )
+        bad = [
+            i
+            for i, c in enumerate(crystals)
+            if c.n_atoms == 0
+            or not np.isfinite(c.lattice).all()
+            or abs(np.linalg.det(c.lattice)) < 1e-6
+        ]
         if bad:
             raise ValueError(
-                f"crystals {bad[:10]} have no atoms or a singular/non-finite lattice; drop them before predicting"
+                f"crystals {bad[:10]} have no atoms or a singular/non-finite lattice; drop them "
+                "before predicting"
             )
         arrays = CrystalArrays.from_crystals(crystals, [str(i) for i in range(len(crystals))])
         return self.predict_arrays(arrays)
@@ -216,8 +257,6 @@ class GNNEnergyPredictor:
 
 def load_predictor(path: str | Path | None = None, **kwargs) -> GNNEnergyPredictor:
     """The predictor of the bundle at ``path`` (``None``: the shipped bundle)."""
-    from genms.train.bundle import load_bundle
-
     path = Path(path) if path else DEFAULT_BUNDLE
     if not (path / "bundle.json").is_file():
         raise BundleError(

@@ -14,23 +14,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from genms.configs import typed
+from genms.crystal.composition import composition_from_numbers
+from genms.crystal.convert import StructureReadError, is_structure_file, read_structure
+from genms.energy.config import PredictorConfig
+from genms.energy.predictor import load_predictor
+from genms.evaluate.validity import check_validity
+from genms.io import atomic_write_text
+from genms.paths import PathsConfig
+from genms.progress import TextProgress, listening
 
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """Schema of ``conf/score.yaml`` (without the ``paths`` group)."""
+    """``genms score`` (conf/score.yaml).
+
+    Attributes:
+      inputs: CIF, POSCAR/CONTCAR, .vasp (or any format pymatgen or ASE reads) files and folders.
+      output: a .csv or .json file with every number (``None``: print the table only).
+    """
 
     inputs: list[str] = field(default_factory=list)
-    output: str | None = None  # .csv or .json; null: print only
-    predictor: dict = field(default_factory=lambda: {"bundle": None})
+    output: str | None = None
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
 
 
 def collect_files(inputs: list[str]) -> list[Path]:
     """Files as given, and the structure files (CIF, POSCAR, .vasp) below each folder."""
-    from genms.crystal.convert import is_structure_file
-
     if not inputs:
-        raise SystemExit("genms score: no inputs; usage: genms score <CIF/POSCAR files or folders> [output=scores.csv]")
+        raise SystemExit(
+            "genms score: no inputs; usage: genms score <CIF/POSCAR files or folders> "
+            "[output=scores.csv]"
+        )
     files: list[Path] = []
     for raw in inputs:
         p = Path(raw).expanduser()
@@ -48,10 +69,6 @@ def collect_files(inputs: list[str]) -> list[Path]:
 
 def score_files(files: list[Path], predictor) -> list[dict]:
     """One record per file: formula, atoms, validity and the predicted formation energy."""
-    from genms.crystal.composition import composition_from_numbers
-    from genms.crystal.convert import StructureReadError, read_structure
-    from genms.evaluate.validity import check_validity
-
     records: list[dict] = []
     crystals, rows = [], []
     for path in files:
@@ -63,9 +80,13 @@ def score_files(files: list[Path], predictor) -> list[dict]:
             records.append(rec)
             continue
         v = check_validity(crystal)
-        rec.update(formula=composition_from_numbers(crystal.atomic_numbers).reduced_formula, n_atoms=crystal.n_atoms,
-                   struct_valid=bool(v.struct_valid), comp_valid=bool(v.comp_valid),
-                   min_distance_ang=float(v.min_distance) if math.isfinite(v.min_distance) else None)
+        rec.update(
+            formula=composition_from_numbers(crystal.atomic_numbers).reduced_formula,
+            n_atoms=crystal.n_atoms,
+            struct_valid=bool(v.struct_valid),
+            comp_valid=bool(v.comp_valid),
+            min_distance_ang=float(v.min_distance) if math.isfinite(v.min_distance) else None,
+        )
         records.append(rec)
         if crystal.n_atoms and abs(float(np.linalg.det(crystal.lattice))) > 1e-6:
             crystals.append(crystal)
@@ -73,8 +94,6 @@ def score_files(files: list[Path], predictor) -> list[dict]:
         else:
             rec["error"] = "no atoms or a degenerate cell: not scored"
     if crystals:
-        from genms.progress import TextProgress, listening
-
         with listening(TextProgress(prefix="genms score: ")):
             pred = predictor.predict(crystals)
         unseen = pred.extra.get("unseen_elements")
@@ -90,7 +109,9 @@ def score_files(files: list[Path], predictor) -> list[dict]:
 
 
 def _fmt(x, digits: int = 3) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return f"{x:.{digits}f}"
 
 
 def _short(text: str, n: int = 60) -> str:
@@ -99,13 +120,20 @@ def _short(text: str, n: int = 60) -> str:
 
 
 def print_table(records: list[dict], bundle: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"Formation energy E_f in eV/atom ({bundle}); ±: ensemble spread")
-    for name, justify in (("file", "left"), ("formula", "left"), ("atoms", "right"), ("E_f", "right"),
-                          ("±", "right"), ("trusted", "center"), ("valid", "center"), ("note", "left")):
+    columns = (
+        ("file", "left"),
+        ("formula", "left"),
+        ("atoms", "right"),
+        ("E_f", "right"),
+        ("±", "right"),
+        ("trusted", "center"),
+        ("valid", "center"),
+        ("note", "left"),
+    )
+    for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold")
+
     def shown(file: str) -> str:
         try:
             return str(Path(file).resolve().relative_to(Path.cwd().resolve()))
@@ -114,46 +142,63 @@ def print_table(records: list[dict], bundle: str) -> None:
 
     for r in records:
         if "e_form_ev_per_atom" not in r:
-            table.add_row(shown(r["file"]), r.get("formula", "—"), str(r.get("n_atoms", "—")), "—", "—", "—",
-                          "—" if "formula" not in r else "yes" if r["struct_valid"] and r["comp_valid"] else "no",
-                          _short(r.get("error", "")), style="red")
+            valid = (
+                "—"
+                if "formula" not in r
+                else ("yes" if r["struct_valid"] and r["comp_valid"] else "no")
+            )
+            table.add_row(
+                shown(r["file"]),
+                r.get("formula", "—"),
+                str(r.get("n_atoms", "—")),
+                "—",
+                "—",
+                "—",
+                valid,
+                _short(r.get("error", "")),
+                style="red",
+            )
             continue
         valid = r["struct_valid"] and r["comp_valid"]
-        why = "" if valid else ("atoms too close or cell too small" if not r["struct_valid"] else "composition not SMACT-valid")
-        table.add_row(shown(r["file"]), r["formula"], str(r["n_atoms"]), _fmt(r["e_form_ev_per_atom"]), _fmt(r["e_form_std"]),
-                      "yes" if r["in_range"] else "no", "yes" if valid else "no",
-                      "; ".join(x for x in (r.get("note", ""), why) if x))
+        why = (
+            ""
+            if valid
+            else (
+                "atoms too close or cell too small"
+                if not r["struct_valid"]
+                else "composition not SMACT-valid"
+            )
+        )
+        table.add_row(
+            shown(r["file"]),
+            r["formula"],
+            str(r["n_atoms"]),
+            _fmt(r["e_form_ev_per_atom"]),
+            _fmt(r["e_form_std"]),
+            "yes" if r["in_range"] else "no",
+            "yes" if valid else "no",
+            "; ".join(x for x in (r.get("note", ""), why) if x),
+        )
     Console().print(table)
 
 
 def write_output(records: list[dict], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(records, indent=1) + "\n")
-    else:
-        import pandas as pd
-
-        pd.DataFrame(records).to_csv(path, index=False)
-    return path
+        return atomic_write_text(path, json.dumps(records, indent=1) + "\n")
+    return atomic_write_text(path, pd.DataFrame(records).to_csv(index=False))
 
 
-def score(cfg) -> list[dict]:
+def score(cfg: ScoreConfig | DictConfig) -> list[dict]:
     """Runner of ``genms score`` (``cfg`` composed from ``conf/score.yaml``)."""
-    from omegaconf import OmegaConf
-
-    from genms.configs import to_dataclass
-    from genms.energy.predictor import load_predictor
-
-    node = OmegaConf.to_container(cfg, resolve=True)
-    node.pop("paths", None)
-    conf = to_dataclass(ScoreConfig, node)
+    conf = typed(ScoreConfig, cfg)
     files = collect_files(list(conf.inputs))
-    bundle = (conf.predictor or {}).get("bundle")
+    bundle = conf.predictor.bundle
     predictor = load_predictor(bundle)
     records = score_files(files, predictor)
     print_table(records, "shipped energy GNN" if not bundle else str(bundle))
     if conf.output:
-        print(f"wrote {write_output(records, Path(conf.output).expanduser())}")  # noqa: T201 - CLI output
+        written = write_output(records, Path(conf.output).expanduser())
+        print(f"wrote {written}")  # noqa: T201 - CLI output
     if not any("e_form_ev_per_atom" in r for r in records):
         raise SystemExit("genms score: no structure could be scored (see the table)")
     return records

@@ -61,12 +61,17 @@ class EnergyTask:
         self.splits = splits
         m = cfg.model
         self.tables = {
-            name: neighbor_tables(arr, m.cutoff, m.max_neighbors, m.taper) for name, arr in splits.items()
+            name: neighbor_tables(arr, m.cutoff, m.max_neighbors, m.taper)
+            for name, arr in splits.items()
         }
         train = splits["train"]
         if target not in train.targets:
-            raise ValueError(f"target {target!r} not in the prepared arrays (have {sorted(train.targets)})")
-        self.normalisers = fit_normalisers(train.atomic_numbers, train.n_atoms, train.targets[target])
+            raise ValueError(
+                f"target {target!r} not in the prepared arrays (have {sorted(train.targets)})"
+            )
+        self.normalisers = fit_normalisers(
+            train.atomic_numbers, train.n_atoms, train.targets[target]
+        )
         model_cfg = dataclasses.replace(m, avg_neighbors=mean_coordination(self.tables["train"]))
         self.cfg = dataclasses.replace(cfg, model=model_cfg)
         self.model = CrystalEnergyGNN(model_cfg)
@@ -77,7 +82,9 @@ class EnergyTask:
             int(np.add.reduceat(a.n_atoms, np.arange(0, len(a), batch_size)).max())
             for name, a in splits.items() if name != "train" and len(a)
         ]
-        self.n_nodes = max([node_budget(all_atoms, batch_size), *[-(-s // 256) * 256 for s in sequential]])
+        self.n_nodes = max(
+            [node_budget(all_atoms, batch_size), *[-(-s // 256) * 256 for s in sequential]]
+        )
         self.batch_size = batch_size
         self.batchers = {
             name: FlatBatcher(arr, self.tables[name], arr.targets[target], self.n_nodes)
@@ -86,9 +93,13 @@ class EnergyTask:
         self.fingerprint = fingerprint or {}
         self._ref = jnp.asarray(self.normalisers.element_ref)
         log.info(
-            "energy task: %s; node budget %d for batch %d; mean coordination %.2f; residual scale %.4f eV/atom",
-            ", ".join(f"{k}={len(v)}" for k, v in splits.items()), self.n_nodes, batch_size,
-            model_cfg.avg_neighbors, self.normalisers.scale,
+            "energy task: %s; node budget %d for batch %d; mean coordination %.2f; residual scale "
+            "%.4f eV/atom",
+            ", ".join(f"{k}={len(v)}" for k, v in splits.items()),
+            self.n_nodes,
+            batch_size,
+            model_cfg.avg_neighbors,
+            self.normalisers.scale,
         )
 
     def set_ensemble_size(self, members: int) -> None:
@@ -106,12 +117,16 @@ class EnergyTask:
 
     def init(self, key, batch):
         # parameters only (no forward pass is computed): shapes do not depend on the batch
-        graph = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype), to_graph(batch))
+        graph = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype), to_graph(batch)
+        )
         keys = jax.random.split(key, self.cfg.ensemble_size)
         return jax.jit(jax.vmap(lambda k: self.model.lazy_init(k, graph)["params"]))(keys)
 
     def predict(self, params, batch):
-        return ensemble_apply(self.model, params, to_graph(batch), self._ref, self.normalisers.scale)
+        return ensemble_apply(
+            self.model, params, to_graph(batch), self._ref, self.normalisers.scale
+        )
 
     def loss(self, params, batch, key, train: bool):
         pred = self.predict(params, batch)  # [M, G]
@@ -130,7 +145,8 @@ class EnergyTask:
         err = (pred.mean(0) - batch["target"]) * gmask
         metrics = {
             "mae_ev_per_atom": jnp.sum(jnp.abs(err)) / n,
-            "member_mae_ev_per_atom": jnp.sum(jnp.abs(pred - batch["target"][None]).mean(0) * gmask) / n,
+            "member_mae_ev_per_atom": jnp.sum(jnp.abs(pred - batch["target"][None]).mean(0) * gmask)
+            / n,
         }
         return loss, metrics
 
@@ -141,7 +157,9 @@ class EnergyTask:
         return {
             "mae_ev_per_atom": jnp.sum(jnp.abs(err)),
             "mse_ev_per_atom": jnp.sum(err * err),
-            "member_mae_ev_per_atom": jnp.sum(jnp.abs(pred - batch["target"][None]).mean(0) * gmask),
+            "member_mae_ev_per_atom": jnp.sum(
+                jnp.abs(pred - batch["target"][None]).mean(0) * gmask
+            ),
             "count": gmask.sum(),
         }
 

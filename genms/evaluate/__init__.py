@@ -7,7 +7,7 @@
 * :mod:`.parallel`: the process pool the CPU-heavy metrics run on.
 * :mod:`.commands`: ``genms eval metrics``.
 
-Submodules import pymatgen/SMACT lazily where they can; import what you need from them.
+Import what you need from the submodules.
 """
 
 from genms.evaluate.matching import (

@@ -10,15 +10,22 @@ per-file results.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.table import Table
+
 from genms.configs import ConfigError, to_dataclass
+from genms.crystal.composition import composition_from_numbers
+from genms.crystal.convert import StructureReadError, is_structure_file, read_structure
+from genms.evaluate.parallel import parallel_map
+from genms.evaluate.uniqueness import ReferenceFormulae
 from genms.evaluate.validity import DEFAULT_VALIDITY, ValidityConfig, check_validity, parse_cif
+from genms.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +52,10 @@ class InputError(SystemExit):
 def collect_cif_files(inputs: list[str]) -> list[Path]:
     """Expand files and folders (recursively: ``*.cif``, ``*.vasp``, ``*.poscar``, POSCAR*/CONTCAR*,
     in any case) into a sorted file list. A file named on the command line is taken whatever its name."""
-    from genms.crystal.convert import is_structure_file
-
     if not inputs:
-        raise InputError("no inputs; usage: genms eval metrics <CIF/POSCAR files or folders> [key=value ...]")
+        raise InputError(
+            "no inputs; usage: genms eval metrics <CIF/POSCAR files or folders> [key=value ...]"
+        )
     files: list[Path] = []
     for raw in inputs:
         p = Path(raw).expanduser()
@@ -80,8 +87,6 @@ class _FileTask:
         self.config = config
 
     def __call__(self, path: str) -> dict:
-        from genms.crystal.composition import composition_from_numbers
-
         rec: dict = {"path": path}
         if Path(path).suffix.lower() in (".cif", ".mcif"):
             try:
@@ -90,15 +95,15 @@ class _FileTask:
                 text, rec["cif_error"] = "", f"cannot read file: {exc}"
             crystal, err = parse_cif(text) if text else (None, rec.get("cif_error", "empty file"))
         else:  # POSCAR/CONTCAR or another format pymatgen or ASE reads
-            from genms.crystal.convert import StructureReadError, read_structure
-
             try:
                 crystal, err = read_structure(path), ""
             except (StructureReadError, ValueError) as exc:
                 crystal, err = None, str(exc)
         rec["cif_valid"] = crystal is not None
         if crystal is None:
-            rec.update(cif_error=err, struct_valid=False, comp_valid=False, valid=False, formula=None)
+            rec.update(
+                cif_error=err, struct_valid=False, comp_valid=False, valid=False, formula=None
+            )
             return rec
         rec["formula"] = composition_from_numbers(crystal.atomic_numbers).reduced_formula
         rec["n_atoms"] = crystal.n_atoms
@@ -114,9 +119,6 @@ def evaluate_files(
     progress: bool = True,
 ) -> dict:
     """Per-file records and summary fractions for ``files`` (see the module docstring)."""
-    from genms.evaluate.parallel import parallel_map
-    from genms.evaluate.uniqueness import ReferenceFormulae
-
     refs = ReferenceFormulae.from_file(reference_formulae) if reference_formulae else None
     records = parallel_map(_FileTask(config), [str(f) for f in files], n_workers, "validity",
                            progress=progress)
@@ -130,41 +132,32 @@ def evaluate_files(
         for r in records:
             r["unique"] = bool(r["formula"]) and refs.is_unique(r["formula"])
         count = sum(r["unique"] for r in records)
-        summary.update(n_unique=count, unique=count / n if n else 0.0, n_reference_formulae=len(refs))
+        summary.update(
+            n_unique=count, unique=count / n if n else 0.0, n_reference_formulae=len(refs)
+        )
     return {"summary": summary, "files": records}
 
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _default_output() -> Path:
     try:
-        from hydra.core.hydra_config import HydraConfig
-
         return Path(HydraConfig.get().runtime.output_dir) / "eval_metrics.json"
     except Exception:  # not running under Hydra
         return Path("eval_metrics.json")
 
 
 def print_table(summary: dict, cif_only: bool = True) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"Validity of {summary['n_files']} {'CIF' if cif_only else 'structure'} files")
+    kind = "CIF" if cif_only else "structure"
+    table = Table(title=f"Validity of {summary['n_files']} {kind} files")
     table.add_column("metric")
     table.add_column("fraction", justify="right")
     table.add_column("count", justify="right")
-    rows = [("CIF validity" if cif_only else "file validity (parses)", "cif_valid"), ("structural validity", "struct_valid"),
-            ("composition validity (SMACT)", "comp_valid"), ("valid (structural and composition)", "valid")]
+    rows = [
+        ("CIF validity" if cif_only else "file validity (parses)", "cif_valid"),
+        ("structural validity", "struct_valid"),
+        ("composition validity (SMACT)", "comp_valid"),
+        ("valid (structural and composition)", "valid"),
+    ]
     if "unique" in summary:
         rows.append((f"unique vs {summary['n_reference_formulae']} reference formulae", "unique"))
     for label, key in rows:
@@ -174,14 +167,14 @@ def print_table(summary: dict, cif_only: bool = True) -> None:
 
 def metrics(cfg) -> dict:
     """Runner of ``genms eval metrics`` (``cfg`` composed from ``conf/eval_metrics.yaml``)."""
-    from omegaconf import OmegaConf
-
     node = OmegaConf.to_container(cfg, resolve=True)
     node.pop("paths", None)  # type: ignore[union-attr]
     try:
         conf = to_dataclass(EvalMetricsConfig, node)
     except ConfigError as exc:
-        raise InputError(f"{exc}\n(see conf/eval_metrics.yaml for the keys and their types)") from None
+        raise InputError(
+            f"{exc}\n(see conf/eval_metrics.yaml for the keys and their types)"
+        ) from None
     files = collect_cif_files(list(conf.inputs))
     if conf.reference_formulae and not Path(conf.reference_formulae).expanduser().is_file():
         raise InputError(
@@ -189,10 +182,12 @@ def metrics(cfg) -> dict:
             "formula per line or a CSV with a formula column"
         )
     log.info("evaluating %d structure files with %d workers", len(files), conf.n_workers)
-    report = evaluate_files(files, conf.validity, conf.n_workers, conf.reference_formulae, conf.progress)
+    report = evaluate_files(
+        files, conf.validity, conf.n_workers, conf.reference_formulae, conf.progress
+    )
     report["config"] = {k: v for k, v in node.items() if k != "inputs"}  # type: ignore[union-attr]
     out = Path(conf.output).expanduser() if conf.output else _default_output()
-    write_json_atomic(out, report)
+    atomic_write_json(out, report, indent=1)
     print_table(report["summary"], all(f.suffix.lower() == ".cif" for f in files))
     print(f"wrote {out}")  # noqa: T201 (the command's user-facing output)
     return report["summary"]

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import pandas as pd
+from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Structure
+
+from genms.crystal.convert import CIFParseError, from_cif
 from genms.evaluate.matching import (
     DEFAULT_MATCH,
     MatchConfig,
@@ -29,10 +33,8 @@ from genms.evaluate.matching import (
     structure_matcher,
     time_limit,
 )
+from genms.evaluate.parallel import parallel_map
 from genms.evaluate.validity import CrystalLike, build_structure
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pymatgen.core import Structure
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,6 @@ def anonymous_formula_key(structure: Structure) -> tuple[int, ...]:
 
 def reduce_for_matching(structure: Structure) -> Structure:
     """The primitive, Niggli-reduced cell ``StructureMatcher`` compares (its own reduction)."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-    from pymatgen.core import Structure
-
     return StructureMatcher._get_reduced_structure(Structure.from_sites(structure), True, True)
 
 
@@ -61,7 +60,14 @@ class _Reference:
 class FamilyReferences:
     """Reference prototypes of one family, reduced and indexed for fast anonymous matching."""
 
-    def __init__(self, structures: Sequence[CrystalLike], names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        structures: Sequence[CrystalLike],
+        names: Sequence[str] | None = None,
+        check: Callable[[Structure], bool] | None = None,
+    ) -> None:
+        """``check``: a condition a ``fit_anonymous`` success must also meet (picklable)."""
+        self.check = check
         if names is not None and len(names) != len(structures):
             raise ValueError(f"{len(names)} names for {len(structures)} reference structures")
         self._index: dict[tuple[tuple[int, ...], int], list[_Reference]] = {}
@@ -87,24 +93,24 @@ class FamilyReferences:
     @classmethod
     def from_path(cls, path: str | Path) -> FamilyReferences:
         """Load references from a folder of ``.cif`` files or a CSV with a ``cif`` column."""
-        from genms.crystal.convert import CIFParseError, from_cif
-
         p = Path(path).expanduser()
         texts: list[tuple[str, str]] = []
         if p.is_dir():
             texts = [(f.stem, f.read_text()) for f in sorted(p.rglob("*.cif"))]
         elif p.is_file() and p.name.lower().endswith((".csv", ".csv.gz")):
-            import pandas as pd
-
             df = pd.read_csv(p)
             if "cif" not in df.columns:
-                raise ValueError(f"{p}: a reference CSV needs a 'cif' column, found {list(df.columns)}")
+                raise ValueError(
+                    f"{p}: a reference CSV needs a 'cif' column, found {list(df.columns)}"
+                )
             ids = df["material_id"] if "material_id" in df.columns else df.index
             texts = [(str(i), str(c)) for i, c in zip(ids, df["cif"], strict=True)]
         elif p.is_file():
             texts = [(p.stem, p.read_text())]
         else:
-            raise FileNotFoundError(f"reference path {p} not found (a .cif folder or a CSV with a cif column)")
+            raise FileNotFoundError(
+                f"reference path {p} not found (a .cif folder or a CSV with a cif column)"
+            )
         crystals, names = [], []
         for name, text in texts:
             try:
@@ -153,6 +159,8 @@ def family_match(
         except Exception as exc:  # a failing comparison is a non-match
             log.debug("fit_anonymous failed against %s: %s", ref.name, exc)
             continue
+        if ok and references.check is not None and not references.check(reduced):
+            return FamilyMatch(False, None, n_compared, n_timeouts, f"coordination ({ref.name})")
         if ok:
             return FamilyMatch(True, ref.name, n_compared, n_timeouts)
     return FamilyMatch(False, None, n_compared, n_timeouts)
@@ -183,8 +191,6 @@ def family_match_many(
     progress: bool = True,
 ) -> list[FamilyMatch]:
     """:func:`family_match` for many structures; references are sent to each worker once."""
-    from genms.evaluate.parallel import parallel_map
-
     out = parallel_map(
         _FamilyTask(config), list(structures), n_workers, "family match", progress=progress,
         initializer=_install_references, initargs=(references,),

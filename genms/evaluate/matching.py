@@ -25,8 +25,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
+from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Structure
+
+from genms.evaluate.parallel import parallel_map
 from genms.evaluate.validity import (
     DEFAULT_VALIDITY,
     CrystalLike,
@@ -34,10 +37,6 @@ from genms.evaluate.validity import (
     build_structure,
     check_many,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-    from pymatgen.core import Structure
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,9 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     )
     if not usable:
         if seconds and seconds > 0 and not _warned_no_timer:
-            log.warning("per-pair time limit unavailable outside the main thread; running without it")
+            log.warning(
+                "per-pair time limit unavailable outside the main thread; running without it"
+            )
             _warned_no_timer = True
         yield
         return
@@ -100,9 +101,9 @@ def time_limit(seconds: float | None) -> Iterator[None]:
 
 
 @lru_cache(maxsize=8)
-def structure_matcher(stol: float = 0.5, ltol: float = 0.3, angle_tol: float = 10.0) -> StructureMatcher:
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
+def structure_matcher(
+    stol: float = 0.5, ltol: float = 0.3, angle_tol: float = 10.0
+) -> StructureMatcher:
     return StructureMatcher(stol=stol, ltol=ltol, angle_tol=angle_tol)
 
 
@@ -132,7 +133,9 @@ def rms_distance(pred: Structure, gt: Structure, config: MatchConfig = DEFAULT_M
     return PairResult(None if out is None else float(out[0]))
 
 
-def match_pair(pred: CrystalLike, gt: CrystalLike, config: MatchConfig = DEFAULT_MATCH) -> PairResult:
+def match_pair(
+    pred: CrystalLike, gt: CrystalLike, config: MatchConfig = DEFAULT_MATCH
+) -> PairResult:
     """Build both structures (as :func:`.validity.build_structure` does) and compare them."""
     s_pred, _, why_pred = build_structure(pred)
     s_gt, _, why_gt = build_structure(gt)
@@ -243,13 +246,16 @@ def _evaluate(
     if pred_valid is None:
         flat = [c for cands in candidates for c in cands]
         flags = iter(
-            v.valid for v in check_many(flat, validity_config, n_workers, progress, "validity (pred)")
+            v.valid
+            for v in check_many(flat, validity_config, n_workers, progress, "validity (pred)")
         )
         pred_valid = [[next(flags) for _ in cands] for cands in candidates]
     elif [len(v) for v in pred_valid] != [len(c) for c in candidates]:
         raise ValueError("pred_valid must have one flag per candidate")
     if gate_on_gt and gt_valid is None:
-        gt_valid = [v.valid for v in check_many(gts, validity_config, n_workers, progress, "validity (gt)")]
+        gt_valid = [
+            v.valid for v in check_many(gts, validity_config, n_workers, progress, "validity (gt)")
+        ]
 
     pairs, where = [], []
     for i, (cands, gt) in enumerate(zip(candidates, gts, strict=True)):
@@ -257,9 +263,10 @@ def _evaluate(
             if pred_valid[i][j] and (not gate_on_gt or gt_valid[i]):  # type: ignore[index]
                 pairs.append((cand, gt))
                 where.append((i, j))
-    from genms.evaluate.parallel import parallel_map
 
-    results = parallel_map(_PairTask(config), pairs, n_workers, "StructureMatcher", progress=progress)
+    results = parallel_map(
+        _PairTask(config), pairs, n_workers, "StructureMatcher", progress=progress
+    )
 
     rms = [[None] * len(c) for c in candidates]
     timeouts = [[False] * len(c) for c in candidates]

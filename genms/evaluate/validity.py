@@ -25,17 +25,22 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from pymatgen.core import Lattice, Structure
 
 from genms.crystal.composition import smact_valid
-from genms.crystal.convert import CIFParseError, from_cif, from_pymatgen
+from genms.crystal.convert import (
+    CIFParseError,
+    StructureReadError,
+    from_cif,
+    from_pymatgen,
+    to_crystal,
+)
 from genms.crystal.geometry import min_distance
 from genms.crystal.structure import Crystal
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pymatgen.core import Structure
+from genms.evaluate.parallel import parallel_map
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +106,6 @@ def _atom_types(values: np.ndarray) -> np.ndarray:
 
 def _unpack(x: CrystalLike) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(frac_coords, atomic_numbers, lattice matrix or None, lengths+angles or None)."""
-    from pymatgen.core import Structure
-
     if isinstance(x, Crystal):
         return x.frac_coords, x.atomic_numbers, x.lattice, None
     if isinstance(x, Structure):
@@ -113,17 +116,19 @@ def _unpack(x: CrystalLike) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, 
     if isinstance(x, Mapping) and "sites" not in x:
         types = x.get("atom_types", x.get("atomic_numbers"))
         if types is None or "frac_coords" not in x:
-            raise TypeError("a crystal dict needs 'frac_coords' and 'atom_types' (or 'atomic_numbers')")
+            raise TypeError(
+                "a crystal dict needs 'frac_coords' and 'atom_types' (or 'atomic_numbers')"
+            )
         if "lattice" in x:
             return np.asarray(x["frac_coords"]), _atom_types(types), np.asarray(x["lattice"]), None
         params = np.concatenate([np.ravel(x["lengths"]), np.ravel(x["angles"])]).astype(np.float64)
         return np.asarray(x["frac_coords"]), _atom_types(types), None, params
-    from genms.crystal.convert import StructureReadError, to_crystal
-
     try:  # ASE Atoms, Structure.as_dict(), a CIF/POSCAR path
         crystal = to_crystal(x)
     except StructureReadError as exc:
-        raise TypeError(f"cannot evaluate an object of type {type(x).__name__} as a crystal: {exc}") from None
+        raise TypeError(
+            f"cannot evaluate an object of type {type(x).__name__} as a crystal: {exc}"
+        ) from None
     return crystal.frac_coords, crystal.atomic_numbers, crystal.lattice, None
 
 
@@ -138,8 +143,6 @@ def build_structure(
     ``unrealistically_small_lattice``. Atomic numbers are returned whenever they are readable
     (composition validity is judged even for crystals that fail construction).
     """
-    from pymatgen.core import Lattice, Structure
-
     if x is None:
         return None, None, "missing"
     try:
@@ -171,7 +174,9 @@ def build_structure(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            lattice = Lattice(matrix) if matrix is not None else Lattice.from_parameters(*params.tolist())
+            lattice = (
+                Lattice(matrix) if matrix is not None else Lattice.from_parameters(*params.tolist())
+            )
             structure = Structure(lattice, numbers_i.tolist(), frac, coords_are_cartesian=False)
             volume = float(structure.volume)
     except Exception:  # pymatgen raises several types for degenerate input
@@ -182,7 +187,8 @@ def build_structure(
 
 
 def minimum_image_distance(structure: Structure) -> float:
-    """Smallest distance between two different sites (pymatgen ``distance_matrix``; inf for 1 site)."""
+    """Smallest distance between two different sites (pymatgen ``distance_matrix``; inf for 1
+    site)."""
     if len(structure) < 2:
         return float("inf")
     dist = np.array(structure.distance_matrix, dtype=np.float64)
@@ -275,6 +281,4 @@ def check_many(
     desc: str = "validity",
 ) -> list[Validity]:
     """:func:`check_validity` over many crystals on a process pool."""
-    from genms.evaluate.parallel import parallel_map
-
     return parallel_map(_Checker(config), list(crystals), n_workers, desc, progress=progress)

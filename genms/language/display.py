@@ -38,5 +38,7 @@ def render_scored(scored: Sequence[ScoredFormula], show_rejected: bool = False) 
                 lines.append(f"       {'proposer':<8} {reason}")
     hidden = len(scored) - len(shown)
     if hidden:
-        lines.append(f"     ({hidden} rejected candidate(s) hidden; show them with show_rejected=true)")
+        lines.append(
+            f"     ({hidden} rejected candidate(s) hidden; show them with show_rejected=true)"
+        )
     return "\n".join(lines)

@@ -18,6 +18,8 @@ import warnings
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 
+from pymatgen.core import Element
+
 MAX_Z = 103
 
 #: British and alternative spellings pymatgen does not use.
@@ -55,7 +57,14 @@ ANION_WORDS: dict[str, str] = {
 }
 
 #: Prefixes of mixed-anion words ("oxyfluoride", "thiophosphate").
-ANION_PREFIXES: dict[str, str] = {"oxy": "O", "oxo": "O", "thio": "S", "seleno": "Se", "fluoro": "F", "chloro": "Cl"}
+ANION_PREFIXES: dict[str, str] = {
+    "oxy": "O",
+    "oxo": "O",
+    "thio": "S",
+    "seleno": "Se",
+    "fluoro": "F",
+    "chloro": "Cl",
+}
 
 #: Oxo-anion words -> (central element, anion element).
 OXOANION_WORDS: dict[str, tuple[str, str]] = {
@@ -109,14 +118,14 @@ ANION_GROUP_WORDS: dict[str, tuple[str, ...]] = {
 
 #: Symbols that are also common English words: only read as elements right after an
 #: operator word ("with In", "no As").
-AMBIGUOUS_SYMBOLS = frozenset({"I", "In", "As", "At", "Be", "He", "No", "Am", "Es", "Ho", "Os", "Pa", "Bi"})
+AMBIGUOUS_SYMBOLS = frozenset(
+    {"I", "In", "As", "At", "Be", "He", "No", "Am", "Es", "Ho", "Os", "Pa", "Bi"}
+)
 
 _NOBLE_METALS = ("Ru", "Rh", "Pd", "Ag", "Os", "Ir", "Pt", "Au")
 
 
 def _elements():
-    from pymatgen.core import Element
-
     return [el for el in Element if el.Z <= MAX_Z]
 
 
@@ -215,8 +224,6 @@ def any_in_class(symbols: Iterable[str], name: str) -> bool:
 @cache
 def electronegativity(symbol: str) -> float:
     """Pauling electronegativity (NaN where pymatgen has none, e.g. noble gases)."""
-    from pymatgen.core import Element
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # noble gases have no Pauling electronegativity
         x = Element(symbol).X

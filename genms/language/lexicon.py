@@ -30,17 +30,70 @@ class Term:
 
 #: operator phrase -> what it does to the words after it.
 OPERATORS: dict[str, str] = {
-    **dict.fromkeys(["with", "containing", "contains", "contain", "including", "includes", "include",
-                     "having", "has", "have", "featuring", "plus", "using", "made of", "composed of",
-                     "consisting of", "built from", "incorporating", "comprising", "bearing"], "require"),
-    **dict.fromkeys(["no", "without", "not", "excluding", "exclude", "except", "except for", "lacking",
-                     "free of", "devoid of", "avoiding", "avoid", "non", "nor", "other than",
-                     "apart from", "but not"], "exclude"),
+    **dict.fromkeys(
+        [
+            "with",
+            "containing",
+            "contains",
+            "contain",
+            "including",
+            "includes",
+            "include",
+            "having",
+            "has",
+            "have",
+            "featuring",
+            "plus",
+            "using",
+            "made of",
+            "composed of",
+            "consisting of",
+            "built from",
+            "incorporating",
+            "comprising",
+            "bearing",
+        ],
+        "require",
+    ),
+    **dict.fromkeys(
+        [
+            "no",
+            "without",
+            "not",
+            "excluding",
+            "exclude",
+            "except",
+            "except for",
+            "lacking",
+            "free of",
+            "devoid of",
+            "avoiding",
+            "avoid",
+            "non",
+            "nor",
+            "other than",
+            "apart from",
+            "but not",
+        ],
+        "exclude",
+    ),
     **dict.fromkeys(["only", "purely", "exclusively", "entirely", "solely", "all", "just"], "only"),
     **dict.fromkeys(["or", "either"], "or"),
     **dict.fromkeys(["and", "as well as", "&"], "and"),
-    **dict.fromkeys(["like", "similar to", "analogous to", "based on", "related to", "resembling",
-                     "such as", "akin to", "derived from"], "similar"),
+    **dict.fromkeys(
+        [
+            "like",
+            "similar to",
+            "analogous to",
+            "based on",
+            "related to",
+            "resembling",
+            "such as",
+            "akin to",
+            "derived from",
+        ],
+        "similar",
+    ),
 }
 
 #: postfix words of hyphenated forms ("lead-free", "Cl-based", "metal-only").
@@ -101,7 +154,11 @@ def _plural(word: str) -> list[str]:
 
 
 def _add(table: dict[str, Term], phrase: str, term: Term, plural: bool = True) -> None:
-    phrase = " ".join(phrase.lower().replace("-", " ").split()) if " " in phrase or "-" in phrase else phrase.lower()
+    phrase = (
+        " ".join(phrase.lower().replace("-", " ").split())
+        if " " in phrase or "-" in phrase
+        else phrase.lower()
+    )
     table.setdefault(phrase, term)
     if plural:
         last = phrase.split(" ")

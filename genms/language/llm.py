@@ -12,27 +12,36 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from genms.crystal.composition import canonical_formula
+from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
-from genms.language.known import canonical_formula
 from genms.language.llm_client import ChatClient, LLMConfig, LLMError, default_cache
 from genms.language.prompts import propose_prompt, rank_prompt, system_prompt
-from genms.language.reference import ReferenceFormulae
 from genms.language.replies import parse_formula_list
 from genms.language.request import Request, parse_request
 from genms.language.retrieval import RetrievalConfig, retrieve
+from genms.language.rhi import RHi
 
 log = logging.getLogger(__name__)
 
 
 def _messages(prompt: str, version: str) -> list[dict]:
-    return [{"role": "system", "content": system_prompt(version).strip()}, {"role": "user", "content": prompt}]
+    return [
+        {"role": "system", "content": system_prompt(version).strip()},
+        {"role": "user", "content": prompt},
+    ]
 
 
 class LLMProposer:
     name = "llm"
 
-    def __init__(self, cfg: LLMConfig, reference: ReferenceFormulae, retrieval: RetrievalConfig | None = None,
-                 client: ChatClient | None = None) -> None:
+    def __init__(
+        self,
+        cfg: LLMConfig,
+        reference: ReferenceFormulae,
+        retrieval: RetrievalConfig | None = None,
+        client: ChatClient | None = None,
+    ) -> None:
         self.cfg = cfg
         self.reference = reference
         self.retrieval = retrieval or RetrievalConfig()
@@ -46,8 +55,6 @@ class LLMProposer:
                               self.cfg.prompt_version)
 
     def propose(self, request: Request | str, n: int, seed: int) -> list[FormulaCandidate]:
-        from genms.language.rhi import RHi
-
         request = parse_request(request) if isinstance(request, str) else request
         messages = _messages(self.prompt(request, n), self.cfg.prompt_version)
         rhi = RHi(self.reference)
@@ -58,8 +65,12 @@ class LLMProposer:
             last_text = reply.text
             parsed = parse_formula_list(reply.text)
             if parsed.rejected:
-                log.info("reply %d: ignored %d non-formula item(s), e.g. %r", call + 1, len(parsed.rejected),
-                         parsed.rejected[0])
+                log.info(
+                    "reply %d: ignored %d non-formula item(s), e.g. %r",
+                    call + 1,
+                    len(parsed.rejected),
+                    parsed.rejected[0],
+                )
             for pos, formula in enumerate(parsed.formulae):
                 key = canonical_formula(formula)
                 if key is not None and key not in found:
@@ -73,8 +84,12 @@ class LLMProposer:
         scored = {s.formula: s.passed for s in rhi.score(request, [f for f, _ in found.values()])}
         ordered = sorted(found.values(), key=lambda fw: not scored.get(fw[0], False))[: max(n, 1)]
         m = len(ordered)
-        return [FormulaCandidate(f, 1.0 - i / max(m, 1), (f"proposed by {where}",), f"llm:{self.cfg.model}")
-                for i, (f, where) in enumerate(ordered)]
+        return [
+            FormulaCandidate(
+                f, 1.0 - i / max(m, 1), (f"proposed by {where}",), f"llm:{self.cfg.model}"
+            )
+            for i, (f, where) in enumerate(ordered)
+        ]
 
 
 class LLMRanker:
@@ -87,8 +102,14 @@ class LLMRanker:
     def rank(self, request: Request, formulae: Sequence[str]) -> tuple[list[float], str]:
         if len(formulae) <= 1:
             return [1.0] * len(formulae), "only one formula: nothing to rank"
-        reply = self.client.complete(_messages(rank_prompt(request, list(formulae), self.cfg.prompt_version),
-                                               self.cfg.prompt_version), seed=0, temperature=0.0)
+        reply = self.client.complete(
+            _messages(
+                rank_prompt(request, list(formulae), self.cfg.prompt_version),
+                self.cfg.prompt_version,
+            ),
+            seed=0,
+            temperature=0.0,
+        )
         order = [canonical_formula(f) for f in parse_formula_list(reply.text).formulae]
         keys = [canonical_formula(f) for f in formulae]
         ranked = [k for k in dict.fromkeys(order) if k in set(keys)]
@@ -98,5 +119,7 @@ class LLMRanker:
         position = {k: i for i, k in enumerate(ranked)}
         scores = [1.0 - position[k] / (n - 1) if k in position else 0.0 for k in keys]
         missing = n - len(ranked)
-        note = f"ranked by {self.cfg.model}" + (f" ({missing} not ranked: score 0)" if missing else "")
+        note = f"ranked by {self.cfg.model}" + (
+            f" ({missing} not ranked: score 0)" if missing else ""
+        )
         return scores, note

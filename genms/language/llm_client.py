@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from genms.io import atomic_write_json
 from genms.paths import user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -97,12 +97,7 @@ class ReplyCache:
             return None
 
     def put(self, key: str, reply: str, meta: dict) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump({**meta, "reply": reply}, fh)
-        os.replace(tmp, path)
+        atomic_write_json(self._path(key), {**meta, "reply": reply}, indent=None)
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -147,8 +142,8 @@ class ChatClient:
         if not cfg.base_url.startswith(("http://", "https://")):
             raise LLMError(f"proposer.llm.base_url={cfg.base_url!r} must start with http:// or https://")
         if not cfg.model:
-            raise LLMError("proposer.llm.model is empty; set it to the served model's name "
-                           "(e.g. proposer.llm.model=llama3.1)")
+            raise LLMError("proposer.llm.model is empty; set it to the served model's name (e.g. "
+                           "proposer.llm.model=llama3.1)")
         self.cfg = cfg
         self.cache = cache
         self.sleep = sleep
@@ -174,12 +169,16 @@ class ChatClient:
             data = json.loads(raw.decode("utf-8", errors="replace"))
             content = data["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise _Malformed(f"reply is not an OpenAI chat completion ({type(exc).__name__})") from exc
+            raise _Malformed(
+                f"reply is not an OpenAI chat completion ({type(exc).__name__})"
+            ) from exc
         if not isinstance(content, str):
             raise _Malformed("reply content is not text")
         return content
 
-    def complete(self, messages: list[dict], seed: int | None = None, temperature: float | None = None) -> Reply:
+    def complete(
+        self, messages: list[dict], seed: int | None = None, temperature: float | None = None
+    ) -> Reply:
         temperature = self.cfg.temperature if temperature is None else temperature
         key = ReplyCache.key(self.cfg.model, messages, temperature, seed, self.cfg.max_tokens, self.cfg.base_url)
         if self.cache is not None:
@@ -210,7 +209,9 @@ class ChatClient:
                 last = f"HTTP {exc.code}"
                 retry_after = _retry_after(exc)
                 if exc.code not in RETRY_STATUS:
-                    raise LLMError(f"{self.url} answered HTTP {exc.code} {exc.reason}: {excerpt}") from None
+                    raise LLMError(
+                        f"{self.url} answered HTTP {exc.code} {exc.reason}: {excerpt}"
+                    ) from None
                 log.warning("LLM endpoint answered HTTP %d; retrying", exc.code)
                 continue
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -225,11 +226,21 @@ class ChatClient:
                 log.warning("LLM endpoint sent a malformed reply (%s); retrying", exc)
                 continue
             if self.cache is not None:
-                self.cache.put(key, text, {"model": self.cfg.model, "temperature": temperature, "seed": seed,
-                                           "prompt_sha256": hashlib.sha256(json.dumps(messages).encode()).hexdigest()})
+                self.cache.put(
+                    key,
+                    text,
+                    {
+                        "model": self.cfg.model,
+                        "temperature": temperature,
+                        "seed": seed,
+                        "prompt_sha256": hashlib.sha256(json.dumps(messages).encode()).hexdigest(),
+                    },
+                )
             return Reply(text, False, attempt + 1)
-        raise LLMError(f"{self.url} gave no usable reply after {self.cfg.max_retries + 1} attempts (last: {last}); "
-                       f"check that the server is running and proposer.llm.base_url / model are right")
+        raise LLMError(
+            f"{self.url} gave no usable reply after {self.cfg.max_retries + 1} attempts (last: "
+            f"{last}); check that the server is running and proposer.llm.base_url / model are right"
+        )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

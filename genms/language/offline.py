@@ -24,36 +24,44 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from pymatgen.core import Element
 
-from genms.configs import ConfigError
-from genms.crystal.composition import smact_valid
+from genms.configs import ConfigError, check_ranges, ranged
+from genms.crystal.composition import canonical_formula, smact_valid
+from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
 from genms.language.elements import class_members, electronegativity
-from genms.language.known import canonical_formula
-from genms.language.reference import ReferenceFormulae
 from genms.language.request import Request, parse_request
+from genms.language.sites import Template, site_pool
 from genms.language.size import check_rules, rules_pass
 from genms.language.species import Ion, SubstitutionModel, get_model
-from genms.language.templates import Template, site_pool, templates_for
+from genms.language.templates import templates_for
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class OfflineConfig:
-    pool_size: int = 24  # candidate ions per cation site
-    anion_pool_size: int = 8
-    metal_pool_size: int = 12  # intermetallic sites (no charge balance prunes their products)
-    known_templates: int = 24  # templates drawn from known compounds when no family is named
-    max_template_elements: int = 4
-    max_template_atoms: int = 10  # atoms in the reduced formula of a known template
-    temperature: float = 0.3  # Gumbel noise scale on the log score (0: deterministic ranking)
-    diversity: float = 0.7  # log-score penalty per earlier pick sharing a site's element
-    max_combinations: int = 20_000  # per template, before charge solving
-    max_z: int = 83  # heavier elements only when the request names them
+    pool_size: int = ranged(24, 1, 200)  # candidate ions per cation site
+    anion_pool_size: int = ranged(8, 1, 200)
+    # intermetallic sites (no charge balance prunes their products)
+    metal_pool_size: int = ranged(12, 1, 200)
+    # templates drawn from known compounds when no family is named
+    known_templates: int = ranged(24, 0, 10_000)
+    max_template_elements: int = ranged(4, 1, 8)
+    # atoms in the reduced formula of a known template
+    max_template_atoms: int = ranged(10, 1, 1000)
+    # Gumbel noise scale on the log score (0: deterministic ranking)
+    temperature: float = ranged(0.3, 0, 100)
+    diversity: float = ranged(0.7, 0, 100)  # log-score penalty per earlier pick sharing an element
+    max_combinations: int = ranged(20_000, 1, 10_000_000)  # per template, before charge solving
+    max_z: int = ranged(83, 1, 103)  # heavier elements only when the request names them
     exclude_elements: list[str] = field(default_factory=lambda: ["Tc", "Pm"])
     novelty: str = "auto"  # auto: only when the request asks; always; never
     check_smact: bool = True
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "proposer.offline.")
 
 
 @dataclass(frozen=True)
@@ -70,14 +78,18 @@ class _Rules:
     """The request's constraints, compiled for fast checks on element tuples."""
 
     def __init__(self, request: Request, cfg: OfflineConfig) -> None:
-        from pymatgen.core import Element
-
         self.required = set(request.required_elements)
         self.excluded = set(request.excluded_elements) | (set(cfg.exclude_elements) - self.required)
         self.any_of = [set(g) for g in request.any_of_elements]
-        self.any_classes = [class_members(c.name) for c in request.element_classes if c.mode == "any"]
-        self.all_classes = [class_members(c.name) for c in request.element_classes if c.mode == "all"]
-        self.none_classes = [class_members(c.name) for c in request.element_classes if c.mode == "none"]
+        self.any_classes = [
+            class_members(c.name) for c in request.element_classes if c.mode == "any"
+        ]
+        self.all_classes = [
+            class_members(c.name) for c in request.element_classes if c.mode == "all"
+        ]
+        self.none_classes = [
+            class_members(c.name) for c in request.element_classes if c.mode == "none"
+        ]
         self.max_z = cfg.max_z
         self._z = {}
         self._element = Element
@@ -91,7 +103,9 @@ class _Rules:
                 z = self._z[element] = self._element(element).Z
             if z > self.max_z:
                 return False
-        return all(element in m for m in self.all_classes) and not any(element in m for m in self.none_classes)
+        return all(element in m for m in self.all_classes) and not any(
+            element in m for m in self.none_classes
+        )
 
     def satisfied(self, elements: set[str]) -> bool:
         return (self.required <= elements and all(g & elements for g in self.any_of)
@@ -100,7 +114,9 @@ class _Rules:
 
 def _formula(elements: tuple[str, ...], counts: tuple[int, ...]) -> tuple[str, tuple]:
     g = math.gcd(*counts)
-    text = "".join(f"{e}{c // g if c // g != 1 else ''}" for e, c in zip(elements, counts, strict=True))
+    text = "".join(
+        f"{e}{c // g if c // g != 1 else ''}" for e, c in zip(elements, counts, strict=True)
+    )
     return text, tuple(sorted((e, c // g) for e, c in zip(elements, counts, strict=True)))
 
 
@@ -117,9 +133,16 @@ class OfflineProposer:
 
     name = "offline"
 
-    def __init__(self, cfg: OfflineConfig, reference: ReferenceFormulae, model: SubstitutionModel | None = None):
+    def __init__(
+        self,
+        cfg: OfflineConfig,
+        reference: ReferenceFormulae,
+        model: SubstitutionModel | None = None,
+    ):
         if cfg.novelty not in ("auto", "always", "never"):
-            raise ConfigError(f"proposer.offline.novelty={cfg.novelty!r}: use auto, always or never")
+            raise ConfigError(
+                f"proposer.offline.novelty={cfg.novelty!r}: use auto, always or never"
+            )
         self.cfg = cfg
         self.reference = reference
         self.model = model or get_model()
@@ -128,8 +151,9 @@ class OfflineProposer:
     def _pools(self, template: Template, rules: _Rules) -> list[list[tuple[Ion, float]]]:
         pools = []
         for site in template.sites:
-            size = {"anion": self.cfg.anion_pool_size, "metal": self.cfg.metal_pool_size}.get(site.role,
-                                                                                            self.cfg.pool_size)
+            size = {"anion": self.cfg.anion_pool_size, "metal": self.cfg.metal_pool_size}.get(
+                site.role, self.cfg.pool_size
+            )
             scores = site_pool(self.model, site, size, rules.allowed, sorted(rules.required))
             pools.append([(ion, math.log(max(s, 1e-300))) for ion, s in scores.items()])
         return pools
@@ -137,7 +161,9 @@ class OfflineProposer:
     def _shrink(self, pools: list, skip: int) -> list:
         """Trim the largest pools until the product over the free sites fits the budget."""
         pools = [list(p) for p in pools]
-        while math.prod(len(p) for i, p in enumerate(pools) if i != skip) > self.cfg.max_combinations:
+        while (
+            math.prod(len(p) for i, p in enumerate(pools) if i != skip) > self.cfg.max_combinations
+        ):
             i = max((j for j in range(len(pools)) if j != skip), key=lambda j: len(pools[j]))
             pools[i] = pools[i][: max(1, int(len(pools[i]) * 0.8))]
         return pools
@@ -151,7 +177,11 @@ class OfflineProposer:
         best = sum(max(ls for _, ls in p) for p in pools)
         n_sites = len(pools)
         ionic = template.ionic
-        close = max(range(n_sites), key=lambda i: (template.sites[i].role == "anion", counts[i], i)) if ionic else -1
+        close = (
+            max(range(n_sites), key=lambda i: (template.sites[i].role == "anion", counts[i], i))
+            if ionic
+            else -1
+        )
         pools = self._shrink(pools, close)
         free = [i for i in range(n_sites) if i != close]
         by_charge: dict[int, list[tuple[Ion, float]]] = {}
@@ -197,13 +227,17 @@ class OfflineProposer:
             for p in self._template_proposals(t, rules):
                 if p.key not in best or p.log_score > best[p.key].log_score:
                     best[p.key] = p
-        log.debug("offline proposer: %d templates, %d admissible compositions", len(templates), len(best))
+        log.debug(
+            "offline proposer: %d templates, %d admissible compositions", len(templates), len(best)
+        )
         return sorted(best.values(), key=lambda p: (-p.log_score, p.formula))
 
     # -- selection ---------------------------------------------------------------------
     def wants_novel(self, request: Request) -> bool:
         """Whether formulae known in the reference datasets are left out."""
-        return self.cfg.novelty == "always" or (self.cfg.novelty == "auto" and request.novel_vs_databases)
+        return self.cfg.novelty == "always" or (
+            self.cfg.novelty == "auto" and request.novel_vs_databases
+        )
 
     def acceptable(self, p: Proposal, request: Request) -> tuple[bool, str]:
         """Lazy checks: the user's list, novelty, SMACT. Returns (ok, reason)."""
@@ -219,13 +253,19 @@ class OfflineProposer:
             return False, "fails SMACT charge neutrality"
         return True, f"known in {', '.join(known)}" if known else "novel"
 
-    def select(self, proposals: list[Proposal], request: Request, n: int, seed: int) -> list[tuple[Proposal, str]]:
+    def select(
+        self, proposals: list[Proposal], request: Request, n: int, seed: int
+    ) -> list[tuple[Proposal, str]]:
         """``n`` proposals: score + Gumbel noise - diversity penalty, with lazy checks."""
         if not proposals or n <= 0:
             return []
         rng = np.random.default_rng(seed)
         logs = np.array([p.log_score for p in proposals])
-        key = logs + self.cfg.temperature * rng.gumbel(size=len(proposals)) if self.cfg.temperature > 0 else logs.copy()
+        key = (
+            logs + self.cfg.temperature * rng.gumbel(size=len(proposals))
+            if self.cfg.temperature > 0
+            else logs.copy()
+        )
         tmpl_ids: dict[int, int] = {}
         tmpl = np.array([tmpl_ids.setdefault(id(p.template), len(tmpl_ids)) for p in proposals])
         width = max(len(p.ions) for p in proposals)
@@ -246,7 +286,8 @@ class OfflineProposer:
             picked.append((proposals[j], why))
             same_t = tmpl == tmpl[j]
             for s, ion in enumerate(proposals[j].ions):
-                if ion.charge >= 0:  # cation and metal sites; the anion defines the chemistry asked for
+                # cation and metal sites; the anion defines the chemistry asked for
+                if ion.charge >= 0:
                     penalty[same_t & (z[:, s] == z[j, s])] += self.cfg.diversity
         return picked
 
@@ -256,14 +297,20 @@ class OfflineProposer:
         return [self._candidate(p, why) for p, why in picked]
 
     def _candidate(self, p: Proposal, novelty: str) -> FormulaCandidate:
-        sites = ", ".join(f"{s.label}={ion}" for s, ion in zip(p.template.sites, p.ions, strict=True))
-        charge = " + ".join(f"{s.count}x({ion.charge:+d})" for s, ion in zip(p.template.sites, p.ions, strict=True))
+        sites = ", ".join(
+            f"{s.label}={ion}" for s, ion in zip(p.template.sites, p.ions, strict=True)
+        )
+        charge = " + ".join(
+            f"{s.count}x({ion.charge:+d})" for s, ion in zip(p.template.sites, p.ions, strict=True)
+        )
         reasons = [f"{p.template.name}: {sites} (substitution likelihood {p.score:.2f})"]
         if p.template.size_rules:
             labels = [s.label for s in p.template.sites]
             reasons.append("; ".join(check_rules(p.template.size_rules, labels, p.ions)[1]))
         if p.template.ionic:
-            reasons.append(f"charge neutral: {charge} = 0; cations less electronegative than anions")
+            reasons.append(
+                f"charge neutral: {charge} = 0; cations less electronegative than anions"
+            )
         else:
             reasons.append("intermetallic: no ionic charge balance needed")
         reasons.append(novelty)

@@ -46,20 +46,49 @@ def render(name: str, version: str, **values: object) -> str:
 
 def propose_prompt(request, context: str, known: list[str], n: int, version: str = "v1") -> str:
     """The formula-proposal prompt for a parsed request."""
-    context_block = f"Here is some information about {_category(request)}:\n{context}\n" if context else ""
+    context_block = (
+        f"Here is some information about {_category(request)}:\n{context}\n" if context else ""
+    )
     constraints = request.constraint_lines()
-    constraints_block = ("The formulae must satisfy:\n" + "\n".join(f"- {c}" for c in constraints)) if constraints else ""
-    known_block = (f"These formulae are already known; do not give any of them: {', '.join(known)}." if known else "")
-    novelty = " and do not exist in datasets like Materials Project or ICSD" if request.wants_novel else ""
-    return render("propose_formulae", version, context_block=context_block, n=n, category=_category(request),
-                  novelty_clause=novelty, constraints_block=constraints_block, known_block=known_block)
+    constraints_block = (
+        ("The formulae must satisfy:\n" + "\n".join(f"- {c}" for c in constraints))
+        if constraints
+        else ""
+    )
+    known_block = (
+        f"These formulae are already known; do not give any of them: {', '.join(known)}."
+        if known
+        else ""
+    )
+    novelty = (
+        " and do not exist in datasets like Materials Project or ICSD"
+        if request.wants_novel
+        else ""
+    )
+    return render(
+        "propose_formulae",
+        version,
+        context_block=context_block,
+        n=n,
+        category=_category(request),
+        novelty_clause=novelty,
+        constraints_block=constraints_block,
+        known_block=known_block,
+    )
 
 
 def rank_prompt(request, formulae: list[str], version: str = "v1") -> str:
     constraints = request.constraint_lines()
-    constraints_block = ("Constraints:\n" + "\n".join(f"- {c}" for c in constraints)) if constraints else ""
-    return render("rank_formulae", version, request=request.text, constraints_block=constraints_block,
-                  formulae="\n".join(formulae))
+    constraints_block = (
+        ("Constraints:\n" + "\n".join(f"- {c}" for c in constraints)) if constraints else ""
+    )
+    return render(
+        "rank_formulae",
+        version,
+        request=request.text,
+        constraints_block=constraints_block,
+        formulae="\n".join(formulae),
+    )
 
 
 def system_prompt(version: str = "v1") -> str:

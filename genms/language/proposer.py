@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genms.configs import ConfigError
+from genms.configs import ConfigError, typed
+from genms.data.reference import ReferenceConfig, ReferenceFormulae, load_reference
 from genms.interfaces import FormulaProposer
+from genms.language.llm import LLMProposer, LLMRanker
 from genms.language.llm_client import LLMConfig
-from genms.language.offline import OfflineConfig
-from genms.language.reference import ReferenceConfig, ReferenceFormulae, load_reference
+from genms.language.offline import OfflineConfig, OfflineProposer
 from genms.language.retrieval import RetrievalConfig
 from genms.language.rhi import Ranker
 
@@ -34,11 +35,7 @@ class ProposerConfig:
 
 def as_config(cfg: ProposerConfig | Mapping | None) -> ProposerConfig:
     """A :class:`ProposerConfig` from itself, a dict or a DictConfig node (validated)."""
-    if isinstance(cfg, ProposerConfig):
-        return cfg
-    from genms.configs import to_dataclass
-
-    return to_dataclass(ProposerConfig, cfg or {})
+    return typed(ProposerConfig, cfg)
 
 
 def build_reference(cfg: ProposerConfig | Mapping | None, data_dir: str | None = "auto",
@@ -46,8 +43,12 @@ def build_reference(cfg: ProposerConfig | Mapping | None, data_dir: str | None =
     return load_reference(as_config(cfg).reference, data_dir, cache_dir)
 
 
-def build_proposer(cfg: ProposerConfig | Mapping | None, reference: ReferenceFormulae | None = None,
-                   data_dir: str | None = "auto", cache_dir: str | Path | None = "auto") -> FormulaProposer:
+def build_proposer(
+    cfg: ProposerConfig | Mapping | None,
+    reference: ReferenceFormulae | None = None,
+    data_dir: str | None = "auto",
+    cache_dir: str | Path | None = "auto",
+) -> FormulaProposer:
     """The configured proposer (``reference`` is built from ``cfg.reference`` when not given).
 
     ``cfg`` may also be a plain dict / DictConfig with the same keys (``{}``: all defaults).
@@ -57,19 +58,16 @@ def build_proposer(cfg: ProposerConfig | Mapping | None, reference: ReferenceFor
         raise ConfigError(f"proposer.backend={cfg.backend!r}: use one of {', '.join(BACKENDS)}")
     reference = reference if reference is not None else build_reference(cfg, data_dir, cache_dir)
     if cfg.backend == "offline":
-        from genms.language.offline import OfflineProposer
-
         return OfflineProposer(cfg.offline, reference)
-    from genms.language.llm import LLMProposer
 
     return LLMProposer(cfg.llm, reference, cfg.retrieval)
 
 
 def build_ranker(cfg: ProposerConfig | Mapping | None) -> Ranker | None:
-    """R_hi's LLM ranker when the llm backend is used with ``llm.rank``; else None (likelihood only)."""
+    """R_hi's LLM ranker when the llm backend is used with ``llm.rank``; else None (likelihood
+    only)."""
     cfg = as_config(cfg)
     if cfg.backend != "llm" or not cfg.llm.rank:
         return None
-    from genms.language.llm import LLMRanker
 
     return LLMRanker(cfg.llm)

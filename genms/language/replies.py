@@ -13,14 +13,13 @@ import json
 import re
 from dataclasses import dataclass
 
-from genms.crystal.composition import FormulaError, parse_formula
+from genms.crystal.composition import FormulaError, parse_formula, read_formula
 
 MAX_REPLY_CHARS = 100_000
 MAX_ITEMS = 500
 _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022>]+|\(?\d{1,3}[.):]|[a-z][.)])\s+")
 _FENCE = re.compile(r"```[a-zA-Z]*")
-_STRICT = re.compile(r"^(?:\(?[A-Z][a-z]?\d*\)?\d*)+$")
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ def parse_formula_list(text: str) -> ParsedReply:
     rejected: list[str] = []
     for raw in _items(text[:MAX_REPLY_CHARS])[:MAX_ITEMS]:
         item = _clean(raw)
-        ok = bool(_STRICT.match(item))
+        ok = "." not in item and read_formula(item) is not None  # whole amounts, no spaces
         if ok:
             try:
                 parse_formula(item)

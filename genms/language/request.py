@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from genms.crystal.composition import MAX_FORMULA_ATOMS, FormulaLimitError, normalise_ratio
 from genms.language.elements import class_members
-from genms.language.families import FAMILIES, UnknownFamilyError, get_family, normalise_ratio
+from genms.language.families import FAMILIES, UnknownFamilyError, get_family
 from genms.language.request_scan import Scan, scan
 
 MAX_COUNT = 1000
@@ -83,7 +84,12 @@ class Request:
 
     @property
     def has_element_constraints(self) -> bool:
-        return bool(self.required_elements or self.excluded_elements or self.any_of_elements or self.element_classes)
+        return bool(
+            self.required_elements
+            or self.excluded_elements
+            or self.any_of_elements
+            or self.element_classes
+        )
 
     def constraint_lines(self) -> list[str]:
         """One human-readable line per constraint (used in prompts and printouts)."""
@@ -102,8 +108,12 @@ class Request:
         for c in self.element_classes:
             lines.append(f"elements: {c}")
         if self.novelty:
-            names = {"known": "any known database", "mp": "the Materials Project", "icsd": "the ICSD",
-                     "user": "the user's list"}
+            names = {
+                "known": "any known database",
+                "mp": "the Materials Project",
+                "icsd": "the ICSD",
+                "user": "the user's list",
+            }
             lines.append("must not be in " + ", ".join(names[n] for n in self.novelty))
         if self.excluded_formulae:
             lines.append(f"must not be any of: {', '.join(self.excluded_formulae)}")
@@ -136,7 +146,10 @@ def _family(sc: Scan) -> str | None:
     names = list(dict.fromkeys(f for f, _ in sc.families))
     if len(names) > 1:
         words = ", ".join(repr(w) for _, w in sc.families)
-        raise RequestError(f"the request names {len(names)} crystal families ({words}); ask for one family at a time")
+        raise RequestError(
+            f"the request names {len(names)} crystal families ({words}); ask for one family at a "
+            "time"
+        )
     return names[0] if names else None
 
 
@@ -150,20 +163,28 @@ def _ratio(sc: Scan, family: str | None) -> tuple[int, ...] | None:
     ratio, word = sc.ratios[0]
     if any(x <= 0 for x in ratio) or len(ratio) < 1:
         raise RequestError(f"atom ratio {word!r} must be positive integers such as 1:1:3")
+    if sum(ratio) > MAX_FORMULA_ATOMS:
+        raise RequestError(
+            f"atom ratio {word!r} has {sum(ratio)} atoms; at most {MAX_FORMULA_ATOMS} atoms per "
+            "formula are supported"
+        )
     if len(ratio) > 8:
-        raise RequestError(f"atom ratio {word!r} has {len(ratio)} parts; at most 8 elements are supported")
+        raise RequestError(
+            f"atom ratio {word!r} has {len(ratio)} parts; at most 8 elements are supported"
+        )
     if family is not None:
         fam = get_family(family)
         if normalise_ratio(ratio) not in {normalise_ratio(r) for r in fam.ratios}:
             raise RequestError(
-                f"a {fam.name} has atom ratio {fam.ratio_text()}, but the request asks for {word!r}; "
-                f"drop the ratio or the family"
+                f"a {fam.name} has atom ratio {fam.ratio_text()}, but the request asks for "
+                f"{word!r}; drop the ratio or the family"
             )
     return tuple(ratio)
 
 
 def _classes(sc: Scan, family: str | None) -> tuple[ClassConstraint, ...]:
-    """Class constraints; a bare "metal" means "only metals" unless something non-metallic is asked for."""
+    """Class constraints; a bare "metal" means "only metals" unless something non-metallic is asked
+    for."""
     out = [(ClassConstraint(c, m), w) for c, m, w in sc.classes]
     if sc.bare_metal:
         members = class_members("metal")
@@ -184,33 +205,47 @@ def _check_elements(sc: Scan, classes, family: str | None) -> None:
     if both:
         s = both[0]
         raise RequestError(
-            f"the request both requires {s} (from {sc.required[s]!r}) and excludes it (from {sc.excluded[s]!r}); "
-            f"remove one of the two"
+            f"the request both requires {s} (from {sc.required[s]!r}) and excludes it (from "
+            f"{sc.excluded[s]!r}); remove one of the two"
         )
     for group, word in sc.any_of:
         if set(group) <= set(sc.excluded):
-            raise RequestError(f"{word!r} asks for one of {', '.join(group)}, but the request excludes all of them")
+            raise RequestError(
+                f"{word!r} asks for one of {', '.join(group)}, but the request excludes all of them"
+            )
     for c, word in classes:
         members = class_members(c.name)
         if c.mode == "none":
             bad = [s for s in sc.required if s in members]
             if bad:
-                raise RequestError(f"{word!r} excludes every {c.name}, but {bad[0]} (from {sc.required[bad[0]]!r}) "
-                                   f"is a {c.name}")
+                raise RequestError(
+                    f"{word!r} excludes every {c.name}, but {bad[0]} (from "
+                    f"{sc.required[bad[0]]!r}) "
+                    f"is a {c.name}"
+                )
         elif c.mode == "all":
             bad = [s for s in sc.required if s not in members]
             if bad:
-                raise RequestError(f"{word!r} asks for {c.name}s only, but {bad[0]} (from {sc.required[bad[0]]!r}) "
-                                   f"is not a {c.name}")
+                raise RequestError(
+                    f"{word!r} asks for {c.name}s only, but {bad[0]} (from "
+                    f"{sc.required[bad[0]]!r}) "
+                    f"is not a {c.name}"
+                )
             for group, gword in sc.any_of:
                 if not set(group) & members:
-                    raise RequestError(f"{word!r} asks for {c.name}s only, but {gword!r} needs one of "
-                                       f"{', '.join(group)}, none of which is a {c.name}")
+                    raise RequestError(
+                        f"{word!r} asks for {c.name}s only, but {gword!r} needs one of "
+                        f"{', '.join(group)}, none of which is a {c.name}"
+                    )
             if family is not None and c.name == "metal" and get_family(family).has_anion_site:
-                raise RequestError(f"a {family} has an anion site, so it cannot be made of metals only "
-                                   f"(from {word!r}); drop one of the two")
+                raise RequestError(
+                    f"a {family} has an anion site, so it cannot be made of metals only (from "
+                    f"{word!r}); drop one of the two"
+                )
         elif members <= set(sc.excluded):
-            raise RequestError(f"{word!r} asks for a {c.name}, but the request excludes every {c.name}")
+            raise RequestError(
+                f"{word!r} asks for a {c.name}, but the request excludes every {c.name}"
+            )
     for c, word in classes:
         for d, dword in classes:
             if c.name == d.name and {c.mode, d.mode} == {"any", "none"} or (
@@ -232,8 +267,10 @@ def _check_sites(sc: Scan, family: str | None, ratio: tuple[int, ...] | None) ->
         return
     if n_needed > n_sites:
         asked = sorted(needed) + [" or ".join(sorted(g)) for g in groups]
-        raise RequestError(f"{what} has {n_sites} distinct elements, but the request needs {n_needed}: "
-                           f"{', '.join(asked)}")
+        raise RequestError(
+            f"{what} has {n_sites} distinct elements, but the request needs {n_needed}: "
+            f"{', '.join(asked)}"
+        )
 
 
 def _count(sc: Scan) -> int | None:
@@ -243,23 +280,33 @@ def _count(sc: Scan) -> int | None:
     if not counts:
         return None
     if not 1 <= counts[0] <= MAX_COUNT:
-        raise RequestError(f"a count of {counts[0]} formulae is out of range; ask for 1 to {MAX_COUNT}")
+        raise RequestError(
+            f"a count of {counts[0]} formulae is out of range; ask for 1 to {MAX_COUNT}"
+        )
     return counts[0]
 
 
 def parse_request(text: str) -> Request:
     """Parse a free-text request; raises :class:`RequestError` with a clear message."""
     if text is None or not str(text).strip():
-        raise RequestError("the request is empty; describe the material you want, e.g. 'a novel chloride perovskite'")
+        raise RequestError(
+            "the request is empty; describe the material you want, e.g. 'a novel chloride "
+            "perovskite'"
+        )
     text = " ".join(str(text).split())
     if len(text) > 20_000:
         raise RequestError(f"the request is {len(text)} characters long; keep it under 20,000")
-    sc = scan(text)
+    try:
+        sc = scan(text)
+    except FormulaLimitError as exc:
+        raise RequestError(str(exc)) from None
     if not sc.understood():
         unknown = ", ".join(repr(w) for w in sc.ignored[:8]) or repr(text)
         raise RequestError(
-            f"could not understand the request {text!r}: no crystal family, element, element class, atom ratio "
-            f"or formula found (unknown words: {unknown}). Try e.g. 'a novel chloride perovskite' or "
+            f"could not understand the request {text!r}: no crystal family, element, element "
+            "class, atom ratio "
+            f"or formula found (unknown words: {unknown}). Try e.g. 'a novel chloride perovskite' "
+            "or "
             f"'a stable chalcogenide with atom ratio 1:1:2'. Known families: {', '.join(FAMILIES)}"
         )
     try:
@@ -270,7 +317,9 @@ def parse_request(text: str) -> Request:
     classes = _classes(sc, family)
     _check_elements(sc, classes, family)
     _check_sites(sc, family, ratio)
-    any_of = tuple(dict.fromkeys(tuple(sorted(set(g))) for g, _ in sc.any_of if not set(g) & set(sc.required)))
+    any_of = tuple(
+        dict.fromkeys(tuple(sorted(set(g))) for g, _ in sc.any_of if not set(g) & set(sc.required))
+    )
     return Request(
         text=text,
         family=family,

@@ -20,11 +20,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from genms.crystal.composition import FormulaError, parse_formula
+from genms.crystal.composition import FormulaError, FormulaLimitError, parse_formula
 from genms.language.elements import AMBIGUOUS_SYMBOLS, ANION_PREFIXES, is_symbol
 from genms.language.lexicon import COUNT_NOUNS, POSTFIX, Term, max_phrase_words, phrase_table
 
-_TOKEN_RE = re.compile(r"__[A-Z]+(?:_[a-z]+)?__|\d+(?:\s*:\s*\d+)+|[A-Za-z0-9][A-Za-z0-9()'\-]*|[,;:.!?&]")
+_TOKEN_RE = re.compile(
+    r"__[A-Z]+(?:_[a-z]+)?__|\d+(?:\s*:\s*\d+)+|[A-Za-z0-9][A-Za-z0-9()'\-]*|[,;:.!?&]"
+)
 _DB_NOVELTY_RE = re.compile(
     r"\b(?:that\s+(?:is|are)\s+)?not\s+(?:yet\s+)?(?:be\s+)?(?:in|on|listed\s+in|part\s+of|present\s+in|found\s+in|"
     r"reported\s+in|included\s+in|from|within)\s+(?:the\s+)?(?P<db>materials\s*project|mp|icsd|oqmd|aflow|"
@@ -76,9 +78,20 @@ class Scan:
     saw_or: bool = False
 
     def understood(self) -> bool:
-        return bool(self.families or self.ratios or self.required or self.excluded or self.any_of or self.classes
-                    or self.bare_metal or self.similar or self.excluded_formulae or self.novelty
-                    or self.objectives or self.nouns)
+        return bool(
+            self.families
+            or self.ratios
+            or self.required
+            or self.excluded
+            or self.any_of
+            or self.classes
+            or self.bare_metal
+            or self.similar
+            or self.excluded_formulae
+            or self.novelty
+            or self.objectives
+            or self.nouns
+        )
 
     def flush(self) -> None:
         if self.saw_or and len(self.pending) > 1:
@@ -134,6 +147,8 @@ def _as_formula(raw: str) -> str | None:
         return None
     try:
         return parse_formula(raw).reduced_formula
+    except FormulaLimitError:
+        raise
     except FormulaError:
         return None
 
@@ -155,7 +170,11 @@ def _prototype(raw: str) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
 def _special_item(tok: str, prev: Item | None) -> Item | None:
     """Sentinels, ratios, punctuation, element symbols, prototypes and formulae (case-sensitive)."""
     if tok.startswith("__"):
-        return Item("post" if tok.startswith("__POST") else "sentinel", tok.strip("_").split("_", 1)[-1], tok)
+        return Item(
+            "post" if tok.startswith("__POST") else "sentinel",
+            tok.strip("_").split("_", 1)[-1],
+            tok,
+        )
     if tok[0].isdigit() and ":" in tok:
         return Item("ratio", tuple(int(x) for x in tok.replace(" ", "").split(":")), tok)
     if tok in ",;:.!?":
@@ -298,13 +317,21 @@ def scan(text: str) -> Scan:
         nxt = items[i + 1] if i + 1 < len(items) else None
         if item.kind in _MENTIONS:
             mode = sc.mode
-            if nxt is not None and (nxt.kind == "post" or (nxt.kind == "operator" and nxt.value == "only"
-                                                           and item.kind in ("class", "class_all"))):
+            if nxt is not None and (
+                nxt.kind == "post"
+                or (
+                    nxt.kind == "operator"
+                    and nxt.value == "only"
+                    and item.kind in ("class", "class_all")
+                )
+            ):
                 mode = str(nxt.value)  # "lead-free", "metal-only", "metals only"
                 i += 1
             _mention(sc, item, mode)
         elif item.kind == "formula":
-            (sc.excluded_formulae if sc.mode in ("exclude", "list") else sc.similar).append(str(item.value))
+            (sc.excluded_formulae if sc.mode in ("exclude", "list") else sc.similar).append(
+                str(item.value)
+            )
         elif item.kind == "operator":
             if item.value == "or":
                 sc.saw_or = True

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from genms.language.families import Family, get_family, normalise_ratio
-from genms.language.known import KnownCompound, KnownCompounds, formula_elements, formula_ratio
+from genms.crystal.composition import formula_elements, formula_ratio, normalise_ratio
+from genms.data.known import KnownCompound, KnownCompounds
+from genms.io import atomic_write_json
+from genms.language.families import Family, get_family
+from genms.language.sitefit import best_site_fit
 from genms.paths import user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,13 @@ class Retrieved:
 
 @lru_cache(maxsize=100_000)
 def _fits(formula: str, family: str) -> bool:
-    from genms.language.sitefit import best_site_fit
-
     return best_site_fit(formula, family) is not None
 
 
 def family_examples(family: str | Family, known: KnownCompounds, by_spacegroup: bool = True,
                     check_sites: bool = True) -> list[KnownCompound]:
-    """Known compounds of a family: ratio (and space group, and site fit) match; sorted by formula."""
+    """Known compounds of a family: ratio (and space group, and site fit) match; sorted by
+    formula."""
     fam = family if isinstance(family, Family) else get_family(family)
     ratios = {normalise_ratio(r) for r in fam.ratios}
     groups = set(fam.space_groups)
@@ -80,9 +80,12 @@ def family_examples(family: str | Family, known: KnownCompounds, by_spacegroup: 
 
 def _matches(formula: str, request) -> bool:
     elements = formula_elements(formula)
-    return (set(request.required_elements) <= elements and not elements & set(request.excluded_elements)
-            and all(elements & set(g) for g in request.any_of_elements)
-            and all(c.satisfied_by(elements) for c in request.element_classes))
+    return (
+        set(request.required_elements) <= elements
+        and not elements & set(request.excluded_elements)
+        and all(elements & set(g) for g in request.any_of_elements)
+        and all(c.satisfied_by(elements) for c in request.element_classes)
+    )
 
 
 def _spread(items: list, n: int) -> list:
@@ -94,7 +97,8 @@ def _spread(items: list, n: int) -> list:
 
 
 def retrieve(request, known: KnownCompounds, cfg: RetrievalConfig | None = None) -> Retrieved:
-    """Context for a request: knowledge-base text (plus Wikipedia when enabled) and known examples."""
+    """Context for a request: knowledge-base text (plus Wikipedia when enabled) and known
+    examples."""
     cfg = cfg or RetrievalConfig()
     texts, sources = [], []
     examples: list[KnownCompound] = []
@@ -128,9 +132,15 @@ class WikipediaRetriever:
 
     def __init__(self, cfg: RetrievalConfig) -> None:
         if not cfg.wikipedia_url.startswith(("http://", "https://")):
-            raise ValueError(f"retrieval.wikipedia_url={cfg.wikipedia_url!r} must be an http(s) URL")
+            raise ValueError(
+                f"retrieval.wikipedia_url={cfg.wikipedia_url!r} must be an http(s) URL"
+            )
         self.cfg = cfg
-        base = user_cache_dir() / "wikipedia" if cfg.cache_dir == "auto" else Path(cfg.cache_dir).expanduser()
+        base = (
+            user_cache_dir() / "wikipedia"
+            if cfg.cache_dir == "auto"
+            else Path(cfg.cache_dir).expanduser()
+        )
         self.cache_dir = base
 
     def _cache_path(self, title: str) -> Path:
@@ -138,15 +148,19 @@ class WikipediaRetriever:
         return self.cache_dir / f"{safe}.json"
 
     def summary(self, title: str) -> str:
-        """The article's plain-text summary ('' when unavailable; failures are logged, not raised)."""
+        """The article's plain-text summary ('' when unavailable; failures are logged, not
+        raised)."""
         path = self._cache_path(title)
         if path.is_file():
             try:
                 return json.loads(path.read_text())["extract"][: self.cfg.wikipedia_max_chars]
             except (OSError, ValueError, KeyError):
                 log.warning("ignoring unreadable Wikipedia cache file %s", path)
-        url = f"{self.cfg.wikipedia_url.rstrip('/')}/api/rest_v1/page/summary/{urllib.parse.quote(title, safe='')}"
-        req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+        page = urllib.parse.quote(title, safe="")
+        url = f"{self.cfg.wikipedia_url.rstrip('/')}/api/rest_v1/page/summary/{page}"
+        req = urllib.request.Request(
+            url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.cfg.wikipedia_timeout_s) as resp:
                 data = json.loads(resp.read(2_000_000).decode("utf-8", errors="replace"))
@@ -155,13 +169,6 @@ class WikipediaRetriever:
             log.warning("Wikipedia retrieval for %r failed: %s", title, exc)
             return ""
         if extract:
-            _atomic_write(path, json.dumps({"title": title, "extract": extract}))
+            atomic_write_json(path, {"title": title, "extract": extract}, indent=None)
         return extract[: self.cfg.wikipedia_max_chars]
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)

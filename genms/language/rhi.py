@@ -29,11 +29,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from genms.crystal.composition import FormulaError, parse_formula, smact_valid
+from genms.crystal.composition import (
+    FormulaError,
+    canonical_formula,
+    formula_elements,
+    formula_ratio,
+    normalise_ratio,
+    parse_formula,
+    smact_valid,
+)
+from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
-from genms.language.families import normalise_ratio
-from genms.language.known import canonical_formula, formula_elements, formula_ratio
-from genms.language.reference import ReferenceFormulae
 from genms.language.request import Request, parse_request
 from genms.language.sitefit import best_site_fit, oxidation_likelihood
 
@@ -83,11 +89,19 @@ class ScoredFormula:
         return [c for c in self.checks if c.hard and not c.passed]
 
     def to_dict(self) -> dict:
-        return {"formula": self.formula, "reduced": self.reduced, "total": self.total, "passed": self.passed,
-                "source": self.source, "proposer_score": self.proposer_score,
-                "proposer_reasons": list(self.proposer_reasons),
-                "checks": {c.name: {"score": c.score, "passed": c.passed, "hard": c.hard, "reason": c.reason}
-                           for c in self.checks}}
+        return {
+            "formula": self.formula,
+            "reduced": self.reduced,
+            "total": self.total,
+            "passed": self.passed,
+            "source": self.source,
+            "proposer_score": self.proposer_score,
+            "proposer_reasons": list(self.proposer_reasons),
+            "checks": {
+                c.name: {"score": c.score, "passed": c.passed, "hard": c.hard, "reason": c.reason}
+                for c in self.checks
+            },
+        }
 
 
 class Ranker(Protocol):
@@ -124,9 +138,13 @@ def check_elements(reduced: str, request: Request) -> tuple[float, str]:
     elements = formula_elements(reduced)
     tests: list[tuple[bool, str]] = []
     for el in request.required_elements:
-        tests.append((el in elements, f"contains {el}" if el in elements else f"lacks required {el}"))
+        tests.append(
+            (el in elements, f"contains {el}" if el in elements else f"lacks required {el}")
+        )
     for el in request.excluded_elements:
-        tests.append((el not in elements, f"no {el}" if el not in elements else f"contains excluded {el}"))
+        tests.append(
+            (el not in elements, f"no {el}" if el not in elements else f"contains excluded {el}")
+        )
     for group in request.any_of_elements:
         hit = sorted(elements & set(group))
         tests.append((bool(hit), f"has {'/'.join(hit)}" if hit else f"none of {'/'.join(group)}"))
@@ -174,20 +192,33 @@ def check_likelihood(reduced: str, request: Request) -> tuple[float, str]:
 class RHi:
     """The composable scorer; see the module docstring for the checks."""
 
-    def __init__(self, reference: ReferenceFormulae, cfg: RHiConfig | None = None, ranker: Ranker | None = None):
+    def __init__(
+        self,
+        reference: ReferenceFormulae,
+        cfg: RHiConfig | None = None,
+        ranker: Ranker | None = None,
+    ):
         self.reference = reference
         self.cfg = cfg or RHiConfig()
         unknown = (set(self.cfg.weights) | set(self.cfg.hard)) - set(CHECKS)
         if unknown:
-            raise ValueError(f"unknown R_hi check(s) {sorted(unknown)}; checks are {', '.join(CHECKS)}")
+            raise ValueError(
+                f"unknown R_hi check(s) {sorted(unknown)}; checks are {', '.join(CHECKS)}"
+            )
         self.ranker = ranker
 
     def _is_hard(self, name: str, request: Request) -> bool:
         if name == "uniqueness":
-            return self.cfg.uniqueness_always_hard or request.novel_vs_databases or "uniqueness" in self.cfg.hard
+            return (
+                self.cfg.uniqueness_always_hard
+                or request.novel_vs_databases
+                or "uniqueness" in self.cfg.hard
+            )
         return name in self.cfg.hard
 
-    def _checks(self, formula: str, request: Request, seen: set[str]) -> tuple[str | None, list[CheckResult]]:
+    def _checks(
+        self, formula: str, request: Request, seen: set[str]
+    ) -> tuple[str | None, list[CheckResult]]:
         ok, why, reduced = check_syntax(formula)
         results = [CheckResult("syntax", float(ok), ok, self._is_hard("syntax", request), why)]
         if reduced is None:
@@ -197,11 +228,17 @@ class RHi:
         results.append(CheckResult("uniqueness", score, score > 0, hard, why))
         for name, fn in (("ratio", check_ratio), ("elements", check_elements)):
             score, why = fn(reduced, request)
-            results.append(CheckResult(name, score, score >= 1.0, self._is_hard(name, request), why))
+            results.append(
+                CheckResult(name, score, score >= 1.0, self._is_hard(name, request), why)
+            )
         score, why = check_charge(reduced)
-        results.append(CheckResult("charge", score, score > 0, self._is_hard("charge", request), why))
+        results.append(
+            CheckResult("charge", score, score > 0, self._is_hard("charge", request), why)
+        )
         score, why = check_likelihood(reduced, request)
-        results.append(CheckResult("likelihood", score, score > 0, self._is_hard("likelihood", request), why))
+        results.append(
+            CheckResult("likelihood", score, score > 0, self._is_hard("likelihood", request), why)
+        )
         return reduced, results
 
     def _total(self, checks: Sequence[CheckResult]) -> tuple[float, bool]:
@@ -211,7 +248,9 @@ class RHi:
         norm = sum(w for w, _ in weights)
         return (sum(w * s for w, s in weights) / norm if norm > 0 else 1.0), True
 
-    def score(self, request: Request | str, candidates: Sequence[FormulaCandidate | str]) -> list[ScoredFormula]:
+    def score(
+        self, request: Request | str, candidates: Sequence[FormulaCandidate | str]
+    ) -> list[ScoredFormula]:
         """Every candidate scored, best first (passing ones before failing ones)."""
         request = parse_request(request) if isinstance(request, str) else request
         seen: set[str] = set()
@@ -232,7 +271,11 @@ class RHi:
         return sorted(out, key=lambda s: (not s.passed, -s.total, -s.proposer_score))
 
     def _rank(self, request: Request, rows: list) -> list:
-        alive = [i for i, (_, _, checks) in enumerate(rows) if not any(x.hard and not x.passed for x in checks)]
+        alive = [
+            i
+            for i, (_, _, checks) in enumerate(rows)
+            if not any(x.hard and not x.passed for x in checks)
+        ]
         if not alive:
             return rows
         formulae = [rows[i][0].formula for i in alive]
@@ -242,7 +285,10 @@ class RHi:
             log.warning("ranking failed: %s", exc)
             scores, note = [0.5] * len(formulae), f"ranking unavailable: {exc}"
         if len(scores) != len(formulae):
-            scores, note = [0.5] * len(formulae), f"ranking unavailable: {len(scores)} scores for {len(formulae)}"
+            scores, note = (
+                [0.5] * len(formulae),
+                f"ranking unavailable: {len(scores)} scores for {len(formulae)}",
+            )
         for i, s in zip(alive, scores, strict=True):
             c, reduced, checks = rows[i]
             rows[i] = (c, reduced, checks + [CheckResult("llm_rank", float(s), True, False, note)])

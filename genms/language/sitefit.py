@@ -17,12 +17,12 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from genms.crystal.composition import formula_amounts
 from genms.language.elements import class_members
 from genms.language.families import Family, Prototype, get_family
-from genms.language.known import formula_amounts
+from genms.language.sites import family_templates, site_pool
 from genms.language.size import check_rules
 from genms.language.species import Ion, get_model, ions_for_element
-from genms.language.templates import family_templates, site_pool
 
 
 @dataclass(frozen=True)
@@ -75,20 +75,30 @@ def _fits_for_prototype(family: Family, p: int, proto: Prototype, amounts: dict[
     g_f = math.gcd(*[int(round(v)) for v in values])
     model = get_model()
     for perm in itertools.permutations(amounts):
-        if any(int(round(amounts[el])) // g_f != c // g_p for el, c in zip(perm, counts, strict=True)):
+        if any(
+            int(round(amounts[el])) // g_f != c // g_p for el, c in zip(perm, counts, strict=True)
+        ):
             continue
-        options = [ions_for_element(model, el, site.role) for el, site in zip(perm, proto.sites, strict=True)]
+        options = [
+            ions_for_element(model, el, site.role)
+            for el, site in zip(perm, proto.sites, strict=True)
+        ]
         if any(not o for o in options):
             continue
         for ions in itertools.product(*options):
-            if family.bonding != "intermetallic" and sum(c * i.charge for c, i in zip(counts, ions, strict=True)) != 0:
+            if (
+                family.bonding != "intermetallic"
+                and sum(c * i.charge for c, i in zip(counts, ions, strict=True)) != 0
+            ):
                 continue
             scores = [_ion_score(family.name, p, s, ion, site.role)
                       for s, (ion, site) in enumerate(zip(ions, proto.sites, strict=True))]
             score = math.exp(sum(math.log(max(x, 1e-300)) for x in scores) / len(scores))
             labels = tuple(site.label for site in proto.sites)
             size_ok, notes = check_rules(proto.size_rules, labels, ions)
-            yield SiteFit(family.name, proto.name, labels, tuple(ions), score, size_ok, tuple(notes))
+            yield SiteFit(
+                family.name, proto.name, labels, tuple(ions), score, size_ok, tuple(notes)
+            )
 
 
 def best_site_fit(formula: str, family: str | Family) -> SiteFit | None:

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pymatgen.core import Species
+
 from genms.language.species import Ion
 
 _CN_ORDER = ("IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
@@ -47,8 +49,6 @@ class SizeRule:
 @lru_cache(maxsize=4096)
 def shannon_radius(ion: Ion, cn: str) -> float | None:
     """Shannon ionic radius (Å) at coordination ``cn`` (nearest tabulated one if absent)."""
-    from pymatgen.core import Species
-
     if ion.charge == 0:
         return None
     with warnings.catch_warnings():
@@ -58,7 +58,9 @@ def shannon_radius(ion: Ion, cn: str) -> float | None:
         except ValueError:
             return None
         want = _CN_ORDER.index(cn) if cn in _CN_ORDER else 2
-        for cand in sorted(_CN_ORDER, key=lambda c: (abs(_CN_ORDER.index(c) - want), -_CN_ORDER.index(c))):
+        for cand in sorted(
+            _CN_ORDER, key=lambda c: (abs(_CN_ORDER.index(c) - want), -_CN_ORDER.index(c))
+        ):
             for spin in ("", "High Spin"):  # d4-d7 ions are tabulated per spin state
                 try:
                     return float(sp.get_shannon_radius(cn=cand, spin=spin))
@@ -72,7 +74,11 @@ def shannon_radius(ion: Ion, cn: str) -> float | None:
 
 
 def _group_radius(group: str, cn: str, ions_by_label: dict[str, Ion]) -> float | None:
-    radii = [shannon_radius(ions_by_label[label], cn) for label in group.split("|") if label in ions_by_label]
+    radii = [
+        shannon_radius(ions_by_label[label], cn)
+        for label in group.split("|")
+        if label in ions_by_label
+    ]
     if not radii or any(r is None for r in radii):
         return None
     return sum(radii) / len(radii)  # type: ignore[arg-type]
@@ -108,14 +114,18 @@ def rules_pass(rules: Sequence[SizeRule], labels: Sequence[str], ions: Sequence[
     return True
 
 
-def check_rules(rules: Sequence[SizeRule], labels: Sequence[str], ions: Sequence[Ion]) -> tuple[bool, list[str]]:
+def check_rules(
+    rules: Sequence[SizeRule], labels: Sequence[str], ions: Sequence[Ion]
+) -> tuple[bool, list[str]]:
     """(all rules pass, one note per rule with its value)."""
     ok = True
     notes = []
     for rule in rules:
         if rule.kind == "range":
             by_label = dict(zip(labels, ions, strict=True))
-            vals = [_group_radius(g, cn, by_label) for g, cn in zip(rule.sites, rule.cn, strict=True)]
+            vals = [
+                _group_radius(g, cn, by_label) for g, cn in zip(rule.sites, rule.cn, strict=True)
+            ]
             known = [v for v in vals if v is not None]
             passed = all(rule.lo <= v <= rule.hi for v in known)
             values = ", ".join(f"{v:.2f}" for v in known) if known else "radius unknown"

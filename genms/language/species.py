@@ -22,6 +22,8 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
+import pymatgen.core.structure_prediction as sp
+from pymatgen.core import Element
 
 _ION_RE = re.compile(r"^([A-Z][a-z]?)(\d*)([+-]?)$")
 #: Multiplier applied to probabilities obtained through a proxy ion.
@@ -66,8 +68,6 @@ def parse_ion(text: str) -> Ion:
 
 
 def _lambda_table_path() -> Path:
-    import pymatgen.core.structure_prediction as sp
-
     return Path(sp.__file__).resolve().parent / "data" / "lambda.json"
 
 
@@ -131,7 +131,10 @@ class SubstitutionModel:
         return best
 
     def element_prior(self, element: str) -> float:
-        return max((self.prior(i) for i in self._by_element.get(element, [])), default=self.prior(Ion(element, 0)))
+        return max(
+            (self.prior(i) for i in self._by_element.get(element, [])),
+            default=self.prior(Ion(element, 0)),
+        )
 
     def ions_of(self, element: str) -> list[Ion]:
         """Table ions of ``element`` (most common first)."""
@@ -143,8 +146,6 @@ class SubstitutionModel:
 
 @cache
 def _group_and_x(element: str) -> tuple[int, int, float]:
-    from pymatgen.core import Element
-
     el = Element(element)
     x = el.X
     return int(el.group), int(el.Z), float(x) if x == x else 0.0
@@ -176,15 +177,32 @@ def get_model() -> SubstitutionModel:
 
 
 #: Elements never placed on a cation site (their positive states only occur inside oxo-anions).
-NO_CATION = frozenset({"H", "C", "N", "O", "F", "S", "Se", "Cl", "Br", "I", "He", "Ne", "Ar", "Kr", "Xe", "Rn"})
+NO_CATION = frozenset(
+    {"H", "C", "N", "O", "F", "S", "Se", "Cl", "Br", "I", "He", "Ne", "Ar", "Kr", "Xe", "Rn"}
+)
 #: Elements that may take an anion site, with pymatgen's common negative oxidation states.
-ANION_ELEMENTS = ("O", "S", "Se", "Te", "F", "Cl", "Br", "I", "N", "P", "As", "Sb", "H", "C", "Si", "Ge")
+ANION_ELEMENTS = (
+    "O",
+    "S",
+    "Se",
+    "Te",
+    "F",
+    "Cl",
+    "Br",
+    "I",
+    "N",
+    "P",
+    "As",
+    "Sb",
+    "H",
+    "C",
+    "Si",
+    "Ge",
+)
 
 
 @cache
 def _common_states(element: str) -> tuple[int, ...]:
-    from pymatgen.core import Element
-
     return tuple(int(s) for s in Element(element).common_oxidation_states)
 
 
@@ -210,7 +228,9 @@ def _universe(role: str) -> tuple[Ion, ...]:
         return tuple(i for el in ANION_ELEMENTS for i in ions_for_element(model, el, "anion"))
     if role == "cation":
         return tuple(i for i in model.ions if i.charge > 0 and i.element not in NO_CATION)
-    elements = sorted({i.element for i in model.ions} - NO_CATION - {"P"} | {"Si", "Ge", "As", "Sb", "B", "P"})
+    elements = sorted(
+        {i.element for i in model.ions} - NO_CATION - {"P"} | {"Si", "Ge", "As", "Sb", "B", "P"}
+    )
     return tuple(Ion(e, 0) for e in elements)
 
 

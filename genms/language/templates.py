@@ -9,79 +9,38 @@ A :class:`Template` is a list of sites (multiplicity, role, seed ions). Template
   elements drawn from the reference data, whose sites are the compound's own elements in their
   most likely oxidation states (pymatgen's ICSD-based guesser).
 
-:func:`site_pool` scores every candidate ion of a site by data-mined substitution
-probability, ``max over seeds t of w_t * p(candidate replaces t)``, so the seeds themselves
-score highest and chemically similar ions (same charge, similar size) follow.
+The sites, the family templates and the scoring of a site's candidate ions are
+:mod:`genms.language.sites`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from pymatgen.core import Composition
 
-from genms.language.elements import class_members, electronegativity
-from genms.language.families import Family, get_family, normalise_ratio
-from genms.language.known import (
-    KnownCompounds,
+from genms.crystal.composition import (
     canonical_formula,
     formula_amounts,
     formula_elements,
     formula_ratio,
+    normalise_ratio,
 )
-from genms.language.size import SizeRule
+from genms.data.known import KnownCompounds
+from genms.language.elements import class_members, electronegativity
+from genms.language.families import Family, families_with_ratio, get_family
+from genms.language.sitefit import best_site_fit
+from genms.language.sites import SiteSpec, Template, family_templates
 from genms.language.species import (
     NO_CATION,
     Ion,
-    SubstitutionModel,
-    ion_universe,
-    ions_for_element,
-    parse_ion,
 )
-
-
-@dataclass(frozen=True)
-class SiteSpec:
-    label: str
-    count: int
-    role: str  # cation | anion | metal
-    seeds: tuple[tuple[Ion, float], ...]
-
-
-@dataclass(frozen=True)
-class Template:
-    name: str
-    family: str | None
-    sites: tuple[SiteSpec, ...]
-    source: str  # "family" | "known" | "similar"
-    size_rules: tuple[SizeRule, ...] = ()
-
-    @property
-    def ionic(self) -> bool:
-        return all(s.role != "metal" for s in self.sites)
-
-    @property
-    def ratio(self) -> tuple[int, ...]:
-        return tuple(s.count for s in self.sites)
-
-
-def family_templates(family: Family) -> list[Template]:
-    out = []
-    for proto in family.prototypes:
-        sites = tuple(
-            SiteSpec(s.label, s.count, s.role, tuple((parse_ion(i), 1.0) for i in s.ions)) for s in proto.sites
-        )
-        out.append(Template(f"{family.name} {proto.name}", family.name, sites, "family", proto.size_rules))
-    return out
 
 
 @lru_cache(maxsize=20_000)
 def _oxidation_guess(formula: str) -> tuple[tuple[str, int], ...] | None:
     """Most likely integer oxidation states (pymatgen's ICSD-based guesser), or None."""
-    from pymatgen.core import Composition
-
     comp = Composition(formula)
     try:
         guesses = comp.oxi_state_guesses(max_sites=-1)
@@ -97,8 +56,6 @@ def _oxidation_guess(formula: str) -> tuple[tuple[str, int], ...] | None:
 def template_from_formula(formula: str, source: str, family: str | None = None,
                           metallic: bool | None = None) -> Template | None:
     """A template whose sites are the elements of a known compound (None if not assignable)."""
-    from pymatgen.core import Composition
-
     key = canonical_formula(formula)
     if key is None:
         return None
@@ -109,7 +66,9 @@ def template_from_formula(formula: str, source: str, family: str | None = None,
     if metallic is None:
         metallic = all(el in metals for el in amounts)
     if metallic:
-        sites = tuple(SiteSpec(el, int(round(n)), "metal", ((Ion(el, 0), 1.0),)) for el, n in amounts.items())
+        sites = tuple(
+            SiteSpec(el, int(round(n)), "metal", ((Ion(el, 0), 1.0),)) for el, n in amounts.items()
+        )
         return Template(f"like {key}", family, sites, source)
     guess = _oxidation_guess(key)
     if guess is None or any(q > 0 and el in NO_CATION for el, q in guess):
@@ -127,8 +86,6 @@ def analogue_templates(formula: str, family: Family, typical_weight: float = 0.3
     """Family templates seeded by an analogue ("a perovskite like CsPbI3"): each site's seeds are
     the analogue's ion (weight 1) and the site's typical ions (``typical_weight``). Falls back to a
     template of the analogue's own sites when it does not fit the family."""
-    from genms.language.sitefit import best_site_fit
-
     fit = best_site_fit(formula, family)
     if fit is None:
         t = template_from_formula(formula, "similar", family.name)
@@ -138,10 +95,18 @@ def analogue_templates(formula: str, family: Family, typical_weight: float = 0.3
         if t.name != f"{family.name} {fit.prototype}":
             continue
         by_label = dict(zip(fit.labels, fit.ions, strict=True))
-        sites = tuple(SiteSpec(s.label, s.count, s.role,
-                               ((by_label[s.label], 1.0),) + tuple((i, typical_weight) for i, _ in s.seeds))
-                      for s in t.sites)
-        out.append(Template(f"{t.name} like {formula}", family.name, sites, "similar", t.size_rules))
+        sites = tuple(
+            SiteSpec(
+                s.label,
+                s.count,
+                s.role,
+                ((by_label[s.label], 1.0),) + tuple((i, typical_weight) for i, _ in s.seeds),
+            )
+            for s in t.sites
+        )
+        out.append(
+            Template(f"{t.name} like {formula}", family.name, sites, "similar", t.size_rules)
+        )
     return out
 
 
@@ -149,20 +114,27 @@ def _satisfaction(elements: frozenset[str], request) -> int:
     """How many of the request's element wishes a known compound already meets."""
     score = sum(1 for e in request.required_elements if e in elements)
     score += sum(1 for g in request.any_of_elements if elements & set(g))
-    score += sum(1 for c in request.element_classes if c.mode == "any" and elements & class_members(c.name))
+    score += sum(
+        1 for c in request.element_classes if c.mode == "any" and elements & class_members(c.name)
+    )
     return score
 
 
 def _admissible(formula: str, request, max_elements: int, max_atoms: int) -> bool:
     elements = formula_elements(formula)
-    if not 2 <= len(elements) <= max_elements or sum(c for _, c in formula_amounts(formula)) > max_atoms:
+    if (
+        not 2 <= len(elements) <= max_elements
+        or sum(c for _, c in formula_amounts(formula)) > max_atoms
+    ):
         return False
     if elements & set(request.excluded_elements):
         return False
     for c in request.element_classes:
         if c.mode in ("all", "none") and not c.satisfied_by(elements):
             return False
-    return not request.ratios or formula_ratio(formula) in {normalise_ratio(r) for r in request.ratios}
+    return not request.ratios or formula_ratio(formula) in {
+        normalise_ratio(r) for r in request.ratios
+    }
 
 
 def known_templates(request, known: KnownCompounds, n_max: int, max_elements: int, max_atoms: int,
@@ -191,7 +163,9 @@ def known_templates(request, known: KnownCompounds, n_max: int, max_elements: in
     while len(out) < n_max and any(depth < len(groups[r]) for r in order):
         for r in order:
             if depth < len(groups[r]) and len(out) < n_max:
-                t = template_from_formula(groups[r][depth], "known", request.family, metallic or None)
+                t = template_from_formula(
+                    groups[r][depth], "known", request.family, metallic or None
+                )
                 if t is not None:
                     out.append(t)
         depth += 1
@@ -206,8 +180,6 @@ def templates_for(request, known: KnownCompounds, n_known: int, max_elements: in
     family, analogues are used alone (with the families of their ratio) when there are any;
     otherwise the families of the requested ratio and known compounds drawn from the data.
     """
-    from genms.language.families import families_with_ratio
-
     if request.family:
         family = get_family(request.family)
         out = [t for f in request.similar_to for t in analogue_templates(f, family)]
@@ -225,30 +197,3 @@ def templates_for(request, known: KnownCompounds, n_known: int, max_elements: in
     max_elements = max(max_elements, len(request.ratio or ()))
     out.extend(known_templates(request, known, n_known, max_elements, max_atoms, rng))
     return out
-
-
-def site_pool(model: SubstitutionModel, site: SiteSpec, size: int, allowed, forced: Sequence[str] = ()) -> dict[Ion, float]:
-    """Candidate ions of a site with their substitution scores (top ``size`` plus ``forced`` elements).
-
-    ``allowed(element)`` filters the universe (excluded elements, class limits, Z limits);
-    ions of ``forced`` elements (the request's required ones) are always kept when allowed.
-    """
-    universe = [i for i in ion_universe(site.role) if allowed(i.element)]
-    seeds = site.seeds
-    seed_ions = {ion for ion, _ in seeds}
-    extra = [i for i in seed_ions if i not in set(universe) and allowed(i.element)]
-    for el in forced:
-        if allowed(el):
-            extra.extend(i for i in ions_for_element(model, el, site.role) if i not in set(universe))
-    scores: dict[Ion, float] = {}
-    for ion in list(universe) + extra:
-        if site.role == "metal":
-            s = max(w * model.element_similarity(ion.element, t.element) for t, w in seeds)
-        else:
-            s = max(w * model.cond_prob(ion, t) for t, w in seeds)
-        scores[ion] = s
-    ranked = sorted(scores, key=lambda i: (-scores[i], i))
-    keep = ranked[:size]
-    forced_set = set(forced)
-    keep += [i for i in ranked[size:] if i.element in forced_set]
-    return {i: scores[i] for i in keep}

@@ -7,7 +7,7 @@
 * :mod:`genms.launch.slurm` — ``genms slurm render``: the sbatch script for a template in
   ``slurm/`` with its directives and command filled in (``--submit`` hands it to sbatch).
 * :mod:`genms.launch.experiment` — ``genms experiment <name>``: regenerate one result folder
-  under ``experiments/``.
+  under ``experiments/`` (its tables are built by :mod:`genms.benchmarks.tables`).
 
 Nothing here imports JAX; Ray is imported only when a sweep runs on Ray.
 """

@@ -20,7 +20,13 @@ import json
 import re
 from dataclasses import dataclass
 
-from genms.cli import COMMANDS, UsageError, _is_override, parse_argv
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+
+from genms.cli import COMMANDS, UsageError, _is_override, compose, parse_argv
 
 
 class SweepError(ValueError):
@@ -91,7 +97,9 @@ def split_command(args: list[str]) -> tuple[tuple[str, ...], list[str], list[str
         raise SweepError("`genms sweep` expands the sweep itself: drop -m/--multirun")
     if explicit:
         if not _is_genms_command(args):
-            raise SweepError(f"`genms {' '.join(args[:2])}` is not a genms command; see `genms --help`")
+            raise SweepError(
+                f"`genms {' '.join(args[:2])}` is not a genms command; see `genms --help`"
+            )
     if _is_genms_command(args):
         if any(a in ("-m", "--multirun") for a in args):
             raise SweepError("`genms sweep` expands the sweep itself: drop -m/--multirun")
@@ -109,16 +117,14 @@ def split_command(args: list[str]) -> tuple[tuple[str, ...], list[str], list[str
     base = [a for a in args if not _is_override(a)]
     overrides = [a for a in args if _is_override(a)]
     if args[: len(base)] != base:
-        raise SweepError("put the command and its plain arguments first, then the key=value overrides")
+        raise SweepError(
+            "put the command and its plain arguments first, then the key=value overrides"
+        )
     return tuple(base), overrides, []
 
 
 def expand_overrides(overrides: list[str]) -> tuple[list[list[str]], list[str]]:
     """Hydra overrides (some of them sweeps) -> (one override list per point, swept keys)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
         batches = BasicSweeper.split_arguments(parsed, None)
@@ -143,7 +149,9 @@ def build_spec(args: list[str]) -> SweepSpec:
     if len(set(ids)) != len(ids):
         raise SweepError("the sweep repeats a point (a value listed twice?)")
     sweep_id = _digest([list(command), sorted(overrides), list(extra)])[:10]
-    return SweepSpec(tuple(command), tuple(overrides), tuple(extra), tuple(points), tuple(swept), sweep_id)
+    return SweepSpec(
+        tuple(command), tuple(overrides), tuple(extra), tuple(points), tuple(swept), sweep_id
+    )
 
 
 #: Config keys a genms command may use for its output folder, in order of preference.
@@ -158,20 +166,17 @@ def detect_output_key(command: tuple[str, ...]) -> str | None:
     cmd = COMMANDS.get(key)
     if cmd is None:
         return None
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
-
-    from genms.cli import CONF_DIR
 
     if GlobalHydra.instance().is_initialized():
         return None
     try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose(cmd.config_name)
+        cfg = compose(cmd.config_name)
     except Exception:  # a command whose config does not compose has no detectable key
         return None
     for k in OUTPUT_KEYS:
-        if OmegaConf.select(cfg, k, default="__missing__", throw_on_resolution_failure=False) != "__missing__":
+        if (
+            OmegaConf.select(cfg, k, default="__missing__", throw_on_resolution_failure=False)
+            != "__missing__"
+        ):
             return k
     return None

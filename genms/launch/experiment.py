@@ -3,7 +3,7 @@
 An experiment folder holds ``experiment.yaml``::
 
     title: Table 2 — DFT formation energy against the branching factors
-    table: table2_branching          # builder in genms.launch.tables
+    table: table2_branching          # builder in genms.benchmarks.tables
     steps:                           # genms commands, run in order
       - name: search
         run: [sweep, eval, end-to-end, "search.H=1,25", "search.L=1,100", "sweep.dir={out}/sweep"]
@@ -17,10 +17,12 @@ the paper's, the hardware and the wall time.
 
 ``{out}`` is the run folder (``out=...``, default ``runs/experiments/<name>``), ``{repo}`` the
 repository root, and ``{<param>}`` a value of the spec's ``params`` (defaults there, overridden
-on the command line: ``genms experiment figure4_best_of_n n_compositions=100 device=cpu``). Each step's output goes to ``{out}/logs/<step>.log``; finished steps are
+on the command line: ``genms experiment figure4_best_of_n n_compositions=100 device=cpu``). Each
+step's output goes to ``{out}/logs/<step>.log``; finished steps are
 recorded in ``{out}/steps.jsonl`` and skipped when the experiment is run again (``force=true``
 reruns them; the sweeps inside resume by themselves). Arguments after ``--`` are appended to every
-step, or to one step when written ``<step>:<arg>`` (``-- genms:search.L=16``). ``steps=[a,b]`` runs only those steps; ``table_only=true`` only
+step, or to one step when written ``<step>:<arg>`` (``-- genms:search.L=16``). ``steps=[a,b]`` runs
+only those steps; ``table_only=true`` only
 rebuilds the table from what the steps left. The table, its values and pictures of the top
 structures of the run folders are recorded as a W&B run (offline) in ``{out}/tracking``
 (``wandb=false`` skips it).
@@ -38,8 +40,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genms.launch.sweep_log import SweepLog, write_json_atomic
+from omegaconf import OmegaConf
+
+from genms.benchmarks.tables import BUILDERS
+from genms.io import atomic_write_json, atomic_write_text
 from genms.paths import REPO_ROOT
+from genms.tracking.reports import ReportConfig, SweepPointInfo, log_finished_run
+from genms.tracking.sweep_log import SweepLog
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +72,8 @@ class Experiment:
     title: str
     table: str
     steps: tuple[Step, ...]
-    params: dict = field(default_factory=dict)  # {name} in step arguments; key=value on the command line
+    # {name} in step arguments; key=value on the command line
+    params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,18 +92,24 @@ def available() -> list[str]:
 
 
 def load_experiment(name: str) -> Experiment:
-    from omegaconf import OmegaConf
-
     folder = Path(name) if Path(name).is_dir() else EXPERIMENTS_DIR / name
     spec_file = folder / "experiment.yaml"
     if not spec_file.is_file():
         raise ExperimentError(f"no experiment {name!r}; available: {', '.join(available())}")
     raw = OmegaConf.to_container(OmegaConf.load(spec_file), resolve=False)
     try:
-        steps = tuple(Step(s["name"], tuple(str(a) for a in s["run"]), s.get("for_each")) for s in raw.get("steps", []))
-        return Experiment(folder.name, folder, raw["title"], raw["table"], steps, dict(raw.get("params") or {}))
+        steps = tuple(
+            Step(s["name"], tuple(str(a) for a in s["run"]), s.get("for_each"))
+            for s in raw.get("steps", [])
+        )
+        return Experiment(
+            folder.name, folder, raw["title"], raw["table"], steps, dict(raw.get("params") or {})
+        )
     except (KeyError, TypeError) as exc:
-        raise ExperimentError(f"{spec_file}: each step needs a name and a run list; title and table are required ({exc})") from None
+        raise ExperimentError(
+            f"{spec_file}: each step needs a name and a run list; title and table are required "
+            f"({exc})"
+        ) from None
 
 
 def parse_args(argv: list[str]) -> tuple[str, RunOptions]:
@@ -105,9 +119,11 @@ def parse_args(argv: list[str]) -> tuple[str, RunOptions]:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1:]
     if not argv or argv[0] in ("-h", "--help", "help"):
-        raise ExperimentError("usage: genms experiment <name> [<param>=value ...] [out=<dir>] [steps=[a,b]] "
-                              "[force=true] [table_only=true] [-- <args for every step>]\n"
-                              f"experiments: {', '.join(available())}")
+        raise ExperimentError(
+            "usage: genms experiment <name> [<param>=value ...] [out=<dir>] [steps=[a,b]] "
+            "[force=true] [table_only=true] [-- <args for every step>]\n"
+            f"experiments: {', '.join(available())}"
+        )
     name, *pairs = argv
     exp = load_experiment(name)
     opts: dict = {"out": Path("runs") / "experiments" / exp.name}
@@ -123,10 +139,21 @@ def parse_args(argv: list[str]) -> tuple[str, RunOptions]:
         elif key in params:
             params[key] = value
         else:
-            known = ", ".join(f"{k}=" for k in [*exp.params, "out", "steps", "force", "table_only", "wandb"])
-            raise ExperimentError(f"unknown option {pair!r} for {exp.name}: {known} (step arguments go after --)")
-    return name, RunOptions(opts["out"].resolve(), opts.get("only", ()), opts.get("force", False),
-                            opts.get("table_only", False), tuple(extra), params, opts.get("wandb", True))
+            known = ", ".join(
+                f"{k}=" for k in [*exp.params, "out", "steps", "force", "table_only", "wandb"]
+            )
+            raise ExperimentError(
+                f"unknown option {pair!r} for {exp.name}: {known} (step arguments go after --)"
+            )
+    return name, RunOptions(
+        opts["out"].resolve(),
+        opts.get("only", ()),
+        opts.get("force", False),
+        opts.get("table_only", False),
+        tuple(extra),
+        params,
+        opts.get("wandb", True),
+    )
 
 
 def _expand(arg: str, **values: str) -> str:
@@ -135,7 +162,9 @@ def _expand(arg: str, **values: str) -> str:
     return arg
 
 
-def step_commands(step: Step, out: Path, extra: tuple[str, ...], params: dict | None = None) -> list[list[str]]:
+def step_commands(
+    step: Step, out: Path, extra: tuple[str, ...], params: dict | None = None
+) -> list[list[str]]:
     """The genms command lines of a step (one per ``for_each`` match)."""
     base = {**(params or {}), "out": str(out), "repo": str(REPO_ROOT)}
     # "<step>:<arg>" goes to that step only; other extra arguments go to every step.
@@ -168,7 +197,9 @@ def run_steps(exp: Experiment, opts: RunOptions) -> list[dict]:
                 log.info("[%s] genms %s", step.name, " ".join(cmd))
                 fh.write(f"$ genms {' '.join(cmd)}\n")
                 fh.flush()
-                code = subprocess.call([sys.executable, "-m", "genms.cli", *cmd], stdout=fh, stderr=subprocess.STDOUT)
+                code = subprocess.call(
+                    [sys.executable, "-m", "genms.cli", *cmd], stdout=fh, stderr=subprocess.STDOUT
+                )
                 if code != 0:
                     status = "failed"
                     log.warning("[%s] exit %d; see %s", step.name, code, log_path)
@@ -186,8 +217,17 @@ def hardware() -> str:
     """CPU and accelerators of this machine, in words."""
     parts = [f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"]
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=10, check=False).stdout.strip().splitlines()
+        out = (
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+            .stdout.strip()
+            .splitlines()
+        )
         if out:
             parts.append(f"{len(out)} x {out[0]}")
     except (OSError, subprocess.TimeoutExpired):
@@ -210,6 +250,11 @@ def step_hardware(out: Path) -> str:
     return "; ".join(f"{step}: {hw}" for step, hw in places.items())
 
 
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies below it."""
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+
+
 def update_readme(folder: Path, block: str) -> None:
     readme = folder / "README.md"
     text = readme.read_text() if readme.is_file() else ""
@@ -219,19 +264,17 @@ def update_readme(folder: Path, block: str) -> None:
         text = f"{head}{START}\n{block}\n{END}{tail}"
     else:
         text = f"{text.rstrip()}\n\n{START}\n{block}\n{END}\n"
-    tmp = readme.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, readme)
+    atomic_write_text(readme, text)
 
 
 def build_table(exp: Experiment, opts: RunOptions, command: str) -> str:
-    from genms.launch.tables import BUILDERS
-
     if exp.table not in BUILDERS:
-        raise ExperimentError(f"{exp.folder}/experiment.yaml: unknown table {exp.table!r}; known: {sorted(BUILDERS)}")
+        raise ExperimentError(
+            f"{exp.folder}/experiment.yaml: unknown table {exp.table!r}; known: {sorted(BUILDERS)}"
+        )
     result = BUILDERS[exp.table](opts.out, exp.folder)
     (opts.out / "results.md").write_text(result.markdown + "\n")
-    write_json_atomic(opts.out / "results.json", result.values)
+    atomic_write_json(opts.out / "results.json", result.values)
     wall = total_wall(opts.out)
     lines = [f"Regenerated by `{command}` on {time.strftime('%Y-%m-%d')}.", "",
              result.markdown, ""]
@@ -240,15 +283,23 @@ def build_table(exp: Experiment, opts: RunOptions, command: str) -> str:
     missing = [s.name for s in exp.steps if s.name not in finished]
     if missing:
         lines.append(f"- Steps not run yet (their cells say `not yet run`): {', '.join(missing)}.")
-    lines += [f"- Hardware: {step_hardware(opts.out)}.", f"- Wall time of the steps: {wall / 60:.1f} min.",
-              f"- Raw results: `{opts.out.relative_to(Path.cwd()) if opts.out.is_relative_to(Path.cwd()) else opts.out}`."]
+    lines += [
+        f"- Hardware: {step_hardware(opts.out)}.",
+        f"- Wall time of the steps: {wall / 60:.1f} min.",
+        f"- Raw results: `{_shown(opts.out)}`.",
+    ]
     block = "\n".join(lines)
     update_readme(exp.folder, block)
     if opts.wandb:
-        from genms.tracking.reports import ReportConfig, SweepPointInfo, log_finished_run
-
-        log_finished_run(opts.out, exp.name, result.values, {"params": opts.params, "command": command},
-                         SweepPointInfo(), ReportConfig(experiment=exp.name), {"results": result.rows})
+        log_finished_run(
+            opts.out,
+            exp.name,
+            result.values,
+            {"params": opts.params, "command": command},
+            SweepPointInfo(),
+            ReportConfig(experiment=exp.name),
+            {"results": result.rows},
+        )
     return block
 
 
@@ -257,7 +308,7 @@ def main(argv: list[str]) -> int:
     try:
         name, opts = parse_args(argv)
         exp = load_experiment(name)
-        write_json_atomic(opts.out / "params.json", opts.params)
+        atomic_write_json(opts.out / "params.json", opts.params)
         if not opts.table_only:
             run_steps(exp, opts)
         block = build_table(exp, opts, "genms experiment " + " ".join(argv))

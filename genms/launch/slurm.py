@@ -5,7 +5,7 @@ its arguments). Rendering fills in what a given job needs::
 
     genms slurm render train_sweep command='train diffusion optim.lr=1e-4,3e-4 seed=0,1' gpus=4
     genms slurm render train_multinode nodes=4 gpus=8 time=72:00:00 -- train diffusion
-    genms slurm render ray_cluster nodes=3 partition=gpu --submit -- sweep generate "a spinel" search.H=1,25
+    genms slurm render ray_cluster nodes=3 --submit -- sweep generate "a spinel" search.H=1,25
 
 * resource options (``nodes``, ``gpus`` = GPUs per node, ``cpus`` = CPUs per task, ``array``,
   ``time``, ``mem``, ``partition``, ``account``, ``qos``, ``job_name``, ``output``,
@@ -29,6 +29,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genms.launch.expand import SweepError, build_spec
 from genms.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,9 @@ def parse_args(argv: list[str]) -> RenderRequest:
             directives[FLAGS[key]] = _check_option(key, value)
         else:
             raise RenderError(f"unknown option {key!r}\n\n{usage()}")
-    return RenderRequest(template, directives, None if command is None else tuple(command), out, submit)
+    return RenderRequest(
+        template, directives, None if command is None else tuple(command), out, submit
+    )
 
 
 def _check_option(key: str, value: str) -> str:
@@ -155,7 +158,9 @@ def _strip_prefix(command: list[str], words: list[str]) -> list[str]:
     if cmd[:1] == ["genms"]:
         cmd = cmd[1:]
     if "sweep" in words and any(a in ("-m", "--multirun") for a in cmd):
-        log.info("dropping -m: the template runs one sweep point per array task through `genms sweep`")
+        log.info(
+            "dropping -m: the template runs one sweep point per array task through `genms sweep`"
+        )
         cmd = [a for a in cmd if a not in ("-m", "--multirun")]
     if words and cmd[: len(words)] == words:
         cmd = cmd[len(words):]
@@ -163,8 +168,6 @@ def _strip_prefix(command: list[str], words: list[str]) -> list[str]:
 
 
 def _sweep_array(command: list[str]) -> str:
-    from genms.launch.expand import SweepError, build_spec
-
     if any(a.startswith("sweep.only=") for a in command):
         raise RenderError("the array sets sweep.only per task; drop sweep.only from the command")
     try:
@@ -190,7 +193,9 @@ def render(request: RenderRequest) -> str:
             given = directives.setdefault("array", needed)
             top = max(int(n) for n in re.findall(r"\d+", given.split("%")[0]))
             if top > int(needed.split("-")[1]):
-                log.warning("array=%s but the sweep has points %s: the extra tasks will fail", given, needed)
+                log.warning(
+                    "array=%s but the sweep has points %s: the extra tasks will fail", given, needed
+                )
     pending = dict(directives)
     last_directive = 0
     for i, line in enumerate(lines):
@@ -212,7 +217,9 @@ def submit(script: str, out: str | None) -> str:
     """``sbatch`` the script (from its file when written, else from stdin); returns its output."""
     cmd = ["sbatch", out] if out else ["sbatch"]
     try:
-        proc = subprocess.run(cmd, input=None if out else script, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            cmd, input=None if out else script, capture_output=True, text=True, check=False
+        )
     except FileNotFoundError:
         raise RenderError("sbatch not found: --submit needs a SLURM login node") from None
     if proc.returncode != 0:

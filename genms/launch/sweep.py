@@ -25,6 +25,7 @@ into W&B groups and tags.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import logging
@@ -36,9 +37,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genms.cli import quote_value
+from hydra.errors import HydraException
+from rich.console import Console
+from rich.table import Table
+
+from genms.cli import compose, quote_value
+from genms.configs import ConfigError, to_dataclass
+from genms.io import atomic_write_json
 from genms.launch.expand import SweepError, SweepPoint, SweepSpec, build_spec, detect_output_key
-from genms.launch.sweep_log import STATUS_OK, SweepLog, read_point_result, write_json_atomic
+from genms.parallel.executor import ExecutorConfig
+from genms.parallel.ray_executor import RayExecutor
+from genms.tracking.reports import ReportConfig, SweepPointInfo, log_finished_run
+from genms.tracking.sweep_log import STATUS_OK, SweepLog, read_point_result
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +121,6 @@ class PointTask:
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: the point's process gets SIGTERM when the worker that started it dies."""
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
@@ -145,8 +153,14 @@ def run_point(task: PointTask) -> dict:
     stdout, stderr = point_dir / "stdout.log", point_dir / "stderr.log"
     try:
         with open(stdout, "w") as out, open(stderr, "w") as err:
-            proc = subprocess.Popen(_resolve_argv(task.argv), stdout=out, stderr=err, env=env,
-                                    cwd=cwd, preexec_fn=_die_with_parent if os.name == "posix" else None)
+            proc = subprocess.Popen(
+                _resolve_argv(task.argv),
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=cwd,
+                preexec_fn=_die_with_parent if os.name == "posix" else None,
+            )
             try:
                 returncode = proc.wait(timeout=task.timeout_s)
             except subprocess.TimeoutExpired:
@@ -201,9 +215,21 @@ def make_tasks(spec: SweepSpec, cfg: SweepConfig, root: Path, name: str) -> list
         }
         if os.environ.get("HOME"):
             env["HOME"] = os.environ["HOME"]
-        tasks.append(PointTask(p.index, p.point_id, p.name, (*spec.command, *ovr, *extra), str(pdir),
-                               tuple(env.items()), os.getcwd(), cfg.timeout_s,
-                               tuple(cfg.result_files), p.overrides, p.params))
+        tasks.append(
+            PointTask(
+                p.index,
+                p.point_id,
+                p.name,
+                (*spec.command, *ovr, *extra),
+                str(pdir),
+                tuple(env.items()),
+                os.getcwd(),
+                cfg.timeout_s,
+                tuple(cfg.result_files),
+                p.overrides,
+                p.params,
+            )
+        )
     return tasks
 
 
@@ -230,17 +256,26 @@ def track_point(row: dict, cfg: SweepConfig, name: str) -> None:
     """W&B record of a finished point (``sweep.wandb=true``); never fails the sweep."""
     if not cfg.wandb or row["status"] != STATUS_OK:
         return
-    from genms.tracking.reports import ReportConfig, SweepPointInfo, log_finished_run
 
-    point = SweepPointInfo(name, row["point"], row["index"], {k: str(v) for k, v in row["params"].items()})
+    point = SweepPointInfo(
+        name, row["point"], row["index"], {k: str(v) for k, v in row["params"].items()}
+    )
     try:
-        log_finished_run(row["dir"], name, row.get("result"), {"overrides": row["overrides"]}, point,
-                         ReportConfig(mode=cfg.wandb_mode))
+        log_finished_run(
+            row["dir"],
+            name,
+            row.get("result"),
+            {"overrides": row["overrides"]},
+            point,
+            ReportConfig(mode=cfg.wandb_mode),
+        )
     except Exception as exc:  # noqa: BLE001 - tracking never stops a sweep
         log.warning("W&B record of point %s failed: %s", row["index"], exc)
 
 
-def run_serial(tasks: list[PointTask], record: SweepLog, write: bool = True, on_row=None) -> list[dict]:
+def run_serial(
+    tasks: list[PointTask], record: SweepLog, write: bool = True, on_row=None
+) -> list[dict]:
     rows = []
     for n, task in enumerate(tasks, 1):
         row = run_point(task)
@@ -255,10 +290,8 @@ def run_serial(tasks: list[PointTask], record: SweepLog, write: bool = True, on_
 
 def run_ray(tasks: list[PointTask], record: SweepLog, cfg: SweepConfig, on_row=None) -> list[dict]:
     """Every task on Ray; rows recorded in completion order as each finishes."""
-    from genms.parallel.executor import ExecutorConfig
-    from genms.parallel.ray_executor import RayExecutor
-
-    address = cfg.address or os.environ.get("RAY_ADDRESS") or None  # slurm/ray_cluster.sbatch sets it
+    # slurm/ray_cluster.sbatch sets it
+    address = cfg.address or os.environ.get("RAY_ADDRESS") or None
     workers = cfg.workers if cfg.workers else (None if address else os.cpu_count())
     executor = RayExecutor(ExecutorConfig(name="ray", address=address, num_cpus=workers,
                                           max_retries=cfg.max_retries))
@@ -266,8 +299,9 @@ def run_ray(tasks: list[PointTask], record: SweepLog, cfg: SweepConfig, on_row=N
     rows: list[dict] = []
     refs: dict = {}
     try:
-        remote = ray.remote(run_point).options(num_cpus=cfg.cpus_per_point, num_gpus=cfg.gpus_per_point,
-                                               max_retries=cfg.max_retries)
+        remote = ray.remote(run_point).options(
+            num_cpus=cfg.cpus_per_point, num_gpus=cfg.gpus_per_point, max_retries=cfg.max_retries
+        )
         refs = {remote.remote(t): t for t in tasks}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
@@ -306,7 +340,7 @@ def run_sweep(spec: SweepSpec, cfg: SweepConfig) -> tuple[Path, list[dict], int]
         if not 0 <= cfg.only < len(tasks):
             raise SweepError(f"sweep.only={cfg.only} but the sweep has points 0..{len(tasks) - 1}")
         tasks = [tasks[cfg.only]]
-    write_json_atomic(root / "sweep.json", describe(spec, name, root))
+    atomic_write_json(root / "sweep.json", describe(spec, name, root))
     finished = record.finished_ids(include_failed=not cfg.retry_failed)
     pending = [t for t in tasks if t.point_id not in finished]
     skipped = len(tasks) - len(pending)
@@ -320,7 +354,11 @@ def run_sweep(spec: SweepSpec, cfg: SweepConfig) -> tuple[Path, list[dict], int]
     # In a multi-node SLURM task every rank runs the point; only rank 0 records it.
     write = os.environ.get("SLURM_PROCID", "0") == "0"
     on_row = functools.partial(track_point, cfg=cfg, name=name) if cfg.wandb and write else None
-    rows = run_serial(pending, record, write, on_row) if serial else run_ray(pending, record, cfg, on_row)
+    rows = (
+        run_serial(pending, record, write, on_row)
+        if serial
+        else run_ray(pending, record, cfg, on_row)
+    )
     return root, rows, skipped
 
 
@@ -337,25 +375,16 @@ options: sweep.dir sweep.name sweep.executor=ray|serial sweep.workers sweep.addr
 
 
 def load_config(options: list[str]) -> SweepConfig:
-    """``sweep.*`` arguments -> :class:`SweepConfig` (Hydra grammar, defaults from conf/sweep.yaml)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-
-    from genms.cli import CONF_DIR
-    from genms.configs import ConfigError, to_dataclass
-
+    """``sweep.*`` arguments -> :class:`SweepConfig` (Hydra grammar, defaults from
+    conf/sweep.yaml)."""
     try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose("sweep", overrides=options)
+        cfg = compose("sweep", options)
         return to_dataclass(SweepConfig, cfg.sweep)
     except (HydraException, ConfigError) as exc:
         raise SweepError(f"bad sweep option: {exc}\n\n{USAGE}") from None
 
 
 def _print_points(spec: SweepSpec, root: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"{len(spec.points)} points of `{' '.join(spec.command)}` ({root})")
     table.add_column("index", justify="right")
     table.add_column("point")
@@ -367,9 +396,6 @@ def _print_points(spec: SweepSpec, root: Path) -> None:
 
 
 def _print_summary(root: Path, points: tuple[SweepPoint, ...]) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     latest = SweepLog(root / "sweep.jsonl").latest()
     table = Table(title=f"sweep {root}")
     for col in ("index", "params", "status", "wall s", "result"):

@@ -1,8 +1,9 @@
 """Executors for the search's CPU-heavy and model stages (serial by default, Ray on request).
 
-Ray is imported only by :mod:`genms.parallel.ray_executor`, and only when it is chosen.
+Ray is imported only by :mod:`genms.parallel.ray_executor`, and only when a Ray executor starts.
 """
 
+from genms.parallel.build import build_executor
 from genms.parallel.executor import (
     Executor,
     ExecutorConfig,
@@ -10,7 +11,6 @@ from genms.parallel.executor import (
     SerialExecutor,
     TaskFailed,
     WorkerSpec,
-    build_executor,
 )
 from genms.parallel.journal import Journal, JournalMismatch
 

@@ -16,7 +16,7 @@ arrives, so an interrupted run resumes where it stopped. A task that raises is r
 journaled, so a resumed run tries it again) instead of aborting the whole run.
 
 :class:`SerialExecutor` (the default) runs everything in this process; ``ray_executor.py``
-has the Ray implementation and is imported only when ``executor=ray`` is chosen.
+has the Ray implementation; :func:`genms.parallel.build.build_executor` picks one.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from genms.configs import ranged
 from genms.parallel.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,12 @@ class ExecutorConfig:
     """
 
     name: str = "serial"
-    max_retries: int = 2
+    max_retries: int = ranged(2, 0, 100)
     address: str | None = None
-    num_cpus: int | None = None
-    num_gpus_per_worker: float | None = None
-    num_workers: int = 1
-    cpu_batch: int = 16
+    num_cpus: int | None = ranged(None, 1, 100_000)
+    num_gpus_per_worker: float | None = ranged(None, 0, 64)
+    num_workers: int = ranged(1, 1, 10_000)
+    cpu_batch: int = ranged(16, 1, 100_000)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,9 @@ class MapSpec:
 
 
 class Executor(Protocol):
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], spec: MapSpec | None = None) -> list[Any]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], spec: MapSpec | None = None
+    ) -> list[Any]:
         """``[fn(item) for item in items]`` (order kept; failures as :class:`TaskFailed`)."""
         ...
 
@@ -165,7 +168,9 @@ def call_with_retries(fn: Callable[[Any], Any], item: Any, key: str, max_retries
         except Exception as exc:  # any task error becomes a recorded failure, never a crash
             error = f"{type(exc).__name__}: {exc}"
             if attempt < max_retries:
-                log.info("task %s failed (%s); retrying (%d/%d)", key, error, attempt + 1, max_retries)
+                log.info(
+                    "task %s failed (%s); retrying (%d/%d)", key, error, attempt + 1, max_retries
+                )
     return TaskFailed(key, error)
 
 
@@ -176,7 +181,9 @@ class SerialExecutor:
         self.max_retries = max_retries
         self._workers: dict[str, Any] = {}
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], spec: MapSpec | None = None) -> list[Any]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], spec: MapSpec | None = None
+    ) -> list[Any]:
         book = ResultBook(items, spec or MapSpec())
         for i in book.pending:
             book.record(i, call_with_retries(fn, items[i], book.keys[i], self.max_retries))
@@ -206,14 +213,3 @@ class SerialExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def build_executor(cfg: ExecutorConfig) -> Executor:
-    """The executor named by ``cfg.name`` (Ray is imported only for ``ray``)."""
-    if cfg.name == "serial":
-        return SerialExecutor(max_retries=cfg.max_retries)
-    if cfg.name == "ray":
-        from genms.parallel.ray_executor import RayExecutor
-
-        return RayExecutor(cfg)
-    raise ValueError(f"unknown executor {cfg.name!r}: use executor=serial or executor=ray")

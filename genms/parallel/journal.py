@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
+
+from genms.io import append_json_line
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class Journal:
         if self.path.exists() and self.path.stat().st_size > 0:
             self._load()
         else:
-            self._append_line({"journal": _FORMAT, "fingerprint": fingerprint})
+            append_json_line(self.path, {"journal": _FORMAT, "fingerprint": fingerprint})
         self.n_resumed = len(self._entries)
 
     # -- reading -------------------------------------------------------------------------
@@ -86,7 +87,7 @@ class Journal:
             with open(self.path, "r+b") as fh:
                 fh.truncate(good_end)
         if not header_seen:
-            self._append_line({"journal": _FORMAT, "fingerprint": self.fingerprint})
+            append_json_line(self.path, {"journal": _FORMAT, "fingerprint": self.fingerprint})
 
     def has(self, stage: str, key: str) -> bool:
         return (stage, key) in self._entries
@@ -98,19 +99,8 @@ class Journal:
         return sum(1 for s, _ in self._entries if stage is None or s == stage)
 
     # -- writing -------------------------------------------------------------------------
-    def _append_line(self, obj: dict) -> None:
-        data = (json.dumps(obj, separators=(",", ":"), allow_nan=True) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
     def append(self, stage: str, key: str, value: Any) -> None:
         """Record one finished result (JSON-able ``value``) durably."""
         with self._lock:
-            self._append_line({"stage": stage, "key": key, "value": value})
+            append_json_line(self.path, {"stage": stage, "key": key, "value": value})
             self._entries[(stage, key)] = value

@@ -72,7 +72,9 @@ def _private_home() -> Path:
 
 def _run_batch(fn: Callable[[Any], Any], items: list, keys: list[str], max_retries: int) -> list:
     """One Ray task: ``fn`` over a few items, each error retried and then kept as a failure."""
-    return [call_with_retries(fn, item, key, max_retries) for item, key in zip(items, keys, strict=True)]
+    return [
+        call_with_retries(fn, item, key, max_retries) for item, key in zip(items, keys, strict=True)
+    ]
 
 
 class _WorkerActor:
@@ -190,7 +192,9 @@ class RayExecutor:
                 for i, result in zip(indices, out, strict=True):
                     book.record(i, result)
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], spec: MapSpec | None = None) -> list[Any]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], spec: MapSpec | None = None
+    ) -> list[Any]:
         book = ResultBook(items, spec or MapSpec())
         if not book.pending:
             return book.results
@@ -218,7 +222,9 @@ class RayExecutor:
             if gpus > 0 and n * gpus > have:  # more than the cluster has would wait forever
                 n = max(1, int(have // gpus))
                 if gpus > have:
-                    raise ValueError(f"executor.num_gpus_per_worker={gpus} but the Ray cluster has {have:g} GPUs")
+                    raise ValueError(
+                        f"executor.num_gpus_per_worker={gpus} but the Ray cluster has {have:g} GPUs"
+                    )
                 log.warning("%s: only %d worker(s) fit on %g GPUs", spec.name, n, have)
             # num_cpus=0: a model actor never blocks the CPU tasks (or another actor) from running;
             # its compute is the accelerator's, or on a CPU-only machine shared like any process.

@@ -2,7 +2,8 @@
 
 * :mod:`genms.search.tree` — Algorithm 1 over injected components (pure Python, seeded).
 * :mod:`genms.search.api` — :class:`GenMS`: load the models once, ``generate(request)``.
-* :mod:`genms.search.commands` — ``genms generate`` and ``genms eval end-to-end``.
+* :mod:`genms.search.commands` — ``genms generate``.
 * :mod:`genms.search.report` / :mod:`genms.search.pictures` — the run folder and its report.
-* :mod:`genms.search.benchmark` / :mod:`genms.search.families` — the family benchmark.
+
+The family benchmark built on the search is :mod:`genms.benchmarks.end_to_end`.
 """

@@ -1,7 +1,7 @@
 """What the search produces: scored formulae, scored structures and the whole result.
 
-* :class:`FormulaScore` — R_hi of one formula (total in [0, 1], per-check reasons).
-* :class:`FormulaNode` — a formula in the tree: proposer output, R_hi, whether it was expanded.
+* :class:`FormulaNode` — a formula in the tree: proposer output, R_hi (a
+  :class:`genms.interfaces.FormulaScore`), whether it was expanded.
 * :class:`Candidate` — one sampled structure with every check and score, and its status
   (``kept`` or why it was dropped).
 * :class:`SearchResult` — all of the above plus the outcome (``status``/``message``) and timings.
@@ -17,8 +17,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from genms.crystal.convert import to_crystal, to_pymatgen
 from genms.crystal.structure import Crystal
+from genms.evaluate.matching import structure_matcher
 
 #: Candidate statuses, in the order the filters apply.
 KEPT = "kept"
@@ -48,23 +51,9 @@ def crystal_to_dict(crystal: Crystal) -> dict:
 def crystal_from_dict(d: dict) -> Crystal:
     """:func:`crystal_to_dict`'s dict, or pymatgen's ``Structure.as_dict()`` (``candidates.json``)."""
     if "sites" in d:
-        from genms.crystal.convert import to_crystal
-
         return to_crystal(d)
     return Crystal(np.array(d["frac_coords"], dtype=np.float64).reshape(-1, 3),
                    np.array(d["atomic_numbers"], dtype=np.int64), np.array(d["lattice"]))
-
-
-@dataclass(frozen=True)
-class FormulaScore:
-    """R_hi of one formula: ``total`` in [0, 1]; ``passed`` = survived the hard checks."""
-
-    formula: str
-    total: float
-    passed: bool
-    reasons: tuple[str, ...] = ()
-    checks: dict[str, float] = field(default_factory=dict)
-    failures: tuple[str, ...] = ()  # the hard checks it failed, with reasons
 
 
 @dataclass(frozen=True)
@@ -121,8 +110,6 @@ class Candidate:
     @property
     def structure(self):
         """The structure as a pymatgen ``Structure``."""
-        from genms.crystal.convert import to_pymatgen
-
         return to_pymatgen(self.crystal)
 
     @property
@@ -201,7 +188,6 @@ class SearchResult:
         ltol 0.3, angle 10°) finds equal to a better one of the same formula."""
         if not distinct:
             return self.ranked[:k]
-        from genms.evaluate.matching import structure_matcher
 
         matcher = structure_matcher()
         chosen: list[Candidate] = []
@@ -228,8 +214,6 @@ class SearchResult:
 
     def to_dataframe(self):
         """Every candidate with every score as a pandas DataFrame (ranked first)."""
-        import pandas as pd
-
         return pd.DataFrame([c.to_record() for c in ranked_first(self.candidates)])
 
 

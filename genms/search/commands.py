@@ -1,4 +1,4 @@
-"""``genms generate "<request>"`` and ``genms eval end-to-end`` (Hydra entry points).
+"""``genms generate "<request>"`` (Hydra entry point).
 
 Every failure a user can cause ends with a message and an exit code, never a traceback:
 
@@ -12,69 +12,27 @@ from __future__ import annotations
 
 import logging
 import traceback
-from pathlib import Path
-from typing import NoReturn
 
 from omegaconf import DictConfig, OmegaConf
+from rich.markup import escape
+
+from genms.configs import ConfigError, to_dataclass
+from genms.console import fail, make_console, run_dir, writable_dir
+from genms.language.commands import USER_ERRORS as LANGUAGE_ERRORS
+from genms.parallel.journal import JournalMismatch
+from genms.search.api import GenerateConfig, GenMS
+from genms.search.console import progress_bars, ranked_table
+from genms.search.errors import LOAD_ERRORS, SearchInputError
+from genms.search.language import RequestError, parse
 
 log = logging.getLogger(__name__)
 
 
-def _console():
-    import sys
-
-    from rich.console import Console
-
-    # Piped output (logs, CI) gets a wide fixed width so the table is not truncated.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
-
-
-def fail(console, message: str, code: int) -> NoReturn:
-    from rich.markup import escape
-
-    console.print(f"[bold red]genms:[/] {escape(message)}", soft_wrap=True)  # one line; not markup
-    raise SystemExit(code)
-
-
-def writable_dir(path: Path) -> str | None:
-    """Create ``path`` and check that a file can be written in it; the reason when not."""
-    import tempfile
-
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        return exc.strerror or type(exc).__name__
-    return None
-
-
-def _run_dir(cfg: DictConfig) -> Path:
-    if cfg.get("out_dir"):
-        return Path(str(cfg.out_dir)).expanduser()
-    from hydra.core.hydra_config import HydraConfig
-
-    return Path(HydraConfig.get().runtime.output_dir)
-
-
-def _load_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "a model or data file is missing or unusable"."""
-    return (FileNotFoundError, OSError, ValueError, KeyError)
 
 
 def generate(cfg: DictConfig) -> int:
     """The main job: request -> ranked structures, written to the run folder."""
-    from rich.markup import escape
-
-    from genms.configs import ConfigError, to_dataclass
-    from genms.language.commands import USER_ERRORS as LANGUAGE_ERRORS
-    from genms.parallel.journal import JournalMismatch
-    from genms.search.api import GenerateConfig, GenMS
-    from genms.search.console import progress_bars, ranked_table
-    from genms.search.errors import SearchInputError
-    from genms.search.language import RequestError, parse
-
-    console = _console()
+    console = make_console()
     try:
         gcfg = to_dataclass(GenerateConfig, OmegaConf.to_container(cfg, resolve=True))
     except ConfigError as exc:
@@ -85,7 +43,7 @@ def generate(cfg: DictConfig) -> int:
         fail(console, str(exc), 2)
     console.print(str(parsed), markup=False)
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "no TPU" chatter
-    out_dir = _run_dir(cfg)
+    out_dir = run_dir(gcfg.out_dir)
     why = writable_dir(out_dir)
     if why is not None:
         fail(console, f"out_dir={out_dir} cannot be written ({why}); choose a writable folder", 2)
@@ -94,7 +52,7 @@ def generate(cfg: DictConfig) -> int:
             genms = GenMS.from_config(gcfg)
     except (SearchInputError, *LANGUAGE_ERRORS) as exc:
         fail(console, str(exc), 2)
-    except _load_errors() as exc:
+    except LOAD_ERRORS as exc:
         fail(console, f"could not load the models: {exc}", 1)
     try:
         with genms, progress_bars(console) as progress:
@@ -117,7 +75,11 @@ def generate(cfg: DictConfig) -> int:
         fail(console, f"the search failed: {type(exc).__name__}: {exc} ({where})", 1)
 
     if result.ranked:
-        console.print(ranked_table(result, gcfg.search.top_k, show_cif=True, distinct=gcfg.search.distinct_top))
+        console.print(
+            ranked_table(
+                result, gcfg.search.top_k, show_cif=True, distinct=gcfg.search.distinct_top
+            )
+        )
     style = "green" if result.ok else "yellow"
     console.print(f"[{style}]{escape(result.status)}[/]: {escape(result.message)}")
     console.print(f"run folder: {out_dir}  (report.md, candidates.csv, cifs/)", markup=False)
@@ -128,31 +90,3 @@ def generate(cfg: DictConfig) -> int:
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
-
-
-def eval_end_to_end(cfg: DictConfig) -> int:
-    """Family benchmark (perovskite, pyrochlore, spinel) -> benchmarks/results/end_to_end.json."""
-    from genms.configs import ConfigError, to_dataclass
-    from genms.search.benchmark import EndToEndConfig, run_end_to_end
-
-    console = _console()
-    try:
-        ecfg = to_dataclass(EndToEndConfig, OmegaConf.to_container(cfg, resolve=True))
-    except ConfigError as exc:
-        fail(console, str(exc), 2)
-    try:
-        report = run_end_to_end(ecfg, console=console, command=_command_line(cfg))
-    except _load_errors() as exc:
-        fail(console, f"the benchmark could not run: {exc}", 1)
-    console.print(f"wrote {report['output']}", markup=False)
-    return 0
-
-
-def _command_line(cfg: DictConfig) -> str:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        overrides = list(HydraConfig.get().overrides.task)
-    except ValueError:  # not under Hydra
-        overrides = []
-    return " ".join(["genms eval end-to-end", *overrides])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from genms.configs import ConfigError, check_ranges, range_problems, ranged
+from genms.crystal.composition import MAX_CELL_ATOMS
+
 STRATEGIES = ("best_first", "breadth_first")
 
 
@@ -26,11 +29,14 @@ class FilterConfig:
     structural: bool = True
     composition: bool = True
     trusted_range: bool = True
-    min_distance_ang: float = 0.5
-    min_volume_ang3: float = 0.1
-    max_std_ev_per_atom: float | None = None
-    e_form_min: float | None = None
-    e_form_max: float | None = None
+    min_distance_ang: float = ranged(0.5, 0, 10)
+    min_volume_ang3: float = ranged(0.1, 0, 1e6)
+    max_std_ev_per_atom: float | None = ranged(None, 0, 100)
+    e_form_min: float | None = ranged(None, -100, 100)
+    e_form_max: float | None = ranged(None, -100, 100)
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "search.filters.")
 
 
 @dataclass(frozen=True)
@@ -58,30 +64,25 @@ class SearchConfig:
         the same formula, so near-copies do not fill it (every candidate stays in the tables).
     """
 
-    H: int = 25
-    W: int = 5
-    L: int = 8
-    lambda_hi: float = 1.0
-    lambda_lo: float = 1.0
+    H: int = ranged(25, 1, 1000)
+    W: int = ranged(5, 1, 1000)
+    L: int = ranged(8, 1, 10_000)
+    lambda_hi: float = ranged(1.0, 0, 1e6)
+    lambda_lo: float = ranged(1.0, 0, 1e6)
     strategy: str = "best_first"
-    formula_units: list[int] = field(default_factory=list)
-    max_atoms: int | None = None
-    sample_chunk: int = 8
-    energy_batch: int = 256
-    top_k: int = 10
+    formula_units: list[int] = ranged([], 1, MAX_CELL_ATOMS)
+    max_atoms: int | None = ranged(None, 1, MAX_CELL_ATOMS)
+    sample_chunk: int = ranged(8, 1, 4096)
+    energy_batch: int = ranged(256, 1, 1_000_000)
+    top_k: int = ranged(10, 1, 10_000)
     distinct_top: bool = True
     filters: FilterConfig = field(default_factory=FilterConfig)
 
     def __post_init__(self) -> None:
-        problems = []
-        for name in ("H", "W", "L", "sample_chunk", "energy_batch", "top_k"):
-            if getattr(self, name) < 1:
-                problems.append(f"search.{name} must be at least 1 (got {getattr(self, name)})")
+        problems = range_problems(SearchConfig, self, "search.")
         if self.strategy not in STRATEGIES:
-            problems.append(f"search.strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
-        if any(z < 1 for z in self.formula_units):
-            problems.append(f"search.formula_units must be positive integers (got {list(self.formula_units)})")
-        if self.lambda_hi < 0 or self.lambda_lo < 0:
-            problems.append("search.lambda_hi and search.lambda_lo must not be negative")
+            problems.append(
+                f"search.strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})"
+            )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigError("; ".join(problems), problems)

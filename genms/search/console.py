@@ -5,7 +5,20 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from genms.progress import TextProgress
 from genms.search.candidates import SearchResult
+from genms.search.report import space_group
 
 STAGE_LABELS = {
     "propose": "π_hi  propose + R_hi",
@@ -26,7 +39,9 @@ class RichProgress:
         if stage in self.tasks:
             self.progress.reset(self.tasks[stage], total=max(total, 1), note="")
         else:
-            self.tasks[stage] = self.progress.add_task(STAGE_LABELS.get(stage, stage), total=max(total, 1), note="")
+            self.tasks[stage] = self.progress.add_task(
+                STAGE_LABELS.get(stage, stage), total=max(total, 1), note=""
+            )
 
     def note(self, stage: str, text: str) -> None:
         """What the stage is doing now (e.g. "compiling the sampler for 16 cells of <= 12 atoms")."""
@@ -50,8 +65,6 @@ class LineProgress:
     when it ends, with counts, elapsed time and ETA."""
 
     def __init__(self, stream=None, interval: float = 10.0) -> None:
-        from genms.progress import TextProgress
-
         self.lines = TextProgress(stream, interval, prefix="genms: ")
         self.done: dict[str, int] = {}
         self.total: dict[str, int] = {}
@@ -87,18 +100,18 @@ def progress_bars(console, enabled: bool = True):
     if not enabled:
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
-    with Progress(TextColumn("{task.description:<26}"), BarColumn(bar_width=24), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
-                  console=console, transient=False) as progress:
+    with Progress(
+        TextColumn("{task.description:<26}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=console,
+        transient=False,
+    ) as progress:
         yield RichProgress(progress)
 
 
@@ -108,21 +121,34 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 def ranked_table(result: SearchResult, k: int, show_cif: bool = False, distinct: bool = True):
     """A rich table of the ``k`` best structures (with their CIF paths in the run folder)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from genms.search.report import space_group
-
     top = result.top(k, distinct)
-    title = Text(f"Top {len(top)} of {len(result.candidates)} structures for {result.request_text!r}"
-                 + (" (near-copies left out)" if distinct else ""))  # Text: the request is not markup
-    table = Table(title=title, title_justify="left")
-    for name, justify in (("#", "right"), ("formula", "left"), ("space group", "left"), ("atoms", "right"),
-                          ("E_f eV/atom", "right"), ("R_hi", "right"), ("score", "right"), ("min d Å", "right"),
-                          ("CIF", "left")):
+    table = Table(
+        title=Text(f"Top {len(top)} of {len(result.candidates)} structures "  # Text: the request is not markup
+                   f"for {result.request_text!r}" + (" (near-copies left out)" if distinct else "")),
+        title_justify="left",
+    )
+    for name, justify in (
+        ("#", "right"),
+        ("formula", "left"),
+        ("space group", "left"),
+        ("atoms", "right"),
+        ("E_f eV/atom", "right"),
+        ("R_hi", "right"),
+        ("score", "right"),
+        ("min d Å", "right"),
+        ("CIF", "left"),
+    ):
         table.add_column(name, justify=justify)
     for c in top:
-        table.add_row(str(c.rank), c.formula, space_group(c), str(c.n_atoms), _fmt(c.e_form), _fmt(c.r_hi, 2),
-                      _fmt(c.score), _fmt(c.min_distance, 2),
-                      f"cifs/{c.rank:02d}_{c.formula}.cif" if show_cif else "")
+        table.add_row(
+            str(c.rank),
+            c.formula,
+            space_group(c),
+            str(c.n_atoms),
+            _fmt(c.e_form),
+            _fmt(c.r_hi, 2),
+            _fmt(c.score),
+            _fmt(c.min_distance, 2),
+            f"cifs/{c.rank:02d}_{c.formula}.cif" if show_cif else "",
+        )
     return table

@@ -5,3 +5,7 @@ from __future__ import annotations
 
 class SearchInputError(ValueError):
     """A request or setting the search cannot run with (the message says what to change)."""
+
+
+#: Exceptions that mean "a model or data file is missing or unusable".
+LOAD_ERRORS = (FileNotFoundError, OSError, ValueError, KeyError)

@@ -17,11 +17,14 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
+import jax
 import numpy as np
 
+from genms.crystal.composition import composition_from_numbers, parse_formula, smact_valid
+from genms.crystal.geometry import min_distance
 from genms.crystal.structure import Crystal
+from genms.interfaces import EnergyPrediction, EnergyPredictor, StructureSampler
 from genms.search.candidates import crystal_from_dict, crystal_to_dict
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,8 @@ def stable_seed(*parts: object) -> int:
 # -- sampling -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SampleJob:
-    """``n_per_formula`` structures for each formula, all with Z formula units (None: π_lo picks)."""
+    """``n_per_formula`` structures for each formula, all with Z formula units (None: π_lo
+    picks)."""
 
     formulae: tuple[str, ...]
     n_per_formula: int
@@ -52,12 +56,10 @@ class SampleJob:
 class SamplingWorker:
     """Wraps a :class:`~genms.interfaces.StructureSampler`; one call per :class:`SampleJob`."""
 
-    def __init__(self, sampler: Any) -> None:
+    def __init__(self, sampler: StructureSampler) -> None:
         self.sampler = sampler
 
     def sample(self, job: SampleJob) -> list[list[Crystal]]:
-        import jax
-
         key = jax.random.key(job.seed)
         units = None if job.formula_units is None else [job.formula_units] * len(job.formulae)
         out = self.sampler.sample(list(job.formulae), job.n_per_formula, key, formula_units=units)
@@ -66,7 +68,7 @@ class SamplingWorker:
         return [list(structures) for structures in out]
 
 
-def build_sampling_worker(factory: Callable[[], Any]) -> SamplingWorker:
+def build_sampling_worker(factory: Callable[[], StructureSampler]) -> SamplingWorker:
     return SamplingWorker(factory())
 
 
@@ -96,7 +98,6 @@ _SMACT_WARNED = False
 
 def _composition_valid(numbers: np.ndarray) -> bool | None:
     global _SMACT_WARNED
-    from genms.crystal.composition import smact_valid
 
     try:
         return bool(smact_valid(numbers))
@@ -111,9 +112,6 @@ def check_structure(
     item: tuple[Crystal, str], min_distance_ang: float = 0.5, min_volume_ang3: float = 0.1
 ) -> StructureCheck:
     """Validity of ``item = (crystal, formula)``; ``formula`` is what was asked of π_lo."""
-    from genms.crystal.composition import composition_from_numbers, parse_formula
-    from genms.crystal.geometry import min_distance
-
     crystal, formula = item
     volume = crystal.volume
     dist = min_distance(crystal) if crystal.n_atoms > 0 else float("nan")
@@ -124,7 +122,11 @@ def check_structure(
     comp = composition_from_numbers(crystal.atomic_numbers)
     target = parse_formula(formula)
     matches = comp.reduced_formula == target.reduced_formula
-    units = int(round(comp.num_atoms / target.get_reduced_composition_and_factor()[0].num_atoms)) if matches else 0
+    units = (
+        int(round(comp.num_atoms / target.get_reduced_composition_and_factor()[0].num_atoms))
+        if matches
+        else 0
+    )
     return StructureCheck(float(dist), float(volume), structural,
                           _composition_valid(crystal.atomic_numbers), bool(matches), units)
 
@@ -138,40 +140,37 @@ def decode_check(value: dict) -> StructureCheck:
 
 
 # -- energies ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class EnergyBatch:
-    """Per structure: formation energy (eV/atom), inside the trusted range, ensemble spread."""
-
-    e_form: tuple[float, ...]
-    in_range: tuple[bool, ...]
-    std: tuple[float, ...] | None
+def _energies(e_form, in_range, std) -> EnergyPrediction:
+    """An :class:`EnergyPrediction` of flat float64 / bool arrays (no ``extra``)."""
+    return EnergyPrediction(np.asarray(e_form, dtype=np.float64).reshape(-1),
+                            np.asarray(in_range, dtype=bool).reshape(-1),
+                            None if std is None else np.asarray(std, dtype=np.float64).reshape(-1))
 
 
 class EnergyWorker:
     """Wraps an :class:`~genms.interfaces.EnergyPredictor`; one call per batch of structures."""
 
-    def __init__(self, predictor: Any) -> None:
+    def __init__(self, predictor: EnergyPredictor) -> None:
         self.predictor = predictor
 
-    def predict(self, crystals: Sequence[Crystal]) -> EnergyBatch:
+    def predict(self, crystals: Sequence[Crystal]) -> EnergyPrediction:
         pred = self.predictor.predict(list(crystals))
-        e_form = np.asarray(pred.e_form, dtype=np.float64).reshape(-1)
-        if e_form.shape[0] != len(crystals):
-            raise ValueError(f"energy model returned {e_form.shape[0]} values for {len(crystals)} structures")
-        in_range = np.asarray(pred.in_range, dtype=bool).reshape(-1)
-        std = None if pred.std is None else tuple(float(s) for s in np.asarray(pred.std).reshape(-1))
-        return EnergyBatch(tuple(float(e) for e in e_form), tuple(bool(b) for b in in_range), std)
+        out = _energies(pred.e_form, pred.in_range, pred.std)
+        if out.e_form.shape[0] != len(crystals):
+            raise ValueError(
+                f"energy model returned {out.e_form.shape[0]} values for {len(crystals)} structures"
+            )
+        return out
 
 
-def build_energy_worker(factory: Callable[[], Any]) -> EnergyWorker:
+def build_energy_worker(factory: Callable[[], EnergyPredictor]) -> EnergyWorker:
     return EnergyWorker(factory())
 
 
-def encode_energies(batch: EnergyBatch) -> dict:
-    return {"e_form": list(batch.e_form), "in_range": list(batch.in_range),
-            "std": None if batch.std is None else list(batch.std)}
+def encode_energies(pred: EnergyPrediction) -> dict:
+    return {"e_form": pred.e_form.tolist(), "in_range": pred.in_range.tolist(),
+            "std": None if pred.std is None else pred.std.tolist()}
 
 
-def decode_energies(value: dict) -> EnergyBatch:
-    std = value.get("std")
-    return EnergyBatch(tuple(value["e_form"]), tuple(value["in_range"]), None if std is None else tuple(std))
+def decode_energies(value: dict) -> EnergyPrediction:
+    return _energies(value["e_form"], value["in_range"], value.get("std"))

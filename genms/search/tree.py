@@ -26,7 +26,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from genms.interfaces import FormulaCandidate
+from genms.crystal.composition import FormulaError, parse_formula, reduced_formula
+from genms.interfaces import (
+    EnergyPrediction,
+    EnergyPredictor,
+    FormulaCandidate,
+    FormulaProposer,
+    FormulaScorer,
+    Request,
+    StructureSampler,
+)
 from genms.parallel.executor import Executor, MapSpec, SerialExecutor, TaskFailed, WorkerSpec
 from genms.parallel.journal import Journal
 from genms.progress import listening
@@ -38,12 +47,10 @@ from genms.search.candidates import (
     REJECTIONS,
     Candidate,
     FormulaNode,
-    FormulaScore,
     SearchResult,
 )
 from genms.search.config import SearchConfig
 from genms.search.stages import (
-    EnergyBatch,
     SampleJob,
     StructureCheck,
     build_energy_worker,
@@ -59,12 +66,6 @@ from genms.search.stages import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class FormulaScorer(Protocol):
-    """R_hi: one :class:`FormulaScore` per candidate, in the same order."""
-
-    def score(self, request: Any, candidates: Sequence[FormulaCandidate]) -> list[FormulaScore]: ...
 
 
 class Progress(Protocol):
@@ -90,21 +91,21 @@ def _constant(obj: Any) -> Any:
     return obj
 
 
-def sampler_worker(sampler: Any = None, factory: Callable[[], Any] | None = None) -> WorkerSpec:
+def sampler_worker(sampler: StructureSampler | None = None,
+                   factory: Callable[[], StructureSampler] | None = None) -> WorkerSpec:
     """A :class:`WorkerSpec` for π_lo from a loaded sampler or a (picklable) factory."""
     factory = factory or functools.partial(_constant, sampler)
     return WorkerSpec("sampler", functools.partial(build_sampling_worker, factory), uses_gpu=True)
 
 
-def energy_worker(predictor: Any = None, factory: Callable[[], Any] | None = None) -> WorkerSpec:
+def energy_worker(predictor: EnergyPredictor | None = None,
+                  factory: Callable[[], EnergyPredictor] | None = None) -> WorkerSpec:
     """A :class:`WorkerSpec` for R_lo from a loaded predictor or a (picklable) factory."""
     factory = factory or functools.partial(_constant, predictor)
     return WorkerSpec("energy", functools.partial(build_energy_worker, factory), uses_gpu=True)
 
 
 def _reduced(formula: str) -> str | None:
-    from genms.crystal.composition import FormulaError, reduced_formula
-
     try:
         return reduced_formula(formula)
     except FormulaError:
@@ -112,8 +113,6 @@ def _reduced(formula: str) -> str | None:
 
 
 def _atoms_per_formula_unit(formula: str) -> int:
-    from genms.crystal.composition import parse_formula
-
     reduced, _ = parse_formula(formula).get_reduced_composition_and_factor()
     return int(round(reduced.num_atoms))
 
@@ -127,7 +126,7 @@ def _split(total: int, parts: int) -> list[int]:
 class ForwardTreeSearch:
     """One configured search; :meth:`run` it once per request."""
 
-    proposer: Any  # genms.interfaces.FormulaProposer
+    proposer: FormulaProposer
     scorer: FormulaScorer
     sampler: WorkerSpec
     energy: WorkerSpec
@@ -136,8 +135,15 @@ class ForwardTreeSearch:
     journal: Journal | None = None
     progress: Progress = field(default_factory=NullProgress)
 
-    def _spec(self, stage: str, keys: Sequence[str], encode=None, decode=None, advance=None,
-              counted: list[int] | None = None) -> MapSpec:
+    def _spec(
+        self,
+        stage: str,
+        keys: Sequence[str],
+        encode=None,
+        decode=None,
+        advance=None,
+        counted: list[int] | None = None,
+    ) -> MapSpec:
         """``counted[0]``: units of the running task already shown by :meth:`_inner_progress`."""
         kwargs: dict[str, Any] = {}
         if encode is not None:
@@ -149,7 +155,9 @@ class ForwardTreeSearch:
             self.progress.advance(stage, max(n - counted[0], 0))
             counted[0] = 0
 
-        return MapSpec(stage=stage, keys=list(keys), journal=self.journal, on_result=on_result, **kwargs)
+        return MapSpec(
+            stage=stage, keys=list(keys), journal=self.journal, on_result=on_result, **kwargs
+        )
 
     def _inner_progress(self, stage: str, counted: list[int]):
         """A :mod:`genms.progress` listener: a worker's per-batch reports (and notes such as
@@ -170,12 +178,15 @@ class ForwardTreeSearch:
         return listening(listener)
 
     # -- level 1: formulae ---------------------------------------------------------------
-    def propose(self, request: Any, seed: int) -> list[FormulaCandidate]:
+    def propose(self, request: Request, seed: int) -> list[FormulaCandidate]:
         """H formulae from π_hi, de-duplicated by reduced formula (journaled)."""
         key = f"H={self.config.H}|seed={seed}"
         if self.journal is not None and self.journal.has("propose", key):
             raw = self.journal.get("propose", key)
-            return [FormulaCandidate(d["formula"], d["score"], tuple(d["reasons"]), d["source"]) for d in raw]
+            return [
+                FormulaCandidate(d["formula"], d["score"], tuple(d["reasons"]), d["source"])
+                for d in raw
+            ]
         proposals = list(self.proposer.propose(request, n=self.config.H, seed=seed))
         seen: set[str] = set()
         unique: list[FormulaCandidate] = []
@@ -188,12 +199,24 @@ class ForwardTreeSearch:
             unique.append(replace(cand, formula=name))
         unique = unique[: self.config.H]
         if self.journal is not None:
-            self.journal.append("propose", key, [
-                {"formula": c.formula, "score": c.score, "reasons": list(c.reasons), "source": c.source}
-                for c in unique])
+            self.journal.append(
+                "propose",
+                key,
+                [
+                    {
+                        "formula": c.formula,
+                        "score": c.score,
+                        "reasons": list(c.reasons),
+                        "source": c.source,
+                    }
+                    for c in unique
+                ],
+            )
         return unique
 
-    def rank_formulae(self, request: Any, proposals: list[FormulaCandidate]) -> list[FormulaNode]:
+    def rank_formulae(
+        self, request: Request, proposals: list[FormulaCandidate]
+    ) -> list[FormulaNode]:
         """R_hi: score, prune, rank (survivors first, best first)."""
         scores = self.scorer.score(request, proposals)
         if len(scores) != len(proposals):
@@ -223,12 +246,22 @@ class ForwardTreeSearch:
         if cfg.strategy == "best_first":
             shares = {n.formula: cfg.L for n in survivors[: cfg.W]}
         else:  # breadth_first: the W·L budget over every survivor
-            shares = dict(zip((n.formula for n in survivors), _split(cfg.W * cfg.L, len(survivors)), strict=True))
-        return [replace(n, expanded=shares.get(n.formula, 0) > 0, n_requested=shares.get(n.formula, 0))
-                for n in nodes]
+            shares = dict(
+                zip(
+                    (n.formula for n in survivors),
+                    _split(cfg.W * cfg.L, len(survivors)),
+                    strict=True,
+                )
+            )
+        return [
+            replace(n, expanded=shares.get(n.formula, 0) > 0, n_requested=shares.get(n.formula, 0))
+            for n in nodes
+        ]
 
     # -- level 2: structures -------------------------------------------------------------
-    def plan_jobs(self, nodes: list[FormulaNode], seed: int) -> tuple[list[SampleJob], dict[str, str]]:
+    def plan_jobs(
+        self, nodes: list[FormulaNode], seed: int
+    ) -> tuple[list[SampleJob], dict[str, str]]:
         """Sampler calls: formulae grouped by (Z, count) in chunks; notes for unsampleable ones."""
         cfg = self.config
         groups: dict[tuple[int | None, int], list[str]] = {}
@@ -240,10 +273,14 @@ class ForwardTreeSearch:
                 groups.setdefault((None, node.n_requested), []).append(node.formula)
                 continue
             per_fu = _atoms_per_formula_unit(node.formula)
-            zs = [z for z in cfg.formula_units if cfg.max_atoms is None or z * per_fu <= cfg.max_atoms]
+            zs = [
+                z for z in cfg.formula_units if cfg.max_atoms is None or z * per_fu <= cfg.max_atoms
+            ]
             if not zs:
-                notes[node.formula] = (f"every Z in search.formula_units={list(cfg.formula_units)} gives "
-                                       f"more than search.max_atoms={cfg.max_atoms} atoms")
+                notes[node.formula] = (
+                    f"every Z in search.formula_units={list(cfg.formula_units)} gives "
+                    f"more than search.max_atoms={cfg.max_atoms} atoms"
+                )
                 continue
             for z, n in zip(zs, _split(node.n_requested, len(zs)), strict=True):
                 if n > 0:
@@ -256,7 +293,9 @@ class ForwardTreeSearch:
                 jobs.append(replace(job, seed=stable_seed(seed, job.key)))
         return jobs, notes
 
-    def sample(self, jobs: list[SampleJob], r_hi: dict[str, float]) -> tuple[list[Candidate], dict[str, str]]:
+    def sample(
+        self, jobs: list[SampleJob], r_hi: dict[str, float]
+    ) -> tuple[list[Candidate], dict[str, str]]:
         total = sum(len(j.formulae) * j.n_per_formula for j in jobs)
         self.progress.start("sample", total)
         counted = [0]
@@ -277,7 +316,9 @@ class ForwardTreeSearch:
                 for crystal in structures:
                     cid = f"{formula}#{counters[formula]:03d}"
                     counters[formula] += 1
-                    candidates.append(Candidate(cid, formula, crystal, r_hi[formula], job.formula_units or 0))
+                    candidates.append(
+                        Candidate(cid, formula, crystal, r_hi[formula], job.formula_units or 0)
+                    )
         return candidates, notes
 
     def check(self, candidates: list[Candidate]) -> list[Candidate]:
@@ -299,26 +340,41 @@ class ForwardTreeSearch:
                 status = "wrong_composition"
             elif f.composition and chk.composition_valid is False:
                 status = "invalid_composition"
-            out.append(replace(cand, min_distance=chk.min_distance, volume=chk.volume,
-                               structural_valid=chk.structural_valid,
-                               composition_valid=chk.composition_valid,
-                               composition_matches=chk.composition_matches,
-                               formula_units=chk.formula_units or cand.formula_units, status=status))
+            out.append(
+                replace(
+                    cand,
+                    min_distance=chk.min_distance,
+                    volume=chk.volume,
+                    structural_valid=chk.structural_valid,
+                    composition_valid=chk.composition_valid,
+                    composition_matches=chk.composition_matches,
+                    formula_units=chk.formula_units or cand.formula_units,
+                    status=status,
+                )
+            )
         return out
 
     def predict(self, candidates: list[Candidate]) -> list[Candidate]:
         cfg = self.config
         todo = [i for i, c in enumerate(candidates) if c.status == "unchecked"]
         batches = [todo[s : s + cfg.energy_batch] for s in range(0, len(todo), cfg.energy_batch)]
-        keys = [f"{len(b)}:" + hashlib.sha256("|".join(candidates[i].id for i in b).encode()).hexdigest()[:16]
-                for b in batches]
+        keys = [
+            f"{len(b)}:"
+            + hashlib.sha256("|".join(candidates[i].id for i in b).encode()).hexdigest()[:16]
+            for b in batches
+        ]
         self.progress.start("energy", len(todo))
         counted = [0]
         spec = self._spec("energy", keys, encode_energies, decode_energies,
-                          advance=lambda r: 0 if isinstance(r, TaskFailed) else len(r.e_form), counted=counted)
+                          advance=lambda r: 0 if isinstance(r, TaskFailed) else len(r.e_form),
+                          counted=counted)
         with self._inner_progress("energy", counted):
-            results = self.executor.map_worker(self.energy, "predict",
-                                               [tuple(candidates[i].crystal for i in b) for b in batches], spec)
+            results = self.executor.map_worker(
+                self.energy,
+                "predict",
+                [tuple(candidates[i].crystal for i in b) for b in batches],
+                spec,
+            )
         self.progress.finish("energy")
         out = list(candidates)
         for batch, result in zip(batches, results, strict=True):
@@ -326,17 +382,19 @@ class ForwardTreeSearch:
                 out[i] = self._score(candidates[i], result, j)
         return out
 
-    def _score(self, cand: Candidate, result: EnergyBatch | TaskFailed, j: int) -> Candidate:
+    def _score(self, cand: Candidate, result: EnergyPrediction | TaskFailed, j: int) -> Candidate:
         cfg, f = self.config, self.config.filters
         if isinstance(result, TaskFailed):
             return replace(cand, status="energy_failed")
-        e = result.e_form[j]
-        std = None if result.std is None else result.std[j]
-        in_range = result.in_range[j] and e == e  # NaN is never trusted
+        e = float(result.e_form[j])
+        std = None if result.std is None else float(result.std[j])
+        in_range = bool(result.in_range[j]) and e == e  # NaN is never trusted
         status = KEPT
         if f.trusted_range and not in_range:
             status = "out_of_range"
-        elif (f.e_form_min is not None and e < f.e_form_min) or (f.e_form_max is not None and e > f.e_form_max):
+        elif (f.e_form_min is not None and e < f.e_form_min) or (
+            f.e_form_max is not None and e > f.e_form_max
+        ):
             status = "out_of_range"
         elif f.max_std_ev_per_atom is not None and std is not None and std > f.max_std_ev_per_atom:
             status = "uncertain"
@@ -346,12 +404,14 @@ class ForwardTreeSearch:
 
     @staticmethod
     def rank(candidates: list[Candidate]) -> list[Candidate]:
-        kept = sorted((c for c in candidates if c.status == KEPT), key=lambda c: (-c.score, c.e_form, c.id))
+        kept = sorted(
+            (c for c in candidates if c.status == KEPT), key=lambda c: (-c.score, c.e_form, c.id)
+        )
         ranks = {c.id: r for r, c in enumerate(kept, start=1)}
         return [replace(c, rank=ranks.get(c.id)) for c in candidates]
 
     # -- the whole search ----------------------------------------------------------------
-    def run(self, request: Any, seed: int, request_text: str = "") -> SearchResult:
+    def run(self, request: Request, seed: int, request_text: str = "") -> SearchResult:
         """Search for ``request`` (as parsed by the language level); never raises on no result."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
@@ -392,11 +452,16 @@ class ForwardTreeSearch:
         if not any(c.kept for c in candidates):
             return result.with_outcome(NO_VALID_STRUCTURE, _no_structure_message(candidates, notes))
         n_kept = sum(c.kept for c in candidates)
-        return result.with_outcome("ok", f"{n_kept} of {len(candidates)} structures passed the filters "
-                                         f"from {sum(n.expanded for n in nodes)} formulae")
+        return result.with_outcome(
+            "ok",
+            f"{n_kept} of {len(candidates)} structures passed the filters "
+            f"from {sum(n.expanded for n in nodes)} formulae",
+        )
 
 
-def _node_stats(nodes: list[FormulaNode], candidates: list[Candidate], notes: dict[str, str]) -> list[FormulaNode]:
+def _node_stats(
+    nodes: list[FormulaNode], candidates: list[Candidate], notes: dict[str, str]
+) -> list[FormulaNode]:
     by_formula: dict[str, list[Candidate]] = {}
     for c in candidates:
         by_formula.setdefault(c.formula, []).append(c)
@@ -404,8 +469,15 @@ def _node_stats(nodes: list[FormulaNode], candidates: list[Candidate], notes: di
     for n in nodes:
         cs = by_formula.get(n.formula, [])
         kept = [c.e_form for c in cs if c.kept]
-        out.append(replace(n, n_sampled=len(cs), n_kept=len(kept),
-                           best_e_form=min(kept) if kept else None, note=notes.get(n.formula, n.note)))
+        out.append(
+            replace(
+                n,
+                n_sampled=len(cs),
+                n_kept=len(kept),
+                best_e_form=min(kept) if kept else None,
+                note=notes.get(n.formula, n.note),
+            )
+        )
     return out
 
 
@@ -423,5 +495,7 @@ def _no_structure_message(candidates: list[Candidate], notes: dict[str, str]) ->
         return "π_lo produced no structure" + (f": {failures[0]}" if failures else "")
     counts = Counter(c.status for c in candidates)
     parts = ", ".join(f"{k} {s} ({REJECTIONS.get(s, s)})" for s, k in counts.most_common())
-    return (f"none of the {len(candidates)} sampled structures passed the filters: {parts}. "
-            "Sample more (search.L, search.W), try other formulae (search.H) or relax search.filters")
+    return (
+        f"none of the {len(candidates)} sampled structures passed the filters: {parts}. "
+        "Sample more (search.L, search.W), try other formulae (search.H) or relax search.filters"
+    )

@@ -25,15 +25,26 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import pandas as pd
+from matplotlib.figure import Figure
+from omegaconf import OmegaConf
 
-from genms.launch.sweep_log import SweepLog
-from genms.tracking.reports import RUN_FILE, load_run
+from genms.configs import ConfigError, to_dataclass
+from genms.tracking.reports import RUN_FILE, flatten, load_run
+from genms.tracking.search_runs import (
+    METRIC_ORDER,
+    SUMMARY_FILE,
+    is_search_summary,
+    load_summary,
+    run_metrics,
+    run_params,
+)
+from genms.tracking.sweep_log import SweepLog
 
 log = logging.getLogger(__name__)
 
@@ -72,22 +83,11 @@ class GatherConfig:
     paper: str | None = None
     title: str | None = None
     digits: int = 3
-    match: bool = True  # search runs: family match of their top structures (when the request names a family)
+    # search runs: family match of their top structures (when the request names a family)
+    match: bool = True
     plot: PlotConfig = field(default_factory=PlotConfig)
 
 
-def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts -> one level with dotted keys (lists are kept as JSON text)."""
-    out: dict[str, Any] = {}
-    if isinstance(obj, Mapping):
-        for k, v in obj.items():
-            key = f"{prefix}.{k}" if prefix else str(k)
-            out.update(flatten(v, key))
-    elif isinstance(obj, (list, tuple)):
-        out[prefix] = json.dumps(obj, default=str)
-    else:
-        out[prefix] = obj
-    return out
 
 
 def _run_row(run: dict, path: Path | None) -> dict:
@@ -102,8 +102,6 @@ def _run_row(run: dict, path: Path | None) -> dict:
 
 def search_run_row(summary: dict, run_dir: Path, name: str, match: bool = True) -> dict:
     """One ``genms generate`` run folder as a row (its settings kept aside until the runs are compared)."""
-    from genms.tracking.search_runs import run_metrics, run_params
-
     return {"name": name, "status": "ok", "outcome": summary.get("status"), "run_dir": str(run_dir),
             PARAMS: ["name"], SEARCH_PARAMS: run_params(summary, run_dir), **run_metrics(summary, run_dir, match)}
 
@@ -126,8 +124,6 @@ def compare_search_params(rows: list[dict]) -> list[dict]:
 
 
 def rows_from_sweep(path: Path, match: bool = True) -> list[dict]:
-    from genms.tracking.search_runs import is_search_summary
-
     rows = []
     for rec in SweepLog(path).latest().values():
         row = {k: rec.get(k) for k in ("point", "index", "name", "status", "wall_s", "dir")}
@@ -169,8 +165,6 @@ def rows_from_json(path: Path) -> list[dict]:
 
 
 def rows_from_folder(folder: Path, match: bool = True) -> list[dict]:
-    from genms.tracking.search_runs import SUMMARY_FILE, load_summary
-
     rows: list[dict] = []
     point_dirs: set[Path] = set()
     for sweep in sorted(folder.rglob("sweep.jsonl")):
@@ -217,8 +211,6 @@ def rows_from_wandb(spec: str) -> list[dict]:
 
 
 def load_rows(source: str, match: bool = True) -> list[dict]:
-    from genms.tracking.search_runs import load_summary
-
     if source.startswith("wandb:"):
         return rows_from_wandb(source)
     p = Path(source).expanduser()
@@ -230,21 +222,27 @@ def load_rows(source: str, match: bool = True) -> list[dict]:
         return compare_search_params([search_run_row(load_summary(p), p.parent, p.parent.name, match)])
     if p.is_file():
         return rows_from_json(p)
-    raise GatherError(f"source {source!r} not found: give a sweep or runs folder, a JSON/JSONL file, "
-                      "or wandb:<entity>/<project>[/<group>]")
+    raise GatherError(
+        f"source {source!r} not found: give a sweep or runs folder, a JSON/JSONL file, "
+        "or wandb:<entity>/<project>[/<group>]"
+    )
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def comparison_frame(rows: list[dict], cfg: GatherConfig) -> tuple[pd.DataFrame, list[str], list[str]]:
+def comparison_frame(
+    rows: list[dict], cfg: GatherConfig
+) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Rows -> (table, index columns, metric columns)."""
     if not cfg.include_failed:
         rows = [r for r in rows if r.get("status") in (None, "ok")]
     if not rows:
-        raise GatherError("no finished runs found" + ("" if cfg.include_failed else
-                                                       " (add include_failed=true to list failed ones)"))
+        raise GatherError(
+            "no finished runs found"
+            + ("" if cfg.include_failed else " (add include_failed=true to list failed ones)")
+        )
     index = list(cfg.index)
     if not index:
         for r in rows:
@@ -252,8 +250,14 @@ def comparison_frame(rows: list[dict], cfg: GatherConfig) -> tuple[pd.DataFrame,
         index = index or [c for c in ("key", "name", "experiment") if any(c in r for r in rows)][:1]
     df = pd.DataFrame([{k: v for k, v in r.items() if k != PARAMS} for r in rows])
     metrics = list(cfg.metrics) or order_metrics([
-        c for c in df.columns if c not in index and c not in _META and not _is_setting(c)
-        and df[c].map(lambda v: _is_number(v) or v is None or (isinstance(v, float) and math.isnan(v))).all()
+        c
+        for c in df.columns
+        if c not in index
+        and c not in _META
+        and not _is_setting(c)
+        and df[c]
+        .map(lambda v: _is_number(v) or v is None or (isinstance(v, float) and math.isnan(v)))
+        .all()
         and df[c].map(_is_number).any()
     ])
     missing = [c for c in index + metrics if c not in df.columns]
@@ -273,8 +277,6 @@ def _is_setting(column: str) -> bool:
 
 def order_metrics(columns: list[str]) -> list[str]:
     """Formation energies, match rates and validity first, timings next, counts last."""
-    from genms.tracking.search_runs import METRIC_ORDER
-
     def rank(c: str) -> tuple[int, int]:
         leaf = c.rsplit(".", 1)[-1]
         if leaf in METRIC_ORDER:
@@ -308,8 +310,6 @@ def _load_paper(path: str, index: list[str]) -> pd.DataFrame:
     if not p.is_file():
         raise GatherError(f"paper={path!r} not found (a CSV or YAML list of rows)")
     if p.suffix in (".yaml", ".yml"):
-        from omegaconf import OmegaConf
-
         data = OmegaConf.to_container(OmegaConf.load(p), resolve=True)
         rows = data.get("rows", data) if isinstance(data, dict) else data
         paper = pd.DataFrame(rows)
@@ -323,7 +323,9 @@ def _load_paper(path: str, index: list[str]) -> pd.DataFrame:
     return paper
 
 
-def with_paper(table: pd.DataFrame, index: list[str], metrics: list[str], paper: pd.DataFrame) -> pd.DataFrame:
+def with_paper(
+    table: pd.DataFrame, index: list[str], metrics: list[str], paper: pd.DataFrame
+) -> pd.DataFrame:
     """Ours and the paper's side by side: ``<metric>`` then ``<metric> (paper)`` per metric."""
     shared = [m for m in metrics if m in paper.columns]
     merged = table.merge(paper[index + shared].rename(columns={m: f"{m} (paper)" for m in shared}),
@@ -348,13 +350,10 @@ def to_markdown(df: pd.DataFrame, digits: int) -> str:
     return "\n".join([head, sep, *body])
 
 
-def plot(table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotConfig, out: Path) -> list[Path]:
+def plot(
+    table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotConfig, out: Path
+) -> list[Path]:
     """One PNG per metric: metric against ``x``, one line/bar group per ``hue`` value."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     x = cfg.x or (index[0] if index else None)
     if x is None or x not in table.columns:
         return []
@@ -363,7 +362,8 @@ def plot(table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotCon
     for metric in (cfg.metrics or metrics[:4]):
         if metric not in table.columns:
             raise GatherError(f"plot metric {metric!r} not among {metrics}")
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        fig = Figure(figsize=(5, 3.5))
+        ax = fig.subplots()
         groups = table.groupby(hue, sort=True) if hue else [(None, table)]
         numeric_x = table[x].map(_is_number).all()
         kind = cfg.kind if cfg.kind != "auto" else ("line" if numeric_x else "bar")
@@ -384,7 +384,6 @@ def plot(table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotCon
         fig.tight_layout()
         path = out / f"plot_{metric.replace('/', '_')}.png"
         fig.savefig(path, dpi=110)
-        plt.close(fig)
         paths.append(path)
     return paths
 
@@ -393,18 +392,11 @@ def overview_plot(table: pd.DataFrame, index: list[str], metrics: list[str], out
                   max_panels: int = 8) -> Path | None:
     """``plot_comparison.png``: one bar panel per metric (up to ``max_panels``), a bar per row,
     labelled by its index values, so every run's main numbers sit side by side."""
-    from genms.tracking.search_runs import METRIC_ORDER
-
     numeric = [m for m in metrics if m in table.columns and table[m].map(_is_number).any()]
     main = [m for m in numeric if m.rsplit(".", 1)[-1] in METRIC_ORDER]
     shown = (main or numeric)[:max_panels]
     if not shown or table.empty:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     def label(row) -> str:
         parts = [f"{row[c]}" if c in ("name", "key") else f"{c.rsplit('.', 1)[-1]}={row[c]}" for c in index]
         text = ", ".join(parts) or str(row.name)
@@ -413,9 +405,9 @@ def overview_plot(table: pd.DataFrame, index: list[str], metrics: list[str], out
     labels = [label(r) for _, r in table.iterrows()]
     cols = min(4, len(shown))
     rows_n = (len(shown) + cols - 1) // cols
-    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols, 0.6 + 2.6 * rows_n + 0.12 * len(table)),
-                             squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(3.2 * cols, 0.6 + 2.6 * rows_n + 0.12 * len(table)))
+    axes = fig.subplots(rows_n, cols, squeeze=False)
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(axes.flat, shown, strict=False):
         values = [float(v) if _is_number(v) else float("nan") for v in table[metric]]
         ax.barh(range(len(values)), values, color=[colors[i % len(colors)] for i in range(len(values))])
@@ -432,20 +424,23 @@ def overview_plot(table: pd.DataFrame, index: list[str], metrics: list[str], out
     fig.tight_layout()
     path = out / "plot_comparison.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def gather_to(cfg: GatherConfig) -> dict:
     """Build the comparison from ``cfg.source``; write CSV, markdown and plots to ``cfg.out``."""
     if not cfg.source:
-        raise GatherError("no source: genms report gather <sweep or runs folder | JSON file | wandb:...>")
+        raise GatherError(
+            "no source: genms report gather <sweep or runs folder | JSON file | wandb:...>"
+        )
     table, index, metrics = comparison_frame(load_rows(cfg.source, cfg.match), cfg)
     shown = table
     if cfg.paper:
         shown = with_paper(table, index, metrics, _load_paper(cfg.paper, index))
     src = Path(cfg.source).expanduser()
-    out = Path(cfg.out).expanduser() if cfg.out else (src if src.is_dir() else src.parent) / "report"
+    out = (
+        Path(cfg.out).expanduser() if cfg.out else (src if src.is_dir() else src.parent) / "report"
+    )
     out.mkdir(parents=True, exist_ok=True)
     shown.to_csv(out / "comparison.csv", index=False)
     md = to_markdown(shown, cfg.digits)
@@ -455,15 +450,18 @@ def gather_to(cfg: GatherConfig) -> dict:
     overview = overview_plot(table, index, cfg.plot.metrics or metrics, out)
     if overview is not None:
         plots.append(overview)
-    return {"table": shown, "markdown": md, "out": out, "plots": plots, "index": index, "metrics": metrics}
+    return {
+        "table": shown,
+        "markdown": md,
+        "out": out,
+        "plots": plots,
+        "index": index,
+        "metrics": metrics,
+    }
 
 
 def gather(cfg) -> dict:
     """Runner of ``genms report gather`` (Hydra config ``conf/report_gather.yaml``)."""
-    from omegaconf import OmegaConf
-
-    from genms.configs import ConfigError, to_dataclass
-
     try:
         gcfg = to_dataclass(GatherConfig, OmegaConf.to_container(cfg, resolve=True))
         result = gather_to(gcfg)

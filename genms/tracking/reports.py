@@ -4,8 +4,8 @@
 
     with ExperimentRun(out_dir, experiment="table2_branching", config=cfg_dict) as run:
         run.log_metrics({"e_form_dft": -1.9, "match_rate": 0.9})
-        run.log_table("candidates", rows)                 # wandb.Table + report/tables/candidates.csv
-        run.log_structures("top", crystals, captions)     # PNGs + wandb.Image
+        run.log_table("candidates", rows)              # wandb.Table + report/tables/candidates.csv
+        run.log_structures("top", crystals, captions)  # PNGs + wandb.Image
 
 * W&B: the run's ``group`` is the experiment, its ``tags`` name the sweep and the point's swept
   values (read from the ``GENMS_SWEEP_*`` environment that ``genms sweep`` gives every point),
@@ -35,9 +35,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genms.crystal.convert import CIFParseError, from_cif
+from genms.io import atomic_path, atomic_write_json
+from genms.search.pictures import draw_crystal
 from genms.tracking.writers import JsonlWriter, WandbWriter
 
 log = logging.getLogger(__name__)
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> one level with dotted keys (lists are kept as JSON text)."""
+    out: dict[str, Any] = {}
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            out.update(flatten(v, key))
+    elif isinstance(obj, (list, tuple)):
+        out[prefix] = json.dumps(obj, default=str)
+    else:
+        out[prefix] = obj
+    return out
+
 
 RUN_FILE = "run.json"
 RUN_KIND = "genms-run"
@@ -114,9 +132,16 @@ def _rows(table: Any) -> list[dict]:
 class ExperimentRun:
     """The record of one run of an experiment (see the module docstring)."""
 
-    def __init__(self, run_dir: str | Path, experiment: str, config: Mapping[str, Any] | None = None, *,
-                 report: ReportConfig = ReportConfig(), name: str | None = None,
-                 point: SweepPointInfo | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        experiment: str,
+        config: Mapping[str, Any] | None = None,
+        *,
+        report: ReportConfig = ReportConfig(),
+        name: str | None = None,
+        point: SweepPointInfo | None = None,
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.experiment = report.experiment or experiment
@@ -134,8 +159,15 @@ class ExperimentRun:
         self._history = JsonlWriter(self.run_dir / "report" / "metrics.jsonl")
         self._wandb: WandbWriter | None = None
         if report.wandb and report.mode != "disabled":
-            self._wandb = WandbWriter(self.run_dir, report.project, report.mode, group=self.experiment,
-                                      tags=self.tags, name=self.name, config=self.config)
+            self._wandb = WandbWriter(
+                self.run_dir,
+                report.project,
+                report.mode,
+                group=self.experiment,
+                tags=self.tags,
+                name=self.name,
+                config=self.config,
+            )
             if not self._wandb.active:
                 self._wandb = None
         self._save()
@@ -153,33 +185,38 @@ class ExperimentRun:
         self._save()
 
     def log_table(self, name: str, table: Any) -> Path:
-        """Rows (list of dicts or a DataFrame) -> ``report/tables/<name>.csv`` and a ``wandb.Table``."""
+        """Rows (list of dicts or a DataFrame) -> ``report/tables/<name>.csv`` and a
+        ``wandb.Table``."""
         rows = [{k: _jsonable(v) for k, v in r.items()} for r in _rows(table)]
         columns: list[str] = []
         for r in rows:
             columns += [k for k in r if k not in columns]
         path = self.run_dir / "report" / "tables" / f"{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(tmp, path)
         self.tables[name] = str(path.relative_to(self.run_dir))
         if self._wandb is not None:
             try:
                 import wandb
 
-                data = [[r.get(c) if not isinstance(r.get(c), (list, dict)) else json.dumps(r.get(c))
-                         for c in columns] for r in rows]
+                data = [
+                    [
+                        r.get(c) if not isinstance(r.get(c), (list, dict)) else json.dumps(r.get(c))
+                        for c in columns
+                    ]
+                    for r in rows
+                ]
                 self._wandb.log_objects({name: wandb.Table(columns=columns, data=data)})
             except Exception as exc:  # noqa: BLE001 - tracking never stops a run
                 log.warning("W&B table %s not logged: %s", name, exc)
         self._save()
         return path
 
-    def log_images(self, name: str, paths: Sequence[str | Path], captions: Sequence[str] | None = None) -> None:
+    def log_images(
+        self, name: str, paths: Sequence[str | Path], captions: Sequence[str] | None = None
+    ) -> None:
         """PNG files already written (plots, pictures) -> ``run.json`` and ``wandb.Image`` s."""
         paths = [Path(p) for p in paths]
         captions = list(captions) if captions is not None else [p.stem for p in paths]
@@ -194,15 +231,21 @@ class ExperimentRun:
                 log.warning("W&B images %s not logged: %s", name, exc)
         self._save()
 
-    def log_structures(self, name: str, crystals: Sequence[Any], captions: Sequence[str] | None = None) -> list[Path]:
+    def log_structures(
+        self, name: str, crystals: Sequence[Any], captions: Sequence[str] | None = None
+    ) -> list[Path]:
         """Pictures of structures (``Crystal`` s) under ``report/<name>/``, logged as images."""
-        from genms.search.pictures import draw_crystal
-
-        captions = list(captions) if captions is not None else [f"#{i + 1}" for i in range(len(crystals))]
+        captions = (
+            list(captions) if captions is not None else [f"#{i + 1}" for i in range(len(crystals))]
+        )
         paths = []
         for i, (crystal, caption) in enumerate(zip(crystals, captions, strict=False)):
             try:
-                paths.append(draw_crystal(crystal, self.run_dir / "report" / name / f"{i + 1:02d}.png", caption))
+                paths.append(
+                    draw_crystal(
+                        crystal, self.run_dir / "report" / name / f"{i + 1:02d}.png", caption
+                    )
+                )
             except Exception as exc:  # noqa: BLE001 - a picture never stops a run
                 log.warning("picture %d of %s not drawn: %s", i + 1, name, exc)
         self.log_images(name, paths, captions[: len(paths)])
@@ -211,11 +254,23 @@ class ExperimentRun:
     # -- record ----------------------------------------------------------------------------
     def record(self) -> dict:
         return {
-            "kind": RUN_KIND, "experiment": self.experiment, "name": self.name, "tags": self.tags,
-            "sweep": {"name": self.point.sweep, "point": self.point.point, "index": self.point.index},
-            "params": self.point.params, "config": self.config, "metrics": self.metrics,
-            "tables": self.tables, "images": self.images, "started": self.started,
-            "finished": self.finished, "wandb": self.wandb_dirs(),
+            "kind": RUN_KIND,
+            "experiment": self.experiment,
+            "name": self.name,
+            "tags": self.tags,
+            "sweep": {
+                "name": self.point.sweep,
+                "point": self.point.point,
+                "index": self.point.index,
+            },
+            "params": self.point.params,
+            "config": self.config,
+            "metrics": self.metrics,
+            "tables": self.tables,
+            "images": self.images,
+            "started": self.started,
+            "finished": self.finished,
+            "wandb": self.wandb_dirs(),
         }
 
     def wandb_dirs(self) -> list[str]:
@@ -223,10 +278,7 @@ class ExperimentRun:
         return sorted(str(p) for p in (self.run_dir / "wandb").glob("offline-run-*"))
 
     def _save(self) -> None:
-        path = self.run_dir / RUN_FILE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.record(), indent=2, default=str))
-        os.replace(tmp, path)
+        atomic_write_json(self.run_dir / RUN_FILE, self.record())
 
     def finish(self) -> Path:
         if self._wandb is not None:
@@ -267,7 +319,8 @@ def _numeric_leaves(obj: Any, prefix: str = "") -> dict[str, float]:
 
 
 def top_structure_files(folder: Path, per_folder: int) -> list[Path]:
-    """The first CIFs of every ``cifs/`` folder below ``folder`` (run folders keep their top ones there)."""
+    """The first CIFs of every ``cifs/`` folder below ``folder`` (run folders keep their top ones
+    there)."""
     files: list[Path] = []
     for cifs in sorted(folder.rglob("cifs")):
         if cifs.is_dir():
@@ -275,10 +328,17 @@ def top_structure_files(folder: Path, per_folder: int) -> list[Path]:
     return files
 
 
-def log_finished_run(run_dir: str | Path, experiment: str, result: Mapping[str, Any] | None,
-                     config: Mapping[str, Any] | None = None, point: SweepPointInfo | None = None,
-                     report: ReportConfig = ReportConfig(), tables: Mapping[str, Any] | None = None) -> Path | None:
-    """Record a run that did not log itself (a sweep point, an experiment's table) after it finished.
+def log_finished_run(
+    run_dir: str | Path,
+    experiment: str,
+    result: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None = None,
+    point: SweepPointInfo | None = None,
+    report: ReportConfig = ReportConfig(),
+    tables: Mapping[str, Any] | None = None,
+) -> Path | None:
+    """Record a run that did not log itself (a sweep point, an experiment's table) after it
+    finished.
 
     Its numeric results become metrics, ``tables`` become ``wandb.Table`` s, and the top CIFs of
     the run folders below ``run_dir`` become pictures. A result that is already an
@@ -286,7 +346,6 @@ def log_finished_run(run_dir: str | Path, experiment: str, result: Mapping[str, 
     """
     if isinstance(result, Mapping) and result.get("kind") == RUN_KIND:
         return None
-    from genms.crystal.convert import CIFParseError, from_cif
 
     run_dir = Path(run_dir)
     with ExperimentRun(run_dir / "tracking", experiment, config, report=report, point=point) as run:

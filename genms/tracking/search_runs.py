@@ -26,12 +26,29 @@ import math
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
+from genms.benchmarks import families
+from genms.crystal.convert import from_cif
+from genms.evaluate.family import family_match_many
+from genms.evaluate.matching import MatchConfig
+from genms.language.request import parse_request
+from genms.tracking.reports import flatten
+
 log = logging.getLogger(__name__)
 
 SUMMARY_FILE = "summary.json"
 #: Metric columns in the order a comparison shows them (the most telling first).
-METRIC_ORDER = ("best_e_form", "top_mean_e_form", "kept_mean_e_form", "match_rate_top", "structural_validity",
-                "composition_validity", "kept_fraction", "time_total_s")
+METRIC_ORDER = (
+    "best_e_form",
+    "top_mean_e_form",
+    "kept_mean_e_form",
+    "match_rate_top",
+    "structural_validity",
+    "composition_validity",
+    "kept_fraction",
+    "time_total_s",
+)
 
 
 def is_search_summary(obj: Any) -> bool:
@@ -86,10 +103,16 @@ def run_metrics(summary: dict, run_dir: Path | None = None, match: bool = True) 
     }
     if records:
         out["structural_validity"] = _mean(float(bool(r.get("structural_valid"))) for r in records)
-        out["composition_validity"] = _mean(float(r.get("composition_valid") is True) for r in records)
+        out["composition_validity"] = _mean(
+            float(r.get("composition_valid") is True) for r in records
+        )
     elif n:
         out["structural_validity"] = 1.0 - counts.get("invalid_structure", 0) / n
-    timings = {str(k): float(v) for k, v in (summary.get("timings_s") or {}).items() if isinstance(v, (int, float))}
+    timings = {
+        str(k): float(v)
+        for k, v in (summary.get("timings_s") or {}).items()
+        if isinstance(v, (int, float))
+    }
     out["time_total_s"] = sum(timings.values()) if timings else None
     out.update({f"time_{k}_s": v for k, v in timings.items()})
     if match and run_dir is not None and top:
@@ -99,8 +122,6 @@ def run_metrics(summary: dict, run_dir: Path | None = None, match: bool = True) 
 
 def _family(summary: dict) -> str | None:
     try:
-        from genms.language.request import parse_request
-
         return parse_request(str(summary["request"])).family
     except Exception:  # an unparsable request names no family
         return None
@@ -115,16 +136,13 @@ def family_match_rate(summary: dict, run_dir: Path, top: list[dict]) -> float | 
     if not cifs:
         return None
     try:
-        from genms.crystal.convert import from_cif
-        from genms.evaluate.family import family_match_many
-        from genms.evaluate.matching import MatchConfig
-        from genms.search.families import family_references
-
-        refs = family_references(family, distinct=True)
+        refs = families.family_references(family, distinct=True)
         if refs.references is None:
             return None
         crystals = [from_cif(p.read_text()) for p in cifs]
-        matches = family_match_many(crystals, refs.references, MatchConfig(), n_workers=1, progress=False)
+        matches = family_match_many(
+            crystals, refs.references, MatchConfig(), n_workers=1, progress=False
+        )
     except Exception as exc:  # no data to build references from, an unreadable CIF: no match number
         log.warning("%s: family match not computed (%s: %s)", run_dir, type(exc).__name__, exc)
         return None
@@ -136,12 +154,14 @@ def run_params(summary: dict, run_dir: Path | None) -> dict[str, Any]:
     params: dict[str, Any] = {}
     if run_dir is not None and (run_dir / "config.yaml").is_file():
         try:
-            from omegaconf import OmegaConf
-
-            from genms.tracking.gather import flatten
-
             config = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=False)
-            params.update({k: v for k, v in flatten(config).items() if k not in ("out_dir", "resume", "report")})
+            params.update(
+                {
+                    k: v
+                    for k, v in flatten(config).items()
+                    if k not in ("out_dir", "resume", "report")
+                }
+            )
         except Exception as exc:  # an unreadable config: the request and seed still tell runs apart
             log.warning("%s: config.yaml not read (%s)", run_dir, exc)
     params["request"] = summary.get("request")

@@ -16,9 +16,13 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
+
+from genms.io import atomic_write_json
+from genms.progress import duration_text, report
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +66,7 @@ class JsonlWriter:
         self._fh.flush()
 
     def write_config(self, config: Mapping[str, Any]) -> None:
-        tmp = self.path.with_name("config.json.tmp")
-        tmp.write_text(json.dumps(config, indent=2, default=str))
-        os.replace(tmp, self.path.with_name("config.json"))
+        atomic_write_json(self.path.with_name("config.json"), config)
 
     def close(self) -> None:
         self._fh.close()
@@ -97,8 +99,16 @@ def truncate_jsonl(path: Path, keep_until: int) -> int:
 
 
 class WandbWriter:
-    def __init__(self, run_dir: str | Path, project: str, mode: str = "offline", group: str | None = None,
-                 tags: list[str] | None = None, name: str | None = None, config: Mapping | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        project: str,
+        mode: str = "offline",
+        group: str | None = None,
+        tags: list[str] | None = None,
+        name: str | None = None,
+        config: Mapping | None = None,
+    ) -> None:
         self._run = None
         if mode not in ("offline", "online", "disabled"):
             raise ValueError(f"logger.mode must be offline, online or disabled, got {mode!r}")
@@ -159,17 +169,11 @@ class TrainingProgress:
     ETA`` (remaining steps at the last window's speed) in the log and to :mod:`genms.progress`."""
 
     def __init__(self, total_steps: int, start_step: int = 0) -> None:
-        import time
-
         self.total = int(total_steps)
         self.start = int(start_step)
         self.t0 = time.perf_counter()
 
     def write(self, step: int, metrics: Mapping[str, Any]) -> None:
-        import time
-
-        from genms.progress import duration_text, report
-
         speed = metrics.get("train/steps_per_second")
         if speed is None or self.total <= 0:
             return
@@ -215,8 +219,11 @@ def build_writer(cfg, run_dir: str | Path, config: Mapping | None = None) -> Mul
         start = latest_checkpoint_step(run_dir) or 0
         writers.append(JsonlWriter(Path(run_dir) / "metrics.jsonl", keep_until=start))
     if cfg.wandb and cfg.mode != "disabled":
-        writers.append(WandbWriter(run_dir, cfg.project, cfg.mode, cfg.group, cfg.tags, cfg.name, config))
-    steps = ((config or {}).get("train") or {}).get("steps") if isinstance((config or {}).get("train"), Mapping) else None
+        writers.append(
+            WandbWriter(run_dir, cfg.project, cfg.mode, cfg.group, cfg.tags, cfg.name, config)
+        )
+    train = (config or {}).get("train")
+    steps = train.get("steps") if isinstance(train, Mapping) else None
     if steps:
         writers.append(TrainingProgress(int(steps), latest_checkpoint_step(run_dir) or 0))
     return MultiWriter(writers)

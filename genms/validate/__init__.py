@@ -2,6 +2,6 @@
 
 ``batch.run_validation`` validates a list of ``tasks.StructureTask`` into a resumable results
 folder; ``inputs`` builds tasks from CIFs and run folders; ``commands`` holds the
-``genms validate`` and ``genms eval dft`` entry points. GPAW, CHGNet and pymatgen are imported
-only when they are used.
+``genms validate`` entry point (``genms eval dft`` is :mod:`genms.benchmarks.dft`). GPAW and
+CHGNet (optional) are imported only when they are used.
 """

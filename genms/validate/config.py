@@ -1,4 +1,4 @@
-"""Typed configs of the validation stage (``conf/validate.yaml``, ``conf/eval_dft.yaml``, ``conf/dft/``).
+"""Typed configs of the validation stage (``conf/validate.yaml``, ``conf/dft/``).
 
 * :class:`DFTSettings` — everything that changes a DFT energy (code, functional, cutoff,
   k-point density, smearing, spin, SCF limits, relaxation settings). Its hash keys the
@@ -7,7 +7,8 @@
   serial or under ``mpiexec``; threads, niceness, time limit). Not part of the hash.
 * :class:`MLIPConfig` — the CHGNet pre-relaxation.
 * :class:`ReferenceConfig` — the elemental references (geometry, cache folder).
-* :class:`ValidateConfig` / :class:`EvalDFTConfig` — the two commands.
+* :class:`ValidateConfig` — the command (``genms eval dft`` extends it:
+  :mod:`genms.benchmarks.dft`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from genms.configs import ranged
+from genms.crystal.composition import MAX_CELL_ATOMS
 from genms.parallel.executor import ExecutorConfig
+from genms.paths import PathsConfig
 
 CODES = ("gpaw", "emt")
 SPIN_POLICIES = ("auto", "on", "off")
@@ -34,7 +38,7 @@ REFERENCE_RECIPE_VERSION = 1
 MIN_CELL_RELAX_ECUT_EV = 800.0
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
 
@@ -87,14 +91,15 @@ class DFTSettings:
     symmetrize_symprec: float | None = 1e-3
 
     def __post_init__(self) -> None:
-        _check_choice("dft.code", self.code, CODES)
-        _check_choice("dft.spin", self.spin, SPIN_POLICIES)
-        _check_choice("dft.kpts_gamma", self.kpts_gamma, KPTS_GAMMA)
+        check_choice("dft.code", self.code, CODES)
+        check_choice("dft.spin", self.spin, SPIN_POLICIES)
+        check_choice("dft.kpts_gamma", self.kpts_gamma, KPTS_GAMMA)
         if self.ecut_ev <= 0 or self.kpt_density <= 0 or self.smearing_ev < 0:
             raise ValueError("dft.ecut_ev and dft.kpt_density must be > 0, dft.smearing_ev >= 0")
         if self.code == "gpaw" and self.relax_cell and self.relax_ecut_ev < MIN_CELL_RELAX_ECUT_EV:
             raise ValueError(
-                f"dft.relax_ecut_ev={self.relax_ecut_ev:g} is too low for a cell relaxation: GPAW's "
+                f"dft.relax_ecut_ev={self.relax_ecut_ev:g} is too low for a cell relaxation: "
+                "GPAW's "
                 f"plane-wave stress has no Pulay correction; use >= {MIN_CELL_RELAX_ECUT_EV:g} eV "
                 "or dft.relax_cell=false"
             )
@@ -108,7 +113,13 @@ class DFTSettings:
     def static_hash(self) -> str:
         """Hash of the settings that change a static energy (relaxation settings excluded)."""
         d = self.physics()
-        for key in ("relax_ecut_ev", "relax_fmax", "relax_steps", "relax_cell", "symmetrize_symprec"):
+        for key in (
+            "relax_ecut_ev",
+            "relax_fmax",
+            "relax_steps",
+            "relax_cell",
+            "symmetrize_symprec",
+        ):
             d.pop(key)
         return _hash(d)
 
@@ -133,15 +144,15 @@ class LaunchConfig:
     """
 
     launcher: str = "subprocess"
-    mpi_ranks: int = 1
+    mpi_ranks: int = ranged(1, 1, 100_000)
     mpiexec: str = "mpiexec"
-    threads: int = 1
-    nice: int = 0
-    timeout_s: float | None = 7200.0
+    threads: int = ranged(1, 1, 1024)
+    nice: int = ranged(0, -20, 19)
+    timeout_s: float | None = ranged(7200.0, 0, 10**7, lo_open=True)
     keep_logs: bool = True
 
     def __post_init__(self) -> None:
-        _check_choice("launch.launcher", self.launcher, LAUNCHERS)
+        check_choice("launch.launcher", self.launcher, LAUNCHERS)
         if self.mpi_ranks < 1 or self.threads < 1:
             raise ValueError("launch.mpi_ranks and launch.threads must be >= 1")
         if self.mpi_ranks > 1 and self.launcher != "subprocess":
@@ -165,10 +176,10 @@ class MLIPConfig:
     enabled: bool = True
     required: bool = False
     model: str = "0.3.0"
-    fmax: float = 0.05
-    steps: int = 500
+    fmax: float = ranged(0.05, 0, 100, lo_open=True)
+    steps: int = ranged(500, 0, 1_000_000)
     relax_cell: bool = True
-    threads: int = 1
+    threads: int = ranged(1, 1, 1024)
 
     def settings_hash(self) -> str:
         d = asdict(self)
@@ -195,10 +206,10 @@ class ReferenceConfig:
     structures_dir: str | None = None
 
     def __post_init__(self) -> None:
-        _check_choice("references.geometry", self.geometry, REFERENCE_GEOMETRIES)
+        check_choice("references.geometry", self.geometry, REFERENCE_GEOMETRIES)
 
 
-def _serial_executor() -> ExecutorConfig:
+def serial_executor() -> ExecutorConfig:
     return ExecutorConfig(name="serial", max_retries=0, cpu_batch=1)
 
 
@@ -222,67 +233,27 @@ class ValidateConfig:
     out_dir: str | None = None
     protocol: str = "static"
     relax_ids: list[str] = field(default_factory=list)
-    top: int | None = None
+    top: int | None = ranged(None, 1, 1_000_000)
     retry_failed: bool = False
-    max_atoms: int | None = 40
+    max_atoms: int | None = ranged(40, 1, MAX_CELL_ATOMS)
     dft: DFTSettings = field(default_factory=DFTSettings)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
     mlip: MLIPConfig = field(default_factory=MLIPConfig)
     references: ReferenceConfig = field(default_factory=ReferenceConfig)
-    executor: ExecutorConfig = field(default_factory=_serial_executor)
-    paths: dict[str, Any] = field(default_factory=dict)
+    executor: ExecutorConfig = field(default_factory=serial_executor)
+    paths: PathsConfig = field(default_factory=PathsConfig)
 
     def __post_init__(self) -> None:
-        _check_choice("protocol", self.protocol, PROTOCOLS)
+        check_choice("protocol", self.protocol, PROTOCOLS)
 
     def fingerprint(self) -> str:
         """What a results journal must match to be resumed."""
-        return _hash({"dft": self.dft.physics(), "mlip": self.mlip.settings_hash() if self.mlip.enabled else None,
-                      "protocol": self.protocol, "references": self.references.geometry,
-                      "recipe": REFERENCE_RECIPE_VERSION})
-
-
-@dataclass(frozen=True)
-class EvalDFTConfig:
-    """``genms eval dft`` (conf/eval_dft.yaml): the validation settings plus what to validate.
-
-    Attributes:
-      suite: ``candidates`` — the top structures of end-to-end benchmark run folders;
-        ``known`` — well-known compounds (Materials Project structures) against their MP values.
-      runs: run folders (one per family, or a folder holding one sub-folder per family), or an
-        ``end_to_end.json`` that names its ``run_dir``.
-      per_family: structures taken from each family (best ranked, one per formula first).
-      known_ids: Materials Project ids of the known-compounds suite (read from MP-20 / MP data).
-      output: the JSON written.
-      out_dir: results folder of the underlying validation run (resumable).
-      The remaining fields are as in :class:`ValidateConfig`.
-    """
-
-    suite: str = "candidates"
-    runs: list[str] = field(default_factory=lambda: ["runs/end_to_end"])
-    per_family: int = 4
-    known_ids: list[str] = field(default_factory=lambda: ["mp-22862", "mp-4651", "mp-3536"])
-    output: str = "benchmarks/results/dft_validation.json"
-    out_dir: str | None = None
-    protocol: str = "static"
-    relax_ids: list[str] = field(default_factory=list)
-    retry_failed: bool = False
-    max_atoms: int | None = 40
-    dft: DFTSettings = field(default_factory=DFTSettings)
-    launch: LaunchConfig = field(default_factory=LaunchConfig)
-    mlip: MLIPConfig = field(default_factory=MLIPConfig)
-    references: ReferenceConfig = field(default_factory=ReferenceConfig)
-    executor: ExecutorConfig = field(default_factory=_serial_executor)
-    paths: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        _check_choice("suite", self.suite, ("candidates", "known"))
-        if self.per_family < 1:
-            raise ValueError("per_family must be >= 1")
-
-    def validate_config(self, out_dir: str) -> ValidateConfig:
-        """The :class:`ValidateConfig` of the underlying validation run."""
-        return ValidateConfig(inputs=[], out_dir=out_dir, protocol=self.protocol, relax_ids=list(self.relax_ids),
-                              top=None, retry_failed=self.retry_failed, max_atoms=self.max_atoms, dft=self.dft,
-                              launch=self.launch, mlip=self.mlip, references=self.references,
-                              executor=self.executor, paths=dict(self.paths))
+        return _hash(
+            {
+                "dft": self.dft.physics(),
+                "mlip": self.mlip.settings_hash() if self.mlip.enabled else None,
+                "protocol": self.protocol,
+                "references": self.references.geometry,
+                "recipe": REFERENCE_RECIPE_VERSION,
+            }
+        )

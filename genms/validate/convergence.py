@@ -21,12 +21,23 @@ import logging
 import time
 from pathlib import Path
 
+from ase.build import bulk
+
 from genms.validate.config import (
     DFTSettings,
     LaunchConfig,
     MLIPConfig,
     ReferenceConfig,
     ValidateConfig,
+)
+from genms.validate.dft import prepare_job
+from genms.validate.formation import formation_energy_per_atom
+from genms.validate.launch import run_calculation
+from genms.validate.references import (
+    ReferenceCache,
+    cache_root,
+    compute_dft_reference,
+    dft_namespace,
 )
 
 log = logging.getLogger(__name__)
@@ -36,27 +47,20 @@ SYSTEMS = {"NaCl": ("NaCl", "rocksalt", 5.64), "MgO": ("MgO", "rocksalt", 4.21)}
 
 
 def _compound(name: str):
-    from ase.build import bulk
-
     formula, structure, a = SYSTEMS[name]
     return bulk(formula, structure, a=a)
 
 
 def point(settings: DFTSettings, launch: LaunchConfig, cache_dir: str, log_dir: str | None) -> dict:
     """Formation energies of every system at one setting (references included)."""
-    from genms.validate.dft import prepare_job
-    from genms.validate.formation import formation_energy_per_atom
-    from genms.validate.launch import run_calculation
-    from genms.validate.references import (
-        ReferenceCache,
-        cache_root,
-        compute_dft_reference,
-        dft_namespace,
-    )
-
     cfg = ValidateConfig(dft=settings, launch=launch, mlip=MLIPConfig(enabled=False),
                          references=ReferenceConfig(cache_dir=cache_dir))
-    out: dict = {"ecut_ev": settings.ecut_ev, "kpt_density": settings.kpt_density, "systems": {}, "references": {}}
+    out: dict = {
+        "ecut_ev": settings.ecut_ev,
+        "kpt_density": settings.kpt_density,
+        "systems": {},
+        "references": {},
+    }
     elements = sorted({s for name in SYSTEMS for s in _compound(name).get_chemical_symbols()})
     for el in elements:
         cache = ReferenceCache(cache_root(cfg.references), dft_namespace(cfg, el))
@@ -65,8 +69,12 @@ def point(settings: DFTSettings, launch: LaunchConfig, cache_dir: str, log_dir: 
             rec = compute_dft_reference(el, cfg, log_dir)
             if rec.get("energy_per_atom") is not None:
                 cache.put(el, rec)
-        out["references"][el] = {"energy_per_atom": rec.get("energy_per_atom"), "wall_s": rec.get("wall_s"),
-                                 "kpts": (rec.get("dft") or {}).get("kpts"), "status": rec.get("status")}
+        out["references"][el] = {
+            "energy_per_atom": rec.get("energy_per_atom"),
+            "wall_s": rec.get("wall_s"),
+            "kpts": (rec.get("dft") or {}).get("kpts"),
+            "status": rec.get("status"),
+        }
     mu = {el: r["energy_per_atom"] for el, r in out["references"].items()}
     for name in SYSTEMS:
         atoms = _compound(name)
@@ -74,7 +82,9 @@ def point(settings: DFTSettings, launch: LaunchConfig, cache_dir: str, log_dir: 
         entry = {"status": res["status"], "wall_s": res.get("wall_s"), "kpts": res.get("kpts"),
                  "energy_per_atom": res.get("energy_per_atom"), "e_form": None}
         if res.get("energy_ev") is not None:
-            entry["e_form"] = formation_energy_per_atom(res["energy_ev"], atoms.get_chemical_symbols(), mu)
+            entry["e_form"] = formation_energy_per_atom(
+                res["energy_ev"], atoms.get_chemical_symbols(), mu
+            )
         out["systems"][name] = entry
         log.info("ecut %g k %g %s: E_f %s (%s s)", settings.ecut_ev, settings.kpt_density, name,
                  entry["e_form"], entry["wall_s"])
@@ -87,9 +97,13 @@ def study(base: DFTSettings, cutoffs: list[float], densities: list[float], launc
     start = time.perf_counter()
     scans: dict[str, list[dict]] = {"cutoff": [], "kpt_density": []}
     for ecut in cutoffs:
-        scans["cutoff"].append(point(dataclasses.replace(base, ecut_ev=ecut), launch, cache_dir, log_dir))
+        scans["cutoff"].append(
+            point(dataclasses.replace(base, ecut_ev=ecut), launch, cache_dir, log_dir)
+        )
     for k in densities:
-        scans["kpt_density"].append(point(dataclasses.replace(base, kpt_density=k), launch, cache_dir, log_dir))
+        scans["kpt_density"].append(
+            point(dataclasses.replace(base, kpt_density=k), launch, cache_dir, log_dir)
+        )
     for scan in scans.values():
         best = scan[-1]["systems"]
         for p in scan:
@@ -97,9 +111,15 @@ def study(base: DFTSettings, cutoffs: list[float], densities: list[float], launc
                 ref = best[name]["e_form"]
                 entry["error_vs_densest"] = (None if entry["e_form"] is None or ref is None
                                              else round(entry["e_form"] - ref, 4))
-    return {"base": dataclasses.asdict(base), "cutoffs": cutoffs, "kpt_densities": densities, "scans": scans,
-            "wall_s": round(time.perf_counter() - start, 1), "systems": {k: list(v) for k, v in SYSTEMS.items()},
-            "launch": dataclasses.asdict(launch)}
+    return {
+        "base": dataclasses.asdict(base),
+        "cutoffs": cutoffs,
+        "kpt_densities": densities,
+        "scans": scans,
+        "wall_s": round(time.perf_counter() - start, 1),
+        "systems": {k: list(v) for k, v in SYSTEMS.items()},
+        "launch": dataclasses.asdict(launch),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,8 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     launch = LaunchConfig(mpi_ranks=args.ranks, nice=args.nice, keep_logs=args.log_dir is not None)
     if args.log_dir:
         Path(args.log_dir).mkdir(parents=True, exist_ok=True)
-    result = study(base, [float(x) for x in args.cutoffs.split(",")], [float(x) for x in args.densities.split(",")],
-                   launch, args.cache_dir, args.log_dir)
+    result = study(
+        base,
+        [float(x) for x in args.cutoffs.split(",")],
+        [float(x) for x in args.densities.split(",")],
+        launch,
+        args.cache_dir,
+        args.log_dir,
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

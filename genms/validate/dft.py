@@ -28,6 +28,13 @@ import time
 from typing import Any
 
 import numpy as np
+import spglib
+from ase import Atoms
+from ase.calculators.calculator import kptdensity2monkhorstpack
+from ase.calculators.emt import EMT
+from ase.filters import FrechetCellFilter
+from ase.optimize import BFGS
+from pymatgen.io.vasp.sets import MPRelaxSet
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +43,14 @@ _GPA_PER_EV_ANG3 = 160.21766208
 
 # -- host side: building a job --------------------------------------------------------------
 def atoms_to_dict(atoms) -> dict:
-    return {"numbers": [int(z) for z in atoms.numbers], "positions": np.asarray(atoms.positions).tolist(),
-            "cell": np.asarray(atoms.cell).tolist()}
+    return {
+        "numbers": [int(z) for z in atoms.numbers],
+        "positions": np.asarray(atoms.positions).tolist(),
+        "cell": np.asarray(atoms.cell).tolist(),
+    }
 
 
 def atoms_from_dict(d: dict):
-    from ase import Atoms
-
     return Atoms(numbers=d["numbers"], positions=d["positions"], cell=d["cell"], pbc=True)
 
 
@@ -53,8 +61,6 @@ def magnetic_moments(symbols: list[str]) -> dict[str, float]:
     moment above MP's default of 0.6 μB; its initial moment is the element's entry, or the
     largest of its ions'. Read from pymatgen, not hand-written here.
     """
-    from pymatgen.io.vasp.sets import MPRelaxSet
-
     table = MPRelaxSet.CONFIG["INCAR"]["MAGMOM"]
     out: dict[str, float] = {}
     for sym in set(symbols):
@@ -91,10 +97,21 @@ def prepare_job(atoms, settings: dict, label: str, mode: str = "static", kind: s
     """A JSON-able job for ``atoms`` (the host side decides spin and Γ-centring)."""
     symbols = atoms.get_chemical_symbols()
     spinpol, magmoms = spin if spin is not None else spin_setup(symbols, settings["spin"])
-    gamma = settings["kpts_gamma"] == "always" or (settings["kpts_gamma"] == "hexagonal" and is_hexagonal(atoms))
-    return {"label": label, "kind": kind, "atoms": atoms_to_dict(atoms), "settings": dict(settings),
-            "mode": mode, "relax": relax, "spinpol": bool(spinpol), "magmoms": magmoms, "gamma": bool(gamma),
-            "txt": txt}
+    gamma = settings["kpts_gamma"] == "always" or (
+        settings["kpts_gamma"] == "hexagonal" and is_hexagonal(atoms)
+    )
+    return {
+        "label": label,
+        "kind": kind,
+        "atoms": atoms_to_dict(atoms),
+        "settings": dict(settings),
+        "mode": mode,
+        "relax": relax,
+        "spinpol": bool(spinpol),
+        "magmoms": magmoms,
+        "gamma": bool(gamma),
+        "txt": txt,
+    }
 
 
 # -- calculation side -----------------------------------------------------------------------
@@ -107,7 +124,6 @@ def kpoint_grid(atoms, density: float, molecule: bool) -> tuple[int, int, int]:
     """
     if molecule:
         return (1, 1, 1)
-    from ase.calculators.calculator import kptdensity2monkhorstpack
 
     sizes = [int(n) for n in kptdensity2monkhorstpack(atoms, kptdensity=density, even=False)]
     for group in _mixed_axes(atoms):
@@ -120,10 +136,9 @@ def kpoint_grid(atoms, density: float, molecule: bool) -> tuple[int, int, int]:
 def _mixed_axes(atoms, symprec: float = 1e-4) -> list[set[int]]:
     """Groups of lattice axes connected by the crystal's rotations (spglib)."""
     try:
-        import spglib
-
-        sym = spglib.get_symmetry((np.asarray(atoms.cell), atoms.get_scaled_positions(), atoms.numbers),
-                                  symprec=symprec)
+        sym = spglib.get_symmetry(
+            (np.asarray(atoms.cell), atoms.get_scaled_positions(), atoms.numbers), symprec=symprec
+        )
     except Exception:  # no symmetry information: keep the density's grid
         return []
     if not sym:
@@ -150,8 +165,6 @@ def make_calculator(job: dict, ecut_ev: float, atoms) -> tuple[Any, dict]:
     """The ASE calculator of a job and a description of its k-points."""
     s = job["settings"]
     if s["code"] == "emt":
-        from ase.calculators.emt import EMT
-
         return EMT(), {"kpts": None}
     from gpaw import GPAW, PW, FermiDirac
 
@@ -178,7 +191,9 @@ def _observables(atoms, calc, spinpol: bool) -> dict:
            "max_force": float(np.max(np.linalg.norm(forces, axis=1))) if len(atoms) else 0.0,
            "scf_iterations": _scf_iterations(calc), "magmom": None, "stress_gpa": None}
     try:
-        out["stress_gpa"] = (np.asarray(atoms.get_stress(voigt=True)) * _GPA_PER_EV_ANG3).round(4).tolist()
+        out["stress_gpa"] = (
+            (np.asarray(atoms.get_stress(voigt=True)) * _GPA_PER_EV_ANG3).round(4).tolist()
+        )
     except Exception:  # molecules in a box and some calculators give no stress
         pass
     if spinpol:
@@ -202,9 +217,6 @@ def _static(atoms, job: dict, ecut_ev: float) -> dict:
 
 def _relax(atoms, job: dict) -> dict:
     """Positions (and cell) with BFGS at ``relax.ecut_ev``; returns the optimiser's record."""
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import BFGS
-
     r = job["relax"]
     if job.get("magmoms") is not None:
         atoms.set_initial_magnetic_moments(job["magmoms"])
@@ -215,15 +227,26 @@ def _relax(atoms, job: dict) -> dict:
     converged = bool(opt.run(fmax=r["fmax"], steps=r["steps"]))
     obs = _observables(atoms, calc, job.get("spinpol", False))
     obs.update(kinfo)
-    return {"converged": converged, "steps": int(opt.nsteps), "ecut_ev": r["ecut_ev"], "cell": bool(r.get("cell")),
-            "fmax": r["fmax"], "final": obs}
+    return {
+        "converged": converged,
+        "steps": int(opt.nsteps),
+        "ecut_ev": r["ecut_ev"],
+        "cell": bool(r.get("cell")),
+        "fmax": r["fmax"],
+        "final": obs,
+    }
 
 
 def run_job(job: dict) -> dict:
     """Run one job; never raises (errors become ``status: failed`` / ``not_converged``)."""
     start = time.perf_counter()
-    result: dict[str, Any] = {"label": job.get("label"), "status": "ok", "error": None, "mode": job["mode"],
-                              "spinpol": job.get("spinpol", False)}
+    result: dict[str, Any] = {
+        "label": job.get("label"),
+        "status": "ok",
+        "error": None,
+        "mode": job["mode"],
+        "spinpol": job.get("spinpol", False),
+    }
     try:
         atoms = atoms_from_dict(job["atoms"])
         ecut = float(job["settings"]["ecut_ev"])
@@ -234,11 +257,14 @@ def run_job(job: dict) -> dict:
             ionic_steps = rec["steps"]
             if not rec["converged"]:
                 result["status"] = "not_converged"
-                result["error"] = f"relaxation not converged in {rec['steps']} steps (fmax {rec['fmax']} eV/Å)"
+                result["error"] = (
+                    f"relaxation not converged in {rec['steps']} steps (fmax {rec['fmax']} eV/Å)"
+                )
             if math.isclose(rec["ecut_ev"], ecut):
                 result.update(rec["final"])  # already at the static settings
             else:
-                atoms = atoms_from_dict({**atoms_to_dict(atoms)})  # fresh calculator, relaxed geometry
+                # fresh calculator, relaxed geometry
+                atoms = atoms_from_dict({**atoms_to_dict(atoms)})
                 result.update(_static(atoms, job, ecut))
             result["atoms"] = atoms_to_dict(atoms)
         elif job["mode"] == "static":

@@ -21,6 +21,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from pymatgen.entries.compatibility import CompatibilityError, MaterialsProject2020Compatibility
+from pymatgen.entries.computed_entries import ComputedStructureEntry
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,9 @@ def element_counts(symbols: Sequence[str]) -> dict[str, int]:
     return dict(Counter(symbols))
 
 
-def formation_energy_per_atom(energy_ev: float, symbols: Sequence[str], mu: Mapping[str, float]) -> float:
+def formation_energy_per_atom(
+    energy_ev: float, symbols: Sequence[str], mu: Mapping[str, float]
+) -> float:
     """ΔH_f in eV/atom from the total energy of a cell with atoms ``symbols``.
 
     Args:
@@ -45,7 +49,9 @@ def formation_energy_per_atom(energy_ev: float, symbols: Sequence[str], mu: Mapp
       mu: reference energy per atom (eV/atom) of each element.
     """
     counts = element_counts(symbols)
-    missing = sorted(el for el in counts if el not in mu or mu[el] is None or not np.isfinite(mu[el]))
+    missing = sorted(
+        el for el in counts if el not in mu or mu[el] is None or not np.isfinite(mu[el])
+    )
     if missing:
         raise MissingReference(f"no reference energy for {', '.join(missing)}")
     n = sum(counts.values())
@@ -61,15 +67,14 @@ def anion_correction_ev(structure) -> float:
     looks at O–O distances). Compounds for which MP would use GGA+U get only their anion
     corrections here; the U-mixing corrections do not apply to a calculation without U.
     """
-    from pymatgen.entries.compatibility import CompatibilityError, MaterialsProject2020Compatibility
-    from pymatgen.entries.computed_entries import ComputedStructureEntry
-
     compat = MaterialsProject2020Compatibility(check_potcar=False)
     params = {"run_type": "GGA", "hubbards": {}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            adjustments = compat.get_adjustments(ComputedStructureEntry(structure, 0.0, parameters=params))
+            adjustments = compat.get_adjustments(
+                ComputedStructureEntry(structure, 0.0, parameters=params)
+            )
         except CompatibilityError:
             # MP would have used +U here: declare MP's U values only to pass its check, then
             # keep the anion terms and drop the U-mixing terms.
@@ -77,7 +82,9 @@ def anion_correction_ev(structure) -> float:
             hubbards = {el.symbol: compat.u_settings.get(anion, {}).get(el.symbol, 0.0)
                         for el in structure.composition.elements}
             params = {"run_type": "GGA+U", "hubbards": hubbards, "is_hubbard": True}
-            adjustments = compat.get_adjustments(ComputedStructureEntry(structure, 0.0, parameters=params))
+            adjustments = compat.get_adjustments(
+                ComputedStructureEntry(structure, 0.0, parameters=params)
+            )
     return float(sum(a.value for a in adjustments if "anion" in a.name))
 
 

@@ -20,7 +20,16 @@ import logging
 import math
 from pathlib import Path
 
-from genms.crystal.convert import CIFParseError, from_cif, is_structure_file
+import pandas as pd
+
+from genms.crystal.convert import (
+    CIFParseError,
+    StructureReadError,
+    from_cif,
+    is_structure_file,
+    read_structure,
+)
+from genms.search.candidates import crystal_from_dict
 from genms.validate.tasks import StructureTask, safe_id
 
 log = logging.getLogger(__name__)
@@ -43,8 +52,6 @@ def read_text_input(path: Path, what: str) -> str:
 
 def _cif_task(path: Path, prefix: str = "", family: str | None = None) -> StructureTask:
     if path.suffix.lower() != ".cif":  # POSCAR/CONTCAR, .vasp
-        from genms.crystal.convert import StructureReadError, read_structure
-
         try:
             crystal = read_structure(path)
         except (StructureReadError, ValueError) as exc:
@@ -55,7 +62,9 @@ def _cif_task(path: Path, prefix: str = "", family: str | None = None) -> Struct
         crystal = from_cif(text)
     except CIFParseError as exc:
         raise InputError(f"{path}: {exc}") from exc
-    return StructureTask(id=safe_id(prefix + path.stem), crystal=crystal, source=str(path), family=family)
+    return StructureTask(
+        id=safe_id(prefix + path.stem), crystal=crystal, source=str(path), family=family
+    )
 
 
 def is_run_folder(path: Path) -> bool:
@@ -65,8 +74,6 @@ def is_run_folder(path: Path) -> bool:
 def run_folder_tasks(path: Path, top: int | None = None, family: str | None = None,
                      best_per_formula: bool = False) -> list[StructureTask]:
     """Kept candidates of a ``genms generate`` run folder, best first."""
-    from genms.search.candidates import crystal_from_dict
-
     try:
         records = json.loads(read_text_input(path / "candidates.json", "JSON file"))
     except json.JSONDecodeError as exc:
@@ -84,10 +91,18 @@ def run_folder_tasks(path: Path, top: int | None = None, family: str | None = No
     tasks = []
     for r in kept:
         e = r.get("e_form_ev_per_atom")
-        meta = {"rank": r.get("rank"), "e_form_gnn": e if e is not None and math.isfinite(e) else None,
-                "candidate_id": r.get("id"), "search_score": r.get("score")}
+        meta = {
+            "rank": r.get("rank"),
+            "e_form_gnn": e if e is not None and math.isfinite(e) else None,
+            "candidate_id": r.get("id"),
+            "search_score": r.get("score"),
+        }
         rank = r.get("rank")
-        tid = f"{family + '-' if family else ''}{rank:02d}_{r['formula']}" if rank is not None else r["id"]
+        tid = (
+            f"{family + '-' if family else ''}{rank:02d}_{r['formula']}"
+            if rank is not None
+            else r["id"]
+        )
         tasks.append(StructureTask(id=safe_id(tid), crystal=crystal_from_dict(r["structure"]),
                                    source=f"{path}#rank{rank}", family=family, metadata=meta))
     return tasks
@@ -96,8 +111,10 @@ def run_folder_tasks(path: Path, top: int | None = None, family: str | None = No
 def collect_tasks(inputs: list[str], top: int | None = None) -> list[StructureTask]:
     """Tasks for ``genms validate`` inputs (see the module docstring); clear errors otherwise."""
     if not inputs:
-        raise InputError("no inputs: give CIF files, folders of CIFs or `genms generate` run folders, "
-                         "e.g. `genms validate runs/generate/<run>` or `genms validate a.cif b.cif`")
+        raise InputError(
+            "no inputs: give CIF files, folders of CIFs or `genms generate` run folders, e.g. "
+            "`genms validate runs/generate/<run>` or `genms validate a.cif b.cif`"
+        )
     tasks: list[StructureTask] = []
     for raw in inputs:
         path = Path(raw).expanduser()
@@ -117,12 +134,16 @@ def collect_tasks(inputs: list[str], top: int | None = None) -> list[StructureTa
                 raise InputError(f"{raw}: a folder with no .cif files and no candidates.json")
             tasks.extend(_cif_task(p) for p in cifs[:top])
         else:
-            raise InputError(f"{raw}: not a CIF or POSCAR file, a folder of CIFs, a run folder or an end_to_end.json")
+            raise InputError(
+                f"{raw}: not a CIF or POSCAR file, a folder of CIFs, a run folder or an "
+                "end_to_end.json"
+            )
     return tasks
 
 
 def end_to_end_runs(path: Path) -> dict[str, Path]:
-    """Family -> run folder of an ``end_to_end.json``: its per-family ``run_dir``, ``meta.run_dir/<family>``,
+    """Family -> run folder of an ``end_to_end.json``: its per-family ``run_dir``,
+    ``meta.run_dir/<family>``,
     or a ``<family>`` folder beside the JSON (where ``genms sweep`` points keep them)."""
     try:
         report = json.loads(read_text_input(path, "JSON file"))
@@ -146,7 +167,8 @@ def end_to_end_runs(path: Path) -> dict[str, Path]:
 
 
 def family_runs(runs: list[str]) -> dict[str, Path]:
-    """Family name -> run folder, from run folders, folders of family run folders, or end_to_end.json."""
+    """Family name -> run folder, from run folders, folders of family run folders, or
+    end_to_end.json."""
     out: dict[str, Path] = {}
     for raw in runs:
         path = Path(raw).expanduser()
@@ -162,14 +184,15 @@ def family_runs(runs: list[str]) -> dict[str, Path]:
         else:
             raise InputError(
                 f"{raw}: not found. Produce the family run folders with "
-                "`genms eval end-to-end run_dir=runs/end_to_end`, then `genms eval dft runs=[runs/end_to_end]`")
+                "`genms eval end-to-end run_dir=runs/end_to_end`, then `genms eval dft "
+                "runs=[runs/end_to_end]`"
+            )
     return out
 
 
 def known_compound_tasks(ids: list[str], data_dir: Path) -> list[StructureTask]:
-    """Materials Project structures by id with MP's formation energy (MP-20 first, then CGCNN's MP set)."""
-    import pandas as pd
-
+    """Materials Project structures by id with MP's formation energy (MP-20 first, then CGCNN's MP
+    set)."""
     sources = [data_dir / "mp_20_partial" / f"{s}.csv" for s in ("train", "val", "test")]
     sources += [data_dir / "mp_20" / f"{s}.csv" for s in ("train", "val", "test")]
     sources.append(data_dir / "mp_cgcnn_36k" / "data.csv")
@@ -177,13 +200,18 @@ def known_compound_tasks(ids: list[str], data_dir: Path) -> list[StructureTask]:
     for csv in sources:
         if not csv.exists() or len(found) == len(ids):
             continue
-        df = pd.read_csv(csv, usecols=lambda c: c in ("material_id", "formation_energy_per_atom", "cif"))
+        df = pd.read_csv(
+            csv, usecols=lambda c: c in ("material_id", "formation_energy_per_atom", "cif")
+        )
         for _, row in df[df["material_id"].isin([i for i in ids if i not in found])].iterrows():
             mid = row["material_id"]
             crystal = from_cif(row["cif"])
-            found[mid] = StructureTask(id=safe_id(mid), crystal=crystal, source=f"{csv.parent.name}/{csv.name}",
-                                       metadata={"e_form_mp": float(row["formation_energy_per_atom"]),
-                                                 "mp_id": mid})
+            found[mid] = StructureTask(
+                id=safe_id(mid),
+                crystal=crystal,
+                source=f"{csv.parent.name}/{csv.name}",
+                metadata={"e_form_mp": float(row["formation_energy_per_atom"]), "mp_id": mid},
+            )
     missing = [i for i in ids if i not in found]
     if missing:
         raise InputError(f"Materials Project ids {missing} not found under {data_dir} "

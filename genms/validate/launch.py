@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from genms.validate.config import LaunchConfig
+from genms.validate.dft import run_job
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,14 @@ _TAIL = 1500
 def child_env(cfg: LaunchConfig) -> dict[str, str]:
     env = dict(os.environ)
     threads = str(cfg.threads)
-    env.update({"OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-                "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "OPENBLAS_NUM_THREADS": threads,
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if cfg.mpi_ranks > 1:
         env["GPAW_MPI_BACKEND"] = "cgpaw"
         if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -68,21 +75,27 @@ def run_calculation(job: dict, cfg: LaunchConfig, workdir: str | Path | None = N
     """Run ``job`` (see :mod:`genms.validate.dft`) and return its result dict."""
     start = time.perf_counter()
     if cfg.launcher == "inprocess":
-        from genms.validate.dft import run_job
-
         return run_job(job)
     with tempfile.TemporaryDirectory(prefix="genms-dft-", dir=workdir) as tmp:
         job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job_path.write_text(json.dumps(job))
         cmd = command(cfg, job_path, result_path)
         log.debug("running %s", " ".join(cmd))
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env(cfg),
-                                start_new_session=True, text=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=child_env(cfg),
+            start_new_session=True,
+            text=True,
+        )
         try:
             output, _ = proc.communicate(timeout=cfg.timeout_s)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            return _failure(job, "timeout", f"killed after {cfg.timeout_s:g} s (launch.timeout_s)", start)
+            return _failure(
+                job, "timeout", f"killed after {cfg.timeout_s:g} s (launch.timeout_s)", start
+            )
         except BaseException:  # interrupted: the calculation must not outlive this process
             _kill_group(proc)
             raise
@@ -92,8 +105,13 @@ def run_calculation(job: dict, cfg: LaunchConfig, workdir: str | Path | None = N
                 result["warning"] = f"worker exited with code {proc.returncode}"
             return result
         tail = (output or "")[-_TAIL:].strip()
-        return _failure(job, "failed", f"calculation process exited with code {proc.returncode} and no result; "
-                                       f"last output: {tail or '(none)'}", start)
+        return _failure(
+            job,
+            "failed",
+            f"calculation process exited with code {proc.returncode} and no result; "
+            f"last output: {tail or '(none)'}",
+            start,
+        )
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

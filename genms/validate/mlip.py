@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from genms.validate.config import MLIPConfig
 
@@ -70,13 +71,21 @@ class MLIPResult:
     wall_s: float
 
     def record(self) -> dict:
-        return {"energy_per_atom": self.energy_per_atom, "steps": self.steps, "converged": self.converged,
-                "max_force": self.max_force, "displacement_mean_ang": self.displacement_mean,
-                "displacement_max_ang": self.displacement_max, "volume_change": self.volume_change,
-                "wall_s": self.wall_s}
+        return {
+            "energy_per_atom": self.energy_per_atom,
+            "steps": self.steps,
+            "converged": self.converged,
+            "max_force": self.max_force,
+            "displacement_mean_ang": self.displacement_mean,
+            "displacement_max_ang": self.displacement_max,
+            "volume_change": self.volume_change,
+            "wall_s": self.wall_s,
+        }
 
 
-def displacements(frac_before: np.ndarray, frac_after: np.ndarray, lattice_after: np.ndarray) -> np.ndarray:
+def displacements(
+    frac_before: np.ndarray, frac_after: np.ndarray, lattice_after: np.ndarray
+) -> np.ndarray:
     """Per-atom displacement (Å) between two fractional configurations of the same atoms.
 
     Differences are wrapped to the nearest periodic image, a rigid translation (the mean
@@ -92,8 +101,6 @@ def displacements(frac_before: np.ndarray, frac_after: np.ndarray, lattice_after
 
 def relax(atoms, cfg: MLIPConfig, relax_cell: bool | None = None) -> MLIPResult:
     """Relax ASE ``atoms`` with CHGNet (cell too unless ``relax_cell`` says otherwise)."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-
     start = time.perf_counter()
     opt = _optimizer(cfg.model, cfg.threads)
     structure = AseAtomsAdaptor.get_structure(atoms)
@@ -109,7 +116,13 @@ def relax(atoms, cfg: MLIPConfig, relax_cell: bool | None = None) -> MLIPResult:
     energy = float(traj.energies[-1]) / n
     disp = displacements(structure.frac_coords, final.frac_coords, final.lattice.matrix)
     return MLIPResult(
-        atoms=AseAtomsAdaptor.get_atoms(final), energy_per_atom=energy, steps=max(len(traj.energies) - 1, 0),
-        converged=max_force <= cfg.fmax, max_force=max_force, displacement_mean=float(disp.mean()),
-        displacement_max=float(disp.max()), volume_change=float(final.volume / structure.volume - 1.0),
-        wall_s=round(time.perf_counter() - start, 3))
+        atoms=AseAtomsAdaptor.get_atoms(final),
+        energy_per_atom=energy,
+        steps=max(len(traj.energies) - 1, 0),
+        converged=max_force <= cfg.fmax,
+        max_force=max_force,
+        displacement_mean=float(disp.mean()),
+        displacement_max=float(disp.max()),
+        volume_change=float(final.volume / structure.volume - 1.0),
+        wall_s=round(time.perf_counter() - start, 3),
+    )

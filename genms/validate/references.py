@@ -21,17 +21,23 @@ recipe version). Failed references are not cached, so a rerun tries them again.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from ase import Atoms
+from ase.build import bulk, molecule
+from ase.collections import g2
+from ase.data import atomic_numbers, covalent_radii, reference_states
+from ase.io import read
+from pymatgen.core import Element
 
+from genms.io import atomic_write_json
 from genms.paths import user_cache_dir
+from genms.validate import mlip
 from genms.validate.config import (
     REFERENCE_RECIPE_VERSION,
     MLIPConfig,
@@ -39,6 +45,8 @@ from genms.validate.config import (
     ValidateConfig,
     _hash,
 )
+from genms.validate.dft import prepare_job
+from genms.validate.launch import run_calculation
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +68,13 @@ class ReferenceStructure:
 
 
 def _is_gas(element: str) -> bool:
-    from ase.data import atomic_numbers, reference_states
-    from pymatgen.core import Element
-
     state = reference_states[atomic_numbers[element]]
-    return (state is not None and state.get("symmetry") in ("diatom", "atom")) or Element(element).is_halogen
+    return (state is not None and state.get("symmetry") in ("diatom", "atom")) or Element(
+        element
+    ).is_halogen
 
 
 def _molecule(element: str, box: float):
-    from ase import Atoms
-    from ase.build import molecule
-    from ase.collections import g2
-    from ase.data import atomic_numbers, covalent_radii, reference_states
-
     state = reference_states[atomic_numbers[element]]
     if state is not None and state.get("symmetry") == "atom":
         atoms, what = Atoms(element, positions=[[0, 0, 0]]), "atom"
@@ -80,23 +82,23 @@ def _molecule(element: str, box: float):
         atoms, what = molecule(f"{element}2"), f"{element}2 (g2 geometry)"
     else:
         d = 2 * covalent_radii[atomic_numbers[element]]
-        atoms, what = Atoms(f"{element}2", positions=[[0, 0, 0], [0, 0, d]]), f"{element}2 (d={d:.2f} Å start)"
+        atoms, what = (
+            Atoms(f"{element}2", positions=[[0, 0, 0], [0, 0, d]]),
+            f"{element}2 (d={d:.2f} Å start)",
+        )
     atoms.set_cell(np.diag([box * f for f in _BOX_ASPECT]))
     atoms.center()
     atoms.pbc = True
     return atoms, f"{what} in a {box:g} Å box"
 
 
-def reference_structure(element: str, cfg: ReferenceConfig, box_ang: float = 10.0) -> ReferenceStructure:
+def reference_structure(
+    element: str, cfg: ReferenceConfig, box_ang: float = 10.0
+) -> ReferenceStructure:
     """The reference-state structure of ``element`` (see the module docstring)."""
-    from ase.build import bulk
-    from ase.data import atomic_numbers, reference_states
-
     if element not in atomic_numbers:
         raise NoReferenceStructure(f"{element!r} is not an element symbol")
     if _has_file(cfg, element):
-        from ase.io import read
-
         path = Path(cfg.structures_dir).expanduser() / f"{element}.cif"
         atoms = read(path)
         if set(atoms.get_chemical_symbols()) != {element}:
@@ -111,11 +113,14 @@ def reference_structure(element: str, cfg: ReferenceConfig, box_ang: float = 10.
         state = reference_states[atomic_numbers[element]] or {}
         raise NoReferenceStructure(
             f"no built-in reference structure for {element} (its ground state, "
-            f"{state.get('symmetry', 'unknown')}, has no ASE prototype): put its ground-state structure "
+            f"{state.get('symmetry', 'unknown')}, has no ASE prototype): put its ground-state "
+            "structure "
             f"as {element}.cif in a folder and set references.structures_dir=<folder>"
         ) from exc
     state = reference_states[atomic_numbers[element]]
-    return ReferenceStructure(element, atoms, "crystal", f"ase bulk {state['symmetry']} (experimental lattice)")
+    return ReferenceStructure(
+        element, atoms, "crystal", f"ase bulk {state['symmetry']} (experimental lattice)"
+    )
 
 
 # -- cache -------------------------------------------------------------------------------
@@ -137,14 +142,23 @@ def dft_namespace(cfg: ValidateConfig, element: str | None = None) -> str:
         dft.pop("kpts_gamma")
     else:
         dft.pop("molecule_box_ang")
-    key = {"dft": dft, "geometry": cfg.references.geometry if not molecule else "molecule",
-           "mlip": cfg.mlip.settings_hash() if cfg.references.geometry == "mlip" and not molecule else None,
-           "structures_dir": cfg.references.structures_dir, "recipe": REFERENCE_RECIPE_VERSION}
+    key = {
+        "dft": dft,
+        "geometry": cfg.references.geometry if not molecule else "molecule",
+        "mlip": cfg.mlip.settings_hash()
+        if cfg.references.geometry == "mlip" and not molecule
+        else None,
+        "structures_dir": cfg.references.structures_dir,
+        "recipe": REFERENCE_RECIPE_VERSION,
+    }
     return f"{cfg.dft.code}-{_hash(key)}"
 
 
 def _has_file(cfg: ReferenceConfig, element: str) -> bool:
-    return bool(cfg.structures_dir) and (Path(cfg.structures_dir).expanduser() / f"{element}.cif").exists()
+    return (
+        bool(cfg.structures_dir)
+        and (Path(cfg.structures_dir).expanduser() / f"{element}.cif").exists()
+    )
 
 
 def mlip_namespace(cfg: MLIPConfig, refs: ReferenceConfig, box_ang: float = 10.0) -> str:
@@ -170,19 +184,12 @@ class ReferenceCache:
             return None
 
     def put(self, element: str, record: dict) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / f"{element}.json"
-        tmp = path.with_suffix(f".json.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        os.replace(tmp, path)
+        atomic_write_json(self.dir / f"{element}.json", record, indent=1)
 
 
 # -- computing one reference ---------------------------------------------------------------
 def compute_dft_reference(element: str, cfg: ValidateConfig, log_dir: str | None = None) -> dict:
     """μ of ``element`` with the DFT settings of ``cfg`` (never raises; see ``status``)."""
-    from genms.validate.dft import prepare_job
-    from genms.validate.launch import run_calculation
-
     start = time.perf_counter()
     record: dict = {"element": element, "status": "failed", "error": None, "energy_per_atom": None,
                     "namespace": dft_namespace(cfg, element)}
@@ -191,22 +198,32 @@ def compute_dft_reference(element: str, cfg: ValidateConfig, log_dir: str | None
         atoms = ref.atoms
         record.update({"kind": ref.kind, "source": ref.source, "n_atoms": len(atoms)})
         if ref.kind == "crystal" and cfg.references.geometry == "mlip":
-            from genms.validate import mlip
-
             atoms = mlip.relax(atoms, cfg.mlip).atoms
             record["source"] += ", relaxed with CHGNet"
         settings = cfg.dft.physics()
         spin = _molecule_spin(atoms) if ref.kind == "molecule" else None
-        txt = str(Path(log_dir) / f"ref_{element}.txt") if log_dir and cfg.launch.keep_logs else None
+        txt = (
+            str(Path(log_dir) / f"ref_{element}.txt") if log_dir and cfg.launch.keep_logs else None
+        )
         if ref.kind == "molecule" and len(atoms) > 1:
             record["source"] += ", bond relaxed"
-            job = prepare_job(atoms, settings, f"ref:{element}", mode="relax", kind="molecule",
-                              relax={**MOLECULE_RELAX, "ecut_ev": cfg.dft.ecut_ev}, spin=spin, txt=txt)
+            job = prepare_job(
+                atoms,
+                settings,
+                f"ref:{element}",
+                mode="relax",
+                kind="molecule",
+                relax={**MOLECULE_RELAX, "ecut_ev": cfg.dft.ecut_ev},
+                spin=spin,
+                txt=txt,
+            )
         else:
             job = prepare_job(atoms, settings, f"ref:{element}", kind=ref.kind, spin=spin, txt=txt)
         # Γ-only molecules run on one rank: GPAW 26's band/domain split of a single k-point
         # stops with an AssertionError in its BLACS matrix layout under mpiexec -n 2.
-        launch = cfg.launch if ref.kind == "crystal" else dataclasses.replace(cfg.launch, mpi_ranks=1)
+        launch = (
+            cfg.launch if ref.kind == "crystal" else dataclasses.replace(cfg.launch, mpi_ranks=1)
+        )
         result = run_calculation(job, launch, log_dir)
         record["dft"] = {k: v for k, v in result.items() if k != "atoms"}
         record["status"], record["error"] = result["status"], result.get("error")
@@ -226,19 +243,28 @@ def _molecule_spin(atoms) -> tuple[bool, list[float] | None]:
     return False, None
 
 
-def compute_mlip_reference(element: str, cfg: MLIPConfig, refs: ReferenceConfig, box_ang: float = 10.0) -> dict:
+def compute_mlip_reference(
+    element: str, cfg: MLIPConfig, refs: ReferenceConfig, box_ang: float = 10.0
+) -> dict:
     """μ of ``element`` with CHGNet (crystals: cell and positions relaxed; molecules: positions)."""
-    from genms.validate import mlip
-
     start = time.perf_counter()
     record: dict = {"element": element, "status": "failed", "error": None, "energy_per_atom": None,
                     "namespace": mlip_namespace(cfg, refs, box_ang)}
     try:
         ref = reference_structure(element, refs, box_ang)
         res = mlip.relax(ref.atoms, cfg, relax_cell=ref.kind == "crystal")
-        record.update({"kind": ref.kind, "source": ref.source, "n_atoms": len(ref.atoms), "status": "ok",
-                       "energy_per_atom": res.energy_per_atom, "mlip": res.record()})
-    except Exception as exc:  # recorded per element; compounds needing it get no MLIP formation energy
+        record.update(
+            {
+                "kind": ref.kind,
+                "source": ref.source,
+                "n_atoms": len(ref.atoms),
+                "status": "ok",
+                "energy_per_atom": res.energy_per_atom,
+                "mlip": res.record(),
+            }
+        )
+    # recorded per element; compounds needing it get no MLIP formation energy
+    except Exception as exc:
         record["error"] = f"{type(exc).__name__}: {exc}"
     record["wall_s"] = round(time.perf_counter() - start, 3)
     return record

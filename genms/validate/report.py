@@ -16,7 +16,9 @@ import numpy as np
 
 
 def _vals(records: Sequence[dict], key: str) -> list[float]:
-    return [float(r[key]) for r in records if r.get(key) is not None and math.isfinite(float(r[key]))]
+    return [
+        float(r[key]) for r in records if r.get(key) is not None and math.isfinite(float(r[key]))
+    ]
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -24,7 +26,9 @@ def _mean(xs: list[float]) -> float | None:
 
 
 def _mae(records: Sequence[dict], a: str, b: str) -> tuple[float | None, int]:
-    pairs = [(float(r[a]), float(r[b])) for r in records if r.get(a) is not None and r.get(b) is not None]
+    pairs = [
+        (float(r[a]), float(r[b])) for r in records if r.get(a) is not None and r.get(b) is not None
+    ]
     if not pairs:
         return None, 0
     x = np.array(pairs)
@@ -35,13 +39,19 @@ def summarize(records: Sequence[dict]) -> dict:
     """Aggregate numbers over ``records`` (skipped structures excluded from the fractions)."""
     considered = [r for r in records if r.get("status") != "skipped"]
     n = len(considered)
-    converged = [r for r in considered if r.get("status") == "ok" and r.get("e_form_dft") is not None]
+    converged = [
+        r for r in considered if r.get("status") == "ok" and r.get("e_form_dft") is not None
+    ]
     mae_gnn, n_gnn = _mae(considered, "e_form_gnn", "e_form_dft")
     mae_mlip, n_mlip = _mae(considered, "e_form_mlip", "e_form_dft")
     mae_gnn_corr, _ = _mae(considered, "e_form_gnn", "e_form_dft_anion_corrected")
     mae_mlip_corr, _ = _mae(considered, "e_form_mlip", "e_form_dft_anion_corrected")
     walls = _vals(considered, "wall_s")
-    dft_walls = [float(r["dft"]["wall_s"]) for r in considered if r.get("dft") and r["dft"].get("wall_s") is not None]
+    dft_walls = [
+        float(r["dft"]["wall_s"])
+        for r in considered
+        if r.get("dft") and r["dft"].get("wall_s") is not None
+    ]
     mlip_walls = [float(r["mlip"]["wall_s"]) for r in considered
                   if r.get("mlip") and r["mlip"].get("wall_s") is not None]
     return {
@@ -72,19 +82,34 @@ def per_structure_rows(records: Sequence[dict]) -> list[dict]:
     for r in records:
         dft = r.get("dft") or {}
         mlip = r.get("mlip") or {}
-        rows.append({
-            "id": r.get("id"), "formula": r.get("formula"), "family": r.get("family"), "n_atoms": r.get("n_atoms"),
-            "status": r.get("status"), "error": r.get("error"),
-            "e_form_gnn": r.get("e_form_gnn"), "e_form_mlip": r.get("e_form_mlip"),
-            "e_form_dft": r.get("e_form_dft"), "e_form_dft_anion_corrected": r.get("e_form_dft_anion_corrected"),
-            "e_form_mp": r.get("e_form_mp"), "mp_id": r.get("mp_id"),
-            "mlip_steps": mlip.get("steps"), "mlip_displacement_max_ang": mlip.get("displacement_max_ang"),
-            "mlip_volume_change": mlip.get("volume_change"),
-            "dft_kpts": dft.get("kpts"), "dft_spinpol": dft.get("spinpol"), "dft_magmom": dft.get("magmom"),
-            "dft_scf_iterations": dft.get("scf_iterations"), "dft_ionic_steps": dft.get("ionic_steps"),
-            "dft_max_force": dft.get("max_force"),
-            "wall_s": r.get("wall_s"), "dft_wall_s": dft.get("wall_s"), "mlip_wall_s": mlip.get("wall_s"),
-        })
+        rows.append(
+            {
+                "id": r.get("id"),
+                "formula": r.get("formula"),
+                "family": r.get("family"),
+                "n_atoms": r.get("n_atoms"),
+                "status": r.get("status"),
+                "error": r.get("error"),
+                "e_form_gnn": r.get("e_form_gnn"),
+                "e_form_mlip": r.get("e_form_mlip"),
+                "e_form_dft": r.get("e_form_dft"),
+                "e_form_dft_anion_corrected": r.get("e_form_dft_anion_corrected"),
+                "e_form_mp": r.get("e_form_mp"),
+                "mp_id": r.get("mp_id"),
+                "mlip_steps": mlip.get("steps"),
+                "mlip_displacement_max_ang": mlip.get("displacement_max_ang"),
+                "mlip_volume_change": mlip.get("volume_change"),
+                "dft_kpts": dft.get("kpts"),
+                "dft_spinpol": dft.get("spinpol"),
+                "dft_magmom": dft.get("magmom"),
+                "dft_scf_iterations": dft.get("scf_iterations"),
+                "dft_ionic_steps": dft.get("ionic_steps"),
+                "dft_max_force": dft.get("max_force"),
+                "wall_s": r.get("wall_s"),
+                "dft_wall_s": dft.get("wall_s"),
+                "mlip_wall_s": mlip.get("wall_s"),
+            }
+        )
     return rows
 
 
@@ -96,14 +121,31 @@ def fmt(x, digits: int = 3) -> str:
 
 def table_lines(records: Sequence[dict], with_mp: bool = False) -> list[list[str]]:
     """Header + one row per structure (strings), for rich or markdown tables."""
-    head = ["id", "formula", "atoms", "status", "E_f GNN", "E_f CHGNet", "E_f DFT", "DFT+anion corr."]
+    head = [
+        "id",
+        "formula",
+        "atoms",
+        "status",
+        "E_f GNN",
+        "E_f CHGNet",
+        "E_f DFT",
+        "DFT+anion corr.",
+    ]
     if with_mp:
         head.append("E_f MP")
     head += ["DFT s", "total s"]
     rows = [head]
     for r in per_structure_rows(records):
-        row = [str(r["id"]), str(r["formula"]), str(r["n_atoms"]), str(r["status"]), fmt(r["e_form_gnn"]),
-               fmt(r["e_form_mlip"]), fmt(r["e_form_dft"]), fmt(r["e_form_dft_anion_corrected"])]
+        row = [
+            str(r["id"]),
+            str(r["formula"]),
+            str(r["n_atoms"]),
+            str(r["status"]),
+            fmt(r["e_form_gnn"]),
+            fmt(r["e_form_mlip"]),
+            fmt(r["e_form_dft"]),
+            fmt(r["e_form_dft_anion_corrected"]),
+        ]
         if with_mp:
             row.append(fmt(r["e_form_mp"]))
         row += [fmt(r["dft_wall_s"], 1), fmt(r["wall_s"], 1)]

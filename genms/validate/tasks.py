@@ -22,14 +22,28 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ase.data import chemical_symbols
+from ase.io import write
+from ase.spacegroup.symmetrize import check_symmetry, refine_symmetry
+from pymatgen.core import Composition
+
+from genms.crystal.convert import from_ase, to_ase, to_pymatgen
 from genms.crystal.structure import Crystal
+from genms.io import atomic_path
+from genms.validate import mlip
 from genms.validate.config import ValidateConfig
+from genms.validate.dft import atoms_from_dict, prepare_job
+from genms.validate.formation import (
+    MissingReference,
+    corrected_formation_energy,
+    formation_energy_per_atom,
+)
+from genms.validate.launch import run_calculation
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +78,6 @@ class StructureTask:
 
     @property
     def symbols(self) -> list[str]:
-        from ase.data import chemical_symbols
-
         return [chemical_symbols[int(z)] for z in self.crystal.atomic_numbers]
 
     @property
@@ -74,15 +86,11 @@ class StructureTask:
 
     @property
     def formula(self) -> str:
-        from pymatgen.core import Composition
-
         return Composition("".join(self.symbols)).reduced_formula
 
 
 def unique_ids(tasks: list[StructureTask]) -> list[StructureTask]:
     """Make ids unique by suffixing repeats (``x``, ``x-2``, ``x-3``...)."""
-    from dataclasses import replace
-
     seen: dict[str, int] = {}
     out = []
     for t in tasks:
@@ -115,13 +123,9 @@ def _finite(x) -> float | None:
 
 
 def _write_structure(atoms, path: Path) -> str | None:
-    from ase.io import write
-
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.cif")
-        write(tmp, atoms, format="cif")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            write(tmp, atoms, format="cif")
         return str(path)
     except Exception as exc:  # the record matters more than the CIF copy
         log.warning("could not write %s: %s", path, exc)
@@ -130,9 +134,6 @@ def _write_structure(atoms, path: Path) -> str | None:
 
 def _mlip_step(task: StructureTask, atoms, ctx: TaskContext, rec: dict):
     """CHGNet pre-relaxation; returns the atoms to continue with."""
-    from genms.validate import mlip
-    from genms.validate.formation import MissingReference, formation_energy_per_atom
-
     cfg = ctx.cfg.mlip
     if not cfg.enabled:
         return atoms
@@ -146,23 +147,28 @@ def _mlip_step(task: StructureTask, atoms, ctx: TaskContext, rec: dict):
         return atoms
     rec["mlip"] = {"status": "ok" if res.converged else "not_converged", **res.record()}
     try:
-        rec["e_form_mlip"] = formation_energy_per_atom(res.energy_per_atom * len(res.atoms), task.symbols,
-                                                       ctx.mu_mlip)
+        rec["e_form_mlip"] = formation_energy_per_atom(
+            res.energy_per_atom * len(res.atoms), task.symbols, ctx.mu_mlip
+        )
     except MissingReference as exc:
         rec["mlip"]["e_form_error"] = _reference_error(exc, task, ctx, "mlip")
-    rec["mlip"]["structure"] = _write_structure(res.atoms, Path(ctx.out_dir) / "structures" / f"{task.id}_mlip.cif")
+    rec["mlip"]["structure"] = _write_structure(
+        res.atoms, Path(ctx.out_dir) / "structures" / f"{task.id}_mlip.cif"
+    )
     return res.atoms
 
 
 def _reference_error(exc: Exception, task: StructureTask, ctx: TaskContext, kind: str) -> str:
-    details = [f"{el}: {ctx.ref_errors[(kind, el)]}" for el in sorted(task.elements) if (kind, el) in ctx.ref_errors]
+    details = [
+        f"{el}: {ctx.ref_errors[(kind, el)]}"
+        for el in sorted(task.elements)
+        if (kind, el) in ctx.ref_errors
+    ]
     return str(exc) + (f" ({'; '.join(details)})" if details else "")
 
 
 def _symmetrized(atoms, symprec: float | None) -> tuple[object, str | None]:
     """``atoms`` snapped onto their symmetry within ``symprec`` Å, and the space group found."""
-    from ase.spacegroup.symmetrize import check_symmetry, refine_symmetry
-
     atoms = atoms.copy()
     try:
         if symprec:
@@ -175,19 +181,18 @@ def _symmetrized(atoms, symprec: float | None) -> tuple[object, str | None]:
 
 
 def _dft_step(task: StructureTask, atoms, ctx: TaskContext, rec: dict) -> None:
-    from genms.crystal.convert import to_pymatgen
-    from genms.validate.dft import atoms_from_dict, prepare_job
-    from genms.validate.formation import (
-        MissingReference,
-        corrected_formation_energy,
-        formation_energy_per_atom,
-    )
-    from genms.validate.launch import run_calculation
-
     cfg = ctx.cfg
     mode = "relax" if cfg.protocol == "relax" or task.id in cfg.relax_ids else "static"
-    relax = {"ecut_ev": cfg.dft.relax_ecut_ev, "cell": cfg.dft.relax_cell, "fmax": cfg.dft.relax_fmax,
-             "steps": cfg.dft.relax_steps} if mode == "relax" else None
+    relax = (
+        {
+            "ecut_ev": cfg.dft.relax_ecut_ev,
+            "cell": cfg.dft.relax_cell,
+            "fmax": cfg.dft.relax_fmax,
+            "steps": cfg.dft.relax_steps,
+        }
+        if mode == "relax"
+        else None
+    )
     log_dir = Path(ctx.out_dir) / "logs"
     if cfg.launch.keep_logs:
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -208,38 +213,54 @@ def _dft_step(task: StructureTask, atoms, ctx: TaskContext, rec: dict) -> None:
         return
     final_atoms = atoms_from_dict(final) if final is not None else atoms
     if final is not None:
-        rec["dft"]["structure"] = _write_structure(final_atoms, Path(ctx.out_dir) / "structures" / f"{task.id}_dft.cif")
+        rec["dft"]["structure"] = _write_structure(
+            final_atoms, Path(ctx.out_dir) / "structures" / f"{task.id}_dft.cif"
+        )
     try:
-        from genms.crystal.convert import from_ase
-
         structure = to_pymatgen(from_ase(final_atoms))
-        rec["e_form_dft_anion_corrected"], rec["anion_correction_per_atom"] = corrected_formation_energy(
-            rec["e_form_dft"], structure)
+        rec["e_form_dft_anion_corrected"], rec["anion_correction_per_atom"] = (
+            corrected_formation_energy(rec["e_form_dft"], structure)
+        )
     except Exception as exc:  # the plain value stands; the correction is a comparison aid only
         log.warning("%s: MP2020 anion correction unavailable: %s", task.id, exc)
 
 
 def validate_structure(task: StructureTask, ctx: TaskContext) -> dict:
     """Run the validation protocol on one structure; returns its record (never raises)."""
-    from genms.crystal.convert import to_ase
-
     start = time.perf_counter()
-    rec: dict = {"id": task.id, "formula": None, "n_atoms": task.crystal.n_atoms, "source": task.source,
-                 "family": task.family, "status": "ok", "error": None, "e_form_dft": None,
-                 "e_form_dft_anion_corrected": None, "e_form_mlip": None,
-                 "e_form_gnn": _finite(task.metadata.get("e_form_gnn")), "mlip": None, "dft": None}
+    rec: dict = {
+        "id": task.id,
+        "formula": None,
+        "n_atoms": task.crystal.n_atoms,
+        "source": task.source,
+        "family": task.family,
+        "status": "ok",
+        "error": None,
+        "e_form_dft": None,
+        "e_form_dft_anion_corrected": None,
+        "e_form_mlip": None,
+        "e_form_gnn": _finite(task.metadata.get("e_form_gnn")),
+        "mlip": None,
+        "dft": None,
+    }
     rec.update({k: v for k, v in task.metadata.items() if k not in rec})
     try:
         rec["formula"] = task.formula
         max_atoms = ctx.cfg.max_atoms
         if max_atoms is not None and task.crystal.n_atoms > max_atoms:
-            rec["status"], rec["error"] = "skipped", f"{task.crystal.n_atoms} atoms > max_atoms={max_atoms}"
+            rec["status"], rec["error"] = (
+                "skipped",
+                f"{task.crystal.n_atoms} atoms > max_atoms={max_atoms}",
+            )
         else:
             atoms = _mlip_step(task, to_ase(task.crystal), ctx, rec)
             if ctx.cfg.protocol != "none":
                 _dft_step(task, atoms, ctx, rec)
             elif rec["mlip"] is not None:
-                rec["status"], rec["error"] = rec["mlip"].get("status", "ok"), rec["mlip"].get("error")
+                rec["status"], rec["error"] = (
+                    rec["mlip"].get("status", "ok"),
+                    rec["mlip"].get("error"),
+                )
     except Exception as exc:  # anything unexpected is this structure's failure only
         log.debug("task %s failed", task.id, exc_info=True)
         rec["status"], rec["error"] = "failed", f"{type(exc).__name__}: {exc}"

@@ -1,4 +1,5 @@
-"""Entry point of one calculation in its own process: ``python -m genms.validate.worker JOB RESULT``.
+"""Entry point of one calculation in its own process: ``python -m genms.validate.worker JOB
+RESULT``.
 
 Run serially, or under ``mpiexec -n N`` with ``GPAW_MPI_BACKEND=cgpaw`` (GPAW then
 parallelises over k-points, domains and bands). Every rank computes; rank 0 alone writes
@@ -11,6 +12,9 @@ import json
 import os
 import sys
 from pathlib import Path
+
+from genms.io import atomic_write_json
+from genms.validate.dft import run_job
 
 
 def _rank() -> int:
@@ -29,13 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     job_path, result_path = Path(args[0]), Path(args[1])
     job = json.loads(job_path.read_text())
 
-    from genms.validate.dft import run_job
-
     result = run_job(job)
     if _rank() == 0:
-        tmp = result_path.with_suffix(result_path.suffix + ".tmp")
-        tmp.write_text(json.dumps(result))
-        os.replace(tmp, result_path)
+        atomic_write_json(result_path, result, indent=None)
     return 0
 
 

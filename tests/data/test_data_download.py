@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import shutil
 import socket
 import subprocess
@@ -12,6 +13,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from genms.cli import main
 from genms.data.download import (
     UPSTREAM,
     DownloadError,
@@ -34,7 +36,9 @@ def server(tmp_path):
     """Serves tmp_path/www on 127.0.0.1 (a free port); yields the base URL."""
     www = tmp_path / "www"
     www.mkdir()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(www)))
+    httpd = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(www))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", www
@@ -65,10 +69,20 @@ def test_download_verifies_the_sha_and_writes_atomically(server, tmp_path, fixtu
     base, www = server
     fixture = fixtures_dir / "perov5_sample.csv"
     _publish(www, fixture)
-    manifest = (RemoteFile("perov_5", "test", "me/repo", COMMIT, "data/perov_5/test.csv", git_blob_sha(fixture)),)
+    manifest = (
+        RemoteFile(
+            "perov_5", "test", "me/repo", COMMIT, "data/perov_5/test.csv", git_blob_sha(fixture)
+        ),
+    )
     dest_root = tmp_path / "userdata"
     out = download_dataset("perov_5", dest_root, [], base, timeout=10, manifest=manifest)
-    assert out == [{"file": "perov_5/test.csv", "status": "downloaded", "path": str(dest_root / "perov_5/test.csv")}]
+    assert out == [
+        {
+            "file": "perov_5/test.csv",
+            "status": "downloaded",
+            "path": str(dest_root / "perov_5/test.csv"),
+        }
+    ]
     assert (dest_root / "perov_5" / "test.csv").read_bytes() == fixture.read_bytes()
     assert [p.name for p in (dest_root / "perov_5").iterdir()] == ["test.csv"]  # no temp file left
     again = download_dataset("perov_5", dest_root, [], base, timeout=10, manifest=manifest)
@@ -78,7 +92,11 @@ def test_download_verifies_the_sha_and_writes_atomically(server, tmp_path, fixtu
 def test_sha_mismatch_saves_nothing(server, tmp_path, fixtures_dir):
     base, www = server
     _publish(www, fixtures_dir / "perov5_sample.csv")
-    manifest = (RemoteFile("perov_5", "test", "me/repo", COMMIT, "data/perov_5/test.csv", "d3c5d5af" + "0" * 32),)
+    manifest = (
+        RemoteFile(
+            "perov_5", "test", "me/repo", COMMIT, "data/perov_5/test.csv", "d3c5d5af" + "0" * 32
+        ),
+    )
     with pytest.raises(DownloadError, match="does not match the expected"):
         download_dataset("perov_5", tmp_path / "userdata", [], base, timeout=10, manifest=manifest)
     assert not any((tmp_path / "userdata" / "perov_5").iterdir())
@@ -101,13 +119,22 @@ def test_missing_file_and_unreachable_server_give_clear_errors(server, tmp_path)
 def test_cli_download_against_a_mirror(server, tmp_path, fixtures_dir, monkeypatch, capsys):
     """The real manifest's perov_5/train URL is served with other content: the command fails
     with a one-line message and writes nothing."""
-    from genms.cli import main
-
     base, www = server
     entry = next(f for f in UPSTREAM if f.relpath == "perov_5/train.csv")  # the first perov_5 file
     _publish(www, fixtures_dir / "perov5_sample.csv", entry.repo, entry.path, entry.commit)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit, match="genms data download: .*perov_5/train.csv: git blob SHA"):
-        main(["data", "download", "perov_5", f"paths.data_dir={tmp_path / 'd'}",
-              f"data.download_base_url={base}", "data.progress=false", f"hydra.run.dir={tmp_path / 'h'}"])
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "data",
+                "download",
+                "perov_5",
+                f"paths.data_dir={tmp_path / 'd'}",
+                f"data.download_base_url={base}",
+                "data.progress=false",
+                f"hydra.run.dir={tmp_path / 'h'}",
+            ]
+        )
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and re.search("genms data download: .*perov_5/train.csv: git blob SHA", err)
     assert not (tmp_path / "d" / "perov_5" / "train.csv").exists()

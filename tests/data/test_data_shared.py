@@ -18,8 +18,14 @@ pytestmark = [pytest.mark.shared_data,
 
 def test_shared_files_have_the_upstream_git_blob_shas():
     present = [f for f in UPSTREAM if (SHARED / f.relpath).is_file()]
-    assert {f.relpath for f in present} >= {"perov_5/val.csv", "perov_5/test.csv", "carbon_24/val.csv",
-                                            "carbon_24/test.csv", "mpts_52/val.csv", "mpts_52/test.csv"}
+    assert {f.relpath for f in present} >= {
+        "perov_5/val.csv",
+        "perov_5/test.csv",
+        "carbon_24/val.csv",
+        "carbon_24/test.csv",
+        "mpts_52/val.csv",
+        "mpts_52/test.csv",
+    }
     for f in present:
         assert git_blob_sha(SHARED / f.relpath) == f.blob_sha, f.relpath
 

@@ -22,7 +22,12 @@ def test_mp20_csv_reads_ids_multiline_cifs_and_targets(fixtures_dir):
     assert len(table) == 40
     assert table.ids[0] == "mp-28156"
     assert table.cifs[0].count("\n") > 10  # the quoted multi-line field survives
-    assert set(table.targets) == {"formation_energy_per_atom", "band_gap", "e_above_hull", "spacegroup_number"}
+    assert set(table.targets) == {
+        "formation_energy_per_atom",
+        "band_gap",
+        "e_above_hull",
+        "spacegroup_number",
+    }
     assert table.targets["spacegroup_number"][:2].tolist() == [2.0, 193.0]
     assert np.isfinite(table.targets["formation_energy_per_atom"]).all()
     assert parse_cif(table.cifs[0])[0] == "ok"
@@ -51,13 +56,23 @@ def test_wbm_rows_get_generated_ids(tmp_path, fixtures_dir):
     df[["cif", "formation_energy_per_atom", "band_gap"]].to_csv(path)  # unnamed index, no ids
     table = read_csv_table(path, FORMATS["wbm"])
     assert table.ids.tolist() == ["wbm-0", "wbm-1", "wbm-2", "wbm-3"]
-    np.testing.assert_allclose(table.targets["formation_energy_per_atom"], df.formation_energy_per_atom)
+    np.testing.assert_allclose(
+        table.targets["formation_energy_per_atom"], df.formation_energy_per_atom
+    )
 
 
 def test_mpts52_energy_above_hull_maps_to_e_above_hull(tmp_path, fixtures_dir):
     df = pd.read_csv(fixtures_dir / "mp20_test_sample.csv", index_col=0).head(3)
-    out = pd.DataFrame({"material_id": df.material_id, "theoretical": False, "energy_above_hull": [0.0, 0.1, 0.2],
-                        "formation_energy_per_atom": df.formation_energy_per_atom, "year": 2010, "cif": df.cif})
+    out = pd.DataFrame(
+        {
+            "material_id": df.material_id,
+            "theoretical": False,
+            "energy_above_hull": [0.0, 0.1, 0.2],
+            "formation_energy_per_atom": df.formation_energy_per_atom,
+            "year": 2010,
+            "cif": df.cif,
+        }
+    )
     out.to_csv(tmp_path / "test.csv")
     table = read_csv_table(tmp_path / "test.csv", FORMATS["mpts_52"])
     assert table.targets["e_above_hull"].tolist() == [0.0, 0.1, 0.2]

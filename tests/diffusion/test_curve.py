@@ -24,3 +24,13 @@ def test_merge_dedupes_sorts_and_plots(tmp_path):
     assert json.loads((tmp_path / "curve.json").read_text())["title"] == "t"
     png = plot_curve(curve, tmp_path / "curve.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_merge_loss_places_windows_at_samples_seen(tmp_path):
+    from genms.diffusion.curve import merge_loss
+
+    metrics = _write(tmp_path / "m.jsonl", [{"step": s, "train/loss": float(s)} for s in (10, 20, 30, 40)]
+                     + [{"step": 40, "val/loss": 9.0}])
+    curve = merge_loss(tmp_path / "curve.json", metrics, samples_before=1000, batch_size=2, every=20)
+    # windows: steps 10 (w0) → 10.0; steps 20, 30 (w1) → 25.0; step 40 (w2) → 40.0
+    assert curve["train_loss"] == [[1040, 10.0], [1080, 25.0], [1120, 40.0]]

@@ -18,7 +18,9 @@ def test_sampler_reports_compiling_then_each_batch(tiny_bundle):
     sampler = load_sampler(tiny_bundle, TINY_SAMPLER)  # fresh: nothing compiled yet
     events = []
     with listening(lambda *e: events.append(e)):
-        sampler.sample(["NaCl", "SrTiO3"], 3, jax.random.key(0), [2, 2])  # 4 and 10 atoms: two buckets
+        sampler.sample(
+            ["NaCl", "SrTiO3"], 3, jax.random.key(0), [2, 2]
+        )  # 4 and 10 atoms: two buckets
     compile_events = [e for e in events if e[0] == "compile"]
     assert [e[1:3] for e in compile_events] == [(0, 2), (1, 2), (2, 2)]
     assert "cells of <= 8 atoms" in compile_events[0][3]
@@ -33,9 +35,19 @@ def test_sampler_reports_compiling_then_each_batch(tiny_bundle):
 
 
 def test_genms_sample_prints_progress_with_an_eta(tiny_bundle, tmp_path, capfd):
-    run_command(COMMANDS[("sample", "")], "sample",
-                ["formulae=[NaCl,SrTiO3]", "n=2", "formula_units=2", f"out_dir={tmp_path / 'cifs'}",
-                 f"sampler.bundle={tiny_bundle}", *SMALL, f"hydra.run.dir={tmp_path / 'hydra'}"])
+    run_command(
+        COMMANDS[("sample", "")],
+        "sample",
+        [
+            "formulae=[NaCl,SrTiO3]",
+            "n=2",
+            "formula_units=2",
+            f"out_dir={tmp_path / 'cifs'}",
+            f"sampler.bundle={tiny_bundle}",
+            *SMALL,
+            f"hydra.run.dir={tmp_path / 'hydra'}",
+        ],
+    )
     err = capfd.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.startswith("genms sample: ")]
     assert any("compile: 0/" in ln and "ETA" in ln and "the sampler for" in ln for ln in lines), err

@@ -12,6 +12,7 @@ from genms.crystal.convert import from_cif
 from genms.data.arrays import CrystalArrays
 from genms.energy.task import EnergyTask, EnergyTaskConfig
 from genms.models.energy_gnn import EnergyGNNConfig
+from tests.conftest import FIXTURES
 
 TARGET = "formation_energy_per_atom"
 #: fixture rows with 4 atoms and shift range 1 (Cs/Zr/Os, Tc/Ag/Lu, Si/Sn, Y/In/Er)
@@ -20,15 +21,18 @@ BASE_ROWS = [2, 8, 46, 49]
 
 @pytest.fixture(scope="session")
 def cgcnn_crystals(request):
-    from tests.conftest import FIXTURES
-
     df = pd.read_csv(FIXTURES / "mp_cgcnn_sample.csv")
-    return [from_cif(c, {TARGET: float(e)}) for c, e in zip(df.cif, df.formation_energy_per_atom, strict=True)]
+    return [
+        from_cif(c, {TARGET: float(e)})
+        for c, e in zip(df.cif, df.formation_energy_per_atom, strict=True)
+    ]
 
 
 @pytest.fixture(scope="session")
 def cgcnn_arrays(cgcnn_crystals):
-    return CrystalArrays.from_crystals(cgcnn_crystals, [f"c{i}" for i in range(len(cgcnn_crystals))], [TARGET])
+    return CrystalArrays.from_crystals(
+        cgcnn_crystals, [f"c{i}" for i in range(len(cgcnn_crystals))], [TARGET]
+    )
 
 
 def small_model_config(**kw) -> EnergyGNNConfig:

@@ -25,7 +25,9 @@ def test_device_builder_matches_reference(cgcnn_arrays):
     tables = neighbor_tables(arr, CUT, K, TAPER)
     o = arr.offsets
     for i in range(len(arr)):
-        _, d, w = neighbor_list_reference(arr.frac_coords[o[i] : o[i + 1]], arr.lattice[i], CUT, K, TAPER)
+        _, d, w = neighbor_list_reference(
+            arr.frac_coords[o[i] : o[i + 1]], arr.lattice[i], CUT, K, TAPER
+        )
         np.testing.assert_allclose(_sorted(tables.distance[o[i] : o[i + 1]]), _sorted(d), atol=2e-4)
         np.testing.assert_allclose(_sorted(tables.weight[o[i] : o[i + 1]]), _sorted(w), atol=2e-4)
     assert tables.weight.min() >= 0.0 and tables.weight.max() <= 1.0
@@ -62,7 +64,9 @@ def test_padding_atoms_get_no_edges(cgcnn_arrays):
     frac[0, :n] = c.frac_coords
     mask = np.zeros((1, n + 3), bool)
     mask[0, :n] = True
-    idx, d, w = build_neighbors(frac, c.lattice[None].astype(np.float32), mask, r=2, k=K, cutoff=CUT, taper=TAPER)
+    idx, d, w = build_neighbors(
+        frac, c.lattice[None].astype(np.float32), mask, r=2, k=K, cutoff=CUT, taper=TAPER
+    )
     w = np.asarray(w)
     assert (w[0, n:] == 0).all()
     assert (np.asarray(idx)[0, :n][w[0, :n] > 0] < n).all()  # neighbours are real atoms only

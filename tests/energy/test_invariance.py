@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import jraph
 import numpy as np
 import pytest
 
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
-from genms.energy.batching import to_graph
+from genms.energy.batching import FlatBatcher, to_graph
 from genms.energy.graph import neighbor_tables
 from genms.energy.predictor import GNNEnergyPredictor
 
@@ -81,22 +82,23 @@ def test_padding_and_batch_company(predictor, random_task, base):
     np.testing.assert_allclose(together, alone, atol=ATOL)
     # flat training layout with a much larger node budget and other graphs around
     arr = CrystalArrays.from_crystals(base, [str(i) for i in range(len(base))])
-    from genms.energy.batching import FlatBatcher
 
-    tables = neighbor_tables(arr, task.cfg.model.cutoff, task.cfg.model.max_neighbors, task.cfg.model.taper)
+    tables = neighbor_tables(
+        arr, task.cfg.model.cutoff, task.cfg.model.max_neighbors, task.cfg.model.taper
+    )
     b = FlatBatcher(arr, tables, np.zeros(len(arr)), 256).batch([3, 2, 1, 0], 9)
     flat = np.asarray(task.predict(params, b)).mean(0)[:4][::-1]
     np.testing.assert_allclose(flat, together, atol=ATOL)
     # the flat path of the predictor itself (every cell above dense_max_atoms)
-    flat_pred = GNNEnergyPredictor(params, task.checkpoint_extras(), dense_max_atoms=0, flat_nodes=64,
-                                   flat_graphs=4)
+    flat_pred = GNNEnergyPredictor(
+        params, task.checkpoint_extras(), dense_max_atoms=0, flat_nodes=64, flat_graphs=4
+    )
     np.testing.assert_allclose(_pred(flat_pred, base), together, atol=ATOL)
 
 
 def test_graph_is_jraph(random_task):
     task, _ = random_task
     g = to_graph(task.make_batch("train", [0, 1], 4))
-    import jraph
 
     assert isinstance(g, jraph.GraphsTuple)
     assert int(np.sum(g.n_node)) == g.nodes["species"].shape[0]

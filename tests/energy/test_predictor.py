@@ -8,7 +8,9 @@ import pytest
 from genms.crystal.structure import Crystal
 from genms.energy.predictor import DEFAULT_BUNDLE, BundleError, GNNEnergyPredictor, load_predictor
 from genms.interfaces import EnergyPredictor
+from genms.progress import listening
 from genms.train.bundle import save_bundle
+from tests.energy.conftest import BASE_ROWS
 
 from .conftest import TARGET
 
@@ -30,7 +32,8 @@ def test_in_range_guard(random_task):
     task, params = random_task
     pred = GNNEnergyPredictor(params, task.checkpoint_extras())
     base = task.splits["train"].crystal(0)
-    unseen = Crystal(base.frac_coords, np.full(base.n_atoms, 92), base.lattice)  # uranium: not in training
+    # uranium: not in training
+    unseen = Crystal(base.frac_coords, np.full(base.n_atoms, 92), base.lattice)
     out = pred.predict([base, unseen])
     assert bool(out.extra["unseen_elements"][1]) and not bool(out.extra["unseen_elements"][0])
     assert not out.in_range[1]
@@ -49,10 +52,9 @@ def test_bad_input_and_missing_bundle(random_task, tmp_path):
         load_predictor(tmp_path / "nowhere")
 
 
-@pytest.mark.skipif(not (DEFAULT_BUNDLE / "bundle.json").is_file(), reason="no shipped energy bundle")
+@pytest.mark.skipif(not (DEFAULT_BUNDLE / "bundle.json").is_file(), reason="no shipped energy "
+                                                                           "bundle")
 def test_shipped_bundle_predicts_fixture(cgcnn_crystals):
-    from .conftest import BASE_ROWS
-
     pred = load_predictor()
     crystals = [cgcnn_crystals[i] for i in BASE_ROWS]
     out = pred.predict(crystals)
@@ -63,8 +65,6 @@ def test_shipped_bundle_predicts_fixture(cgcnn_crystals):
 
 
 def test_predictor_reports_compiling_and_progress(random_task):
-    from genms.progress import listening
-
     task, params = random_task
     pred = GNNEnergyPredictor(params, task.checkpoint_extras())
     crystals = [task.splits["train"].crystal(i) for i in range(4)]

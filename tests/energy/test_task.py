@@ -6,6 +6,7 @@ import numpy as np
 
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
+from genms.energy.ensemble import ONE_SIGMA, coverage, fit_std_scale
 from genms.energy.normalise import composition_fractions, fit_normalisers
 from genms.energy.task import EnergyTask, EnergyTaskConfig
 from genms.train.config import LoggerConfig, OptimConfig, TrainConfig
@@ -73,8 +74,6 @@ def test_overfit_with_shared_loop(cgcnn_crystals, tmp_path):
 
 
 def test_spread_scale_gives_one_sigma_coverage():
-    from genms.energy.ensemble import ONE_SIGMA, coverage, fit_std_scale
-
     rng = np.random.default_rng(0)
     raw = rng.uniform(0.01, 0.05, size=4000)
     err = rng.normal(size=4000) * raw * 3.0  # members agree 3x too closely

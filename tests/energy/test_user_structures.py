@@ -8,21 +8,25 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from pymatgen.core import Lattice, Structure
 
 from genms.cli import main
 from genms.crystal.convert import StructureReadError, read_structure, to_ase, to_crystal
 from genms.energy.predictor import DEFAULT_BUNDLE, load_predictor
 from genms.evaluate.validity import check_validity
 
-SHIPPED = pytest.mark.skipif(not (DEFAULT_BUNDLE / "bundle.json").is_file(), reason="no shipped energy bundle")
+SHIPPED = pytest.mark.skipif(
+    not (DEFAULT_BUNDLE / "bundle.json").is_file(), reason="no shipped energy bundle"
+)
 
 
 @pytest.fixture(scope="module")
 def srtio3():
-    from pymatgen.core import Lattice, Structure
-
-    return Structure(Lattice.cubic(3.905), ["Sr", "Ti", "O", "O", "O"],
-                     [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    return Structure(
+        Lattice.cubic(3.905),
+        ["Sr", "Ti", "O", "O", "O"],
+        [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+    )
 
 
 @pytest.fixture
@@ -38,15 +42,27 @@ def files(srtio3, tmp_path):
 
 def test_to_crystal_takes_every_form(srtio3, files):
     ref = to_crystal(srtio3)
-    forms = [srtio3, to_ase(ref), srtio3.as_dict(), str(files / "POSCAR"), files / "SrTiO3.cif",
-             files / "srtio3.vasp", {"lattice": ref.lattice.tolist(), "frac_coords": ref.frac_coords.tolist(),
-                                     "atomic_numbers": ref.atomic_numbers.tolist()}]
+    forms = [
+        srtio3,
+        to_ase(ref),
+        srtio3.as_dict(),
+        str(files / "POSCAR"),
+        files / "SrTiO3.cif",
+        files / "srtio3.vasp",
+        {
+            "lattice": ref.lattice.tolist(),
+            "frac_coords": ref.frac_coords.tolist(),
+            "atomic_numbers": ref.atomic_numbers.tolist(),
+        },
+    ]
     for form in forms:
         c = to_crystal(form)
         assert sorted(c.atomic_numbers.tolist()) == sorted(ref.atomic_numbers.tolist())
         assert np.isclose(abs(np.linalg.det(c.lattice)), srtio3.volume)
     with pytest.raises(StructureReadError, match="not a structure file"):
-        read_structure(files.parent / "x.txt") if (files.parent / "x.txt").write_text("hello") else None
+        read_structure(files.parent / "x.txt") if (files.parent / "x.txt").write_text(
+            "hello"
+        ) else None
     with pytest.raises(StructureReadError, match="cannot read a structure from a int"):
         to_crystal(3)
 
@@ -58,13 +74,31 @@ def test_validity_of_structure_atoms_and_files(srtio3, files):
 
 def test_eval_metrics_reports_a_srtio3_poscar_valid(files, tmp_path, capsys):
     out = tmp_path / "metrics.json"
-    main(["eval", "metrics", str(files / "POSCAR"), f"output={out}", "n_workers=1", "progress=false",
-          f"hydra.run.dir={tmp_path / 'run'}"])
+    main(
+        [
+            "eval",
+            "metrics",
+            str(files / "POSCAR"),
+            f"output={out}",
+            "n_workers=1",
+            "progress=false",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ]
+    )
     summary = json.loads(out.read_text())["summary"]
     assert summary["n_files"] == 1 and summary["n_valid"] == 1 and summary["n_cif_valid"] == 1
     assert "1/1" in capsys.readouterr().out
-    main(["eval", "metrics", str(files), f"output={out}", "n_workers=1", "progress=false",
-          f"hydra.run.dir={tmp_path / 'run'}"])  # a folder: the CIF, the POSCAR and the .vasp file
+    main(
+        [
+            "eval",
+            "metrics",
+            str(files),
+            f"output={out}",
+            "n_workers=1",
+            "progress=false",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ]
+    )  # a folder: the CIF, the POSCAR and the .vasp file
     report = json.loads(out.read_text())
     assert report["summary"]["n_files"] == 3 and report["summary"]["n_valid"] == 3
 
@@ -74,8 +108,14 @@ def test_predictor_accepts_structures_atoms_and_paths(srtio3, files):
     predictor = load_predictor()
     ref = predictor.predict([to_crystal(srtio3)]).e_form
     assert -5.0 < ref[0] < -2.0  # SrTiO3 is strongly bound (MP: about -3.5 eV/atom)
-    for batch in ([srtio3], srtio3, [to_ase(to_crystal(srtio3))], to_ase(to_crystal(srtio3)),
-                  [files / "POSCAR", str(files / "SrTiO3.cif")], [srtio3.as_dict()]):
+    for batch in (
+        [srtio3],
+        srtio3,
+        [to_ase(to_crystal(srtio3))],
+        to_ase(to_crystal(srtio3)),
+        [files / "POSCAR", str(files / "SrTiO3.cif")],
+        [srtio3.as_dict()],
+    ):
         out = predictor.predict(batch)
         np.testing.assert_allclose(out.e_form, np.full(len(out.e_form), ref[0]), atol=1e-5)
 
@@ -85,8 +125,15 @@ def test_genms_score_gives_the_energy_of_user_files(files, tmp_path, capsys, mon
     (files / "notes.txt").write_text("not a structure")
     out = tmp_path / "scores.csv"
     monkeypatch.chdir(tmp_path)
-    records = main(["score", str(files / "SrTiO3.cif"), str(files / "POSCAR"), str(files / "notes.txt"),
-                    f"output={out}"])
+    records = main(
+        [
+            "score",
+            str(files / "SrTiO3.cif"),
+            str(files / "POSCAR"),
+            str(files / "notes.txt"),
+            f"output={out}",
+        ]
+    )
     assert records == 0
     printed = capsys.readouterr().out
     assert "Formation energy E_f in eV/atom" in printed and "SrTiO3" in printed

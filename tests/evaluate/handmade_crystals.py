@@ -1,4 +1,5 @@
-"""Hand-built crystals (rock salt, CsCl, fluorite, perovskite) and fixture loaders for the metric tests."""
+"""Hand-built crystals (rock salt, CsCl, fluorite, perovskite) and fixture loaders for the metric
+tests."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def perovskite(a: float = 3.905, A: str = "Sr", B: str = "Ti", X: str = "O") -> 
     return Crystal(frac, [z(A), z(B), z(X), z(X), z(X)], np.eye(3) * a)
 
 
-def perturb(c: Crystal, sigma: float, seed: int = 0, permute: bool = True, shift: bool = True) -> Crystal:
+def perturb(
+    c: Crystal, sigma: float, seed: int = 0, permute: bool = True, shift: bool = True
+) -> Crystal:
     """Gaussian Cartesian noise (Å), a random site order and a rigid translation."""
     rng = np.random.default_rng(seed)
     cart = c.cart_coords + rng.normal(0.0, sigma, size=(c.n_atoms, 3))
@@ -64,4 +67,7 @@ def perturb(c: Crystal, sigma: float, seed: int = 0, permute: bool = True, shift
 def load_fixture(name: str, n: int | None = None) -> list[Crystal]:
     df = pd.read_csv(FIXTURES / name)
     rows = df if n is None else df.head(n)
-    return [from_cif(cif, {"id": str(mid)}) for mid, cif in zip(rows["material_id"], rows["cif"], strict=True)]
+    return [
+        from_cif(cif, {"id": str(mid)})
+        for mid, cif in zip(rows["material_id"], rows["cif"], strict=True)
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from genms.cli import main
@@ -13,8 +14,6 @@ from tests.evaluate.handmade_crystals import FIXTURES, perovskite
 
 
 def _write_cifs(folder, n=6):
-    import pandas as pd
-
     folder.mkdir()
     df = pd.read_csv(FIXTURES / "mp20_test_sample.csv").head(n)
     for mid, cif in zip(df["material_id"], df["cif"], strict=True):
@@ -36,7 +35,8 @@ def test_evaluate_files(tmp_path):
     s = report["summary"]
     assert s["n_files"] == 8 and s["n_cif_valid"] == 7 and s["cif_valid"] == pytest.approx(7 / 8)
     assert s["n_struct_valid"] == 7
-    assert s["n_unique"] == 5  # SrTiO3 and the first fixture formula are known; corrupt is not unique
+    # SrTiO3 and the first fixture formula are known; corrupt is not unique
+    assert s["n_unique"] == 5
     corrupt = next(r for r in report["files"] if r["path"].endswith("corrupt.cif"))
     assert corrupt["cif_valid"] is False and "could not parse" in corrupt["cif_error"]
 
@@ -44,8 +44,17 @@ def test_evaluate_files(tmp_path):
 def test_cli_writes_json_and_rejects_bad_input(tmp_path, capsys):
     _write_cifs(tmp_path / "cifs")
     out = tmp_path / "report.json"
-    main(["eval", "metrics", str(tmp_path / "cifs"), f"output={out}", "n_workers=1", "progress=false",
-          f"hydra.run.dir={tmp_path / 'run'}"])
+    main(
+        [
+            "eval",
+            "metrics",
+            str(tmp_path / "cifs"),
+            f"output={out}",
+            "n_workers=1",
+            "progress=false",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ]
+    )
     report = json.loads(out.read_text())
     assert report["summary"]["n_files"] == 8 and len(report["files"]) == 8
     assert "CIF validity" in capsys.readouterr().out

@@ -7,18 +7,20 @@ import math
 import random
 
 import pytest
+import smact
+from pymatgen.core import Composition
 
 from genms.crystal.composition import (
     _smact_valid_cached,
     cdvae_pauling_test,
+    composition_from_numbers,
     smact_valid,
 )
 
 
 def cdvae_reference(symbols: tuple[str, ...], counts: tuple[int, ...]) -> bool:
-    """CDVAE ``smact_validity`` line by line, with SMACT 2.x's default (smact14) oxidation states."""
-    import smact
-
+    """CDVAE ``smact_validity`` line by line, with SMACT 2.x's default (smact14) oxidation
+    states."""
     space = smact.element_dictionary(symbols)
     smact_elems = [space[s] for s in symbols]
     electronegs = [e.pauling_eneg for e in smact_elems]
@@ -47,7 +49,9 @@ def cdvae_reference(symbols: tuple[str, ...], counts: tuple[int, ...]) -> bool:
 
 def smact2_eneg_states_test(ox_states, enegs):
     """SMACT 2.x ``eneg_states_test`` verbatim in behaviour (raises TypeError on a None compare)."""
-    for (ox1, eneg1), (ox2, eneg2) in itertools.combinations(list(zip(ox_states, enegs, strict=True)), 2):
+    for (ox1, eneg1), (ox2, eneg2) in itertools.combinations(
+        list(zip(ox_states, enegs, strict=True)), 2
+    ):
         if (ox1 > 0) and (ox2 < 0) and (eneg1 >= eneg2):
             return False
         elif (ox1 < 0) and (ox2 > 0) and (eneg1 <= eneg2):
@@ -58,8 +62,6 @@ def smact2_eneg_states_test(ox_states, enegs):
 
 
 def _key(formula: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    from pymatgen.core import Composition
-
     items = sorted(Composition(formula).items(), key=lambda kv: kv[0].Z)
     counts = [int(v) for _, v in items]
     g = math.gcd(*counts)
@@ -89,10 +91,6 @@ def test_missing_electronegativity_quirk():
 
 
 def test_matches_reference_on_fixture_and_random_compositions(mp20_test, perov5):
-    import smact
-
-    from genms.crystal.composition import composition_from_numbers
-
     keys = {_key(composition_from_numbers(c.atomic_numbers).formula) for c in [*mp20_test, *perov5]}
     rng = random.Random(0)
     symbols = smact.ordered_elements(1, 103)

@@ -23,7 +23,9 @@ def test_rocksalt_matches_its_primitive_cell_and_a_perturbed_permuted_copy():
     r = match_pair(noisy, rocksalt())
     assert r.matched and 0.0 < r.rms < 0.05
     # RMS is pymatgen's normalised value (the same call DiffCSP makes).
-    expected = structure_matcher(0.5, 0.3, 10).get_rms_dist(to_pymatgen(noisy), to_pymatgen(rocksalt()))[0]
+    expected = structure_matcher(0.5, 0.3, 10).get_rms_dist(
+        to_pymatgen(noisy), to_pymatgen(rocksalt())
+    )[0]
     assert r.rms == pytest.approx(expected)
     # A uniformly expanded lattice still matches (StructureMatcher scales volumes).
     assert match_pair(rocksalt(a=6.2), rocksalt()).matched
@@ -42,7 +44,8 @@ def test_real_structures_match_perturbed_copies_not_each_other(mp20_test):
 
 
 def test_one_sample_needs_both_valid():
-    """DiffCSP's RecEval: an invalid ground truth makes the item a miss even for a good prediction."""
+    """DiffCSP's RecEval: an invalid ground truth makes the item a miss even for a good
+    prediction."""
     gts = [rocksalt(), rocksalt(), rocksalt()]
     preds = [perturb(rocksalt(), 0.03, seed=2), perturb(rocksalt(), 0.03, seed=3), cscl()]
     gt_valid = [True, False, True]  # e.g. a ground truth failing SMACT
@@ -101,7 +104,9 @@ def test_validity_is_computed_when_not_given():
 def test_timeout_counts_as_non_match_and_is_reported():
     r = rms_distance(to_pymatgen(rocksalt()), to_pymatgen(rocksalt()), MatchConfig(timeout_s=1e-5))
     assert r.timed_out and not r.matched
-    m = match_one_sample([rocksalt()], [rocksalt()], MatchConfig(timeout_s=1e-5), n_workers=1, progress=False)
+    m = match_one_sample(
+        [rocksalt()], [rocksalt()], MatchConfig(timeout_s=1e-5), n_workers=1, progress=False
+    )
     assert m.n_timeouts == 1 and m.match_rate == 0.0 and m.items[0].timed_out == (True,)
     # The alarm is disarmed afterwards: a normal comparison still works.
     assert match_pair(rocksalt(), rocksalt()).matched

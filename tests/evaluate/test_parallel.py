@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 
+from genms.benchmarks.throughput import main
 from genms.evaluate.parallel import default_chunksize, parallel_map, resolve_workers
 
 
@@ -40,7 +42,9 @@ def test_workers_are_other_processes_and_initializer_runs():
     assert os.getpid() not in pids
     assert parallel_map(add_offset, [1, 2, 3], n_workers=2, initializer=_init, initargs=(10,),
                         progress=False) == [11, 12, 13]
-    assert parallel_map(add_offset, [1], n_workers=1, initializer=_init, initargs=(5,), progress=False) == [6]
+    assert parallel_map(
+        add_offset, [1], n_workers=1, initializer=_init, initargs=(5,), progress=False
+    ) == [6]
 
 
 def test_chunking_and_worker_resolution():
@@ -50,11 +54,8 @@ def test_chunking_and_worker_resolution():
 
 
 def test_throughput_harness_runs_on_a_few_structures(tmp_path):
-    from genms.evaluate.throughput import main
-
     out = tmp_path / "tp.json"
     assert main(["--n-validity", "6", "--n-pairs", "4", "--workers", "1", "--out", str(out)]) == 0
-    import json
 
     result = json.loads(out.read_text())
     assert result["validity"]["n"] == 6 and result["matching"]["n_pairs"] == 4

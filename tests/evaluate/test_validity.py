@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from genms.crystal.convert import to_cif, to_pymatgen
+from genms.crystal.composition import atomic_numbers_for
+from genms.crystal.convert import from_cif, to_cif, to_pymatgen
 from genms.crystal.structure import Crystal
 from genms.evaluate.validity import (
     ValidityConfig,
@@ -47,7 +49,8 @@ def test_distance_cutoff_is_inclusive_and_configurable():
 
 
 def test_minimum_image_ignores_self_images_but_periodic_does_not():
-    """DiffCSP's distance_matrix never compares an atom with its own image; the exact metric does."""
+    """DiffCSP's distance_matrix never compares an atom with its own image; the exact metric
+    does."""
     c = Crystal([[0, 0, 0]], [z("Cu")], np.diag([0.4, 6.0, 6.0]))
     assert check_validity(c).struct_valid  # DiffCSP convention: a single site has no pairs
     exact = check_validity(c, ValidityConfig(distance_method="periodic"))
@@ -63,7 +66,9 @@ def test_small_volume_nan_and_non_positive_lengths_fail_construction():
                           "lengths": np.array([4.0, 4, 4]), "angles": np.array([90.0, 90, 90])})
     assert (nan.constructed, nan.reason) == (False, "nan_value")
     assert nan.comp_valid  # composition is judged on the atom types regardless
-    neg = check_validity({**base, "lengths": np.array([-4.0, 4, 4]), "angles": np.array([90.0, 90, 90])})
+    neg = check_validity(
+        {**base, "lengths": np.array([-4.0, 4, 4]), "angles": np.array([90.0, 90, 90])}
+    )
     assert (neg.struct_valid, neg.reason) == (False, "non_positive_lattice")
     assert check_validity(None).reason == "missing"
     assert not check_validity(None).valid
@@ -85,8 +90,6 @@ def test_diffcsp_dict_with_one_hot_types_and_lengths_angles():
     ("NaCl", True), ("SrTiO3", True), ("NaCl2", False), ("CuZn", True), ("Si", True),
 ])
 def test_composition_validity(formula, valid):
-    from genms.crystal.composition import atomic_numbers_for
-
     numbers = atomic_numbers_for(formula)
     c = Crystal(np.random.default_rng(0).random((len(numbers), 3)), numbers, np.eye(3) * 8.0)
     v = check_validity(c)
@@ -128,10 +131,6 @@ def test_check_many_parallel_equals_serial(mp20_test):
 @pytest.mark.shared_data
 @pytest.mark.skipif(not (SHARED_DATA / "mp_20_partial").is_dir(), reason="needs ../shared/data")
 def test_mp20_test_split_structural_validity_is_total():
-    import pandas as pd
-
-    from genms.crystal.convert import from_cif
-
     df = pd.read_csv(SHARED_DATA / "mp_20_partial" / "test.csv", nrows=150)
     crystals = [from_cif(t) for t in df["cif"]]
     fr = validity_fractions(check_many(crystals, n_workers=2, progress=False))

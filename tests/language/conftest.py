@@ -1,4 +1,5 @@
-"""Fixtures of the language-level tests: a small reference set and a scripted loopback LLM server."""
+"""Fixtures of the language-level tests: a small reference set and a scripted loopback LLM
+server."""
 
 from __future__ import annotations
 
@@ -10,16 +11,41 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from genms.language.known import KnownCompound, KnownCompounds
-from genms.language.reference import ReferenceFormulae
+from genms.data.known import KnownCompound, KnownCompounds
+from genms.data.reference import ReferenceFormulae
 
 #: (formula, space group) of a few well-known compounds.
 KNOWN = [
-    ("SrTiO3", 221), ("BaTiO3", 99), ("CaTiO3", 62), ("LaAlO3", 167), ("KMgF3", 221), ("CsPbCl3", 221),
-    ("CsPbBr3", 221), ("KCaCl3", 62), ("MgAl2O4", 227), ("ZnFe2O4", 227), ("CoFe2O4", 227), ("ZnCr2O4", 227),
-    ("Gd2Ti2O7", 227), ("La2Zr2O7", 227), ("Y2Sn2O7", 227), ("NaCl", 225), ("MgO", 225), ("TiNiSn", 216),
-    ("Co2MnSi", 225), ("CuAlS2", 122), ("NaCrS2", 166), ("MoS2", 194), ("Fe2O3", 167), ("LiFePO4", 62),
-    ("Mg2SiO4", 62), ("ZrNiSn", 216), ("CuInSe2", 122), ("KBr", 225), ("SrZrO3", 62), ("CsCl", 221),
+    ("SrTiO3", 221),
+    ("BaTiO3", 99),
+    ("CaTiO3", 62),
+    ("LaAlO3", 167),
+    ("KMgF3", 221),
+    ("CsPbCl3", 221),
+    ("CsPbBr3", 221),
+    ("KCaCl3", 62),
+    ("MgAl2O4", 227),
+    ("ZnFe2O4", 227),
+    ("CoFe2O4", 227),
+    ("ZnCr2O4", 227),
+    ("Gd2Ti2O7", 227),
+    ("La2Zr2O7", 227),
+    ("Y2Sn2O7", 227),
+    ("NaCl", 225),
+    ("MgO", 225),
+    ("TiNiSn", 216),
+    ("Co2MnSi", 225),
+    ("CuAlS2", 122),
+    ("NaCrS2", 166),
+    ("MoS2", 194),
+    ("Fe2O3", 167),
+    ("LiFePO4", 62),
+    ("Mg2SiO4", 62),
+    ("ZrNiSn", 216),
+    ("CuInSe2", 122),
+    ("KBr", 225),
+    ("SrZrO3", 62),
+    ("CsCl", 221),
 ]
 
 
@@ -31,7 +57,9 @@ def _isolated_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def known() -> KnownCompounds:
-    return KnownCompounds([KnownCompound(f, sg, f"mp-{i}", "mp_20") for i, (f, sg) in enumerate(KNOWN)], "test")
+    return KnownCompounds(
+        [KnownCompound(f, sg, f"mp-{i}", "mp_20") for i, (f, sg) in enumerate(KNOWN)], "test"
+    )
 
 
 @pytest.fixture
@@ -58,14 +86,31 @@ class ScriptedServer:
 
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                server.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body)})
-                step = server.script.popleft() if server.script else ("status", 500, "script exhausted")
+                server.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": json.loads(body)}
+                )
+                step = (
+                    server.script.popleft()
+                    if server.script
+                    else ("status", 500, "script exhausted")
+                )
                 if step[0] == "sleep":
                     time.sleep(step[1])
                     step = ("reply", step[2])
                 if step[0] == "reply":
-                    data = json.dumps({"id": "x", "object": "chat.completion", "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": step[1]}, "finish_reason": "stop"}]})
+                    data = json.dumps(
+                        {
+                            "id": "x",
+                            "object": "chat.completion",
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": step[1]},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                        }
+                    )
                     self._send(200, data.encode())
                 elif step[0] == "status":
                     self._send(step[1], str(step[2]).encode())

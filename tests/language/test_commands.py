@@ -23,7 +23,13 @@ def test_propose_prints_ranked_formulae_with_reasons(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["request"]["family"] == "perovskite" and data["request"]["count"] == 4
     assert len(data["results"]) == 4 and all(r["passed"] for r in data["results"])
-    assert set(data["results"][0]["checks"]) >= {"syntax", "uniqueness", "ratio", "elements", "charge"}
+    assert set(data["results"][0]["checks"]) >= {
+        "syntax",
+        "uniqueness",
+        "ratio",
+        "elements",
+        "charge",
+    }
 
 
 @pytest.mark.parametrize("request_text, fragment", [
@@ -32,32 +38,66 @@ def test_propose_prints_ranked_formulae_with_reasons(tmp_path, capsys):
     ("", "no request given"),
     ("a novel oxyfluoride perovskite", "no formula satisfies the request"),
 ])
-def test_propose_bad_requests_end_with_a_message(tmp_path, request_text, fragment):
+def test_propose_bad_requests_end_with_a_message(tmp_path, capsys, request_text, fragment):
     with pytest.raises(SystemExit) as exc:
         main(["propose", request_text, SHIPPED, f"hydra.run.dir={tmp_path / 'run'}"])
-    assert fragment in str(exc.value) and "Traceback" not in str(exc.value)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and fragment in err and "Traceback" not in err
 
 
-def test_propose_bad_config_value(tmp_path):
-    with pytest.raises(SystemExit, match="proposer.backend"):
-        main(["propose", "a spinel", SHIPPED, "proposer.backend=magic", f"hydra.run.dir={tmp_path / 'run'}"])
+def test_propose_bad_config_value(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "propose",
+                "a spinel",
+                SHIPPED,
+                "proposer.backend=magic",
+                f"hydra.run.dir={tmp_path / 'run'}",
+            ]
+        )
+    assert exc.value.code == 2 and "proposer.backend" in capsys.readouterr().err
 
 
 def test_eval_language_writes_json(tmp_path, capsys):
     prompts = tmp_path / "prompts.yaml"
-    prompts.write_text(yaml.safe_dump({
-        "element_constraint": [{"request": "a novel spinel with Zn", "element": "Zn"}],
-        "element_exclusion": [{"request": "a novel perovskite without lead", "element": "Pb"}],
-        "metal_only": {"asking": ["a novel alloy"], "not_asking": ["a novel compound"]},
-        "unique_custom_list": {"families": ["spinel"], "list_size": 5, "asking": "a {family} not in this list: {list}",
-                               "not_asking": "a {family}"},
-        "unique_mp": {"asking": ["a spinel not in Materials Project"], "not_asking": ["a spinel"]},
-        "families": {"spinel": ["a novel spinel"], "rocksalt": ["a novel rocksalt"]},
-    }))
+    prompts.write_text(
+        yaml.safe_dump(
+            {
+                "element_constraint": [{"request": "a novel spinel with Zn", "element": "Zn"}],
+                "element_exclusion": [
+                    {"request": "a novel perovskite without lead", "element": "Pb"}
+                ],
+                "metal_only": {"asking": ["a novel alloy"], "not_asking": ["a novel compound"]},
+                "unique_custom_list": {
+                    "families": ["spinel"],
+                    "list_size": 5,
+                    "asking": "a {family} not in this list: {list}",
+                    "not_asking": "a {family}",
+                },
+                "unique_mp": {
+                    "asking": ["a spinel not in Materials Project"],
+                    "not_asking": ["a spinel"],
+                },
+                "families": {"spinel": ["a novel spinel"], "rocksalt": ["a novel rocksalt"]},
+            }
+        )
+    )
     out = tmp_path / "language.json"
-    main(["eval", "language", SHIPPED, f"benchmark.prompts={prompts}", f"benchmark.output={out}", "benchmark.n=4",
-          "benchmark.seeds=[0]", "benchmark.rediscovery_families=[spinel]", "benchmark.rediscovery_n=10",
-          f"hydra.run.dir={tmp_path / 'run'}"])
+    main(
+        [
+            "eval",
+            "language",
+            SHIPPED,
+            f"benchmark.prompts={prompts}",
+            f"benchmark.output={out}",
+            "benchmark.n=4",
+            "benchmark.seeds=[0]",
+            "benchmark.rediscovery_families=[spinel]",
+            "benchmark.rediscovery_n=10",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ]
+    )
     report = json.loads(out.read_text())
     t3 = report["table3"]
     assert t3["element_constraint"]["asking"] == 1.0 and t3["element_exclusion"]["asking"] == 1.0
@@ -73,10 +113,22 @@ def test_eval_language_writes_json(tmp_path, capsys):
 
 
 def test_propose_with_the_llm_backend_over_loopback(tmp_path, capsys, llm_server):
-    llm_server.script.extend([("reply", "NaCuCl3\nKZnCl3\nCsPbCl3\nNaCl"), ("reply", "KZnCl3\nNaCuCl3")])
-    main(["propose", "two novel chloride perovskites", SHIPPED, "proposer=llm", f"proposer.llm.base_url={llm_server.base_url}",
-          "proposer.llm.model=test-model", f"proposer.llm.cache_dir={tmp_path / 'llm'}", "proposer.llm.max_retries=0",
-          f"hydra.run.dir={tmp_path / 'run'}"])
+    llm_server.script.extend(
+        [("reply", "NaCuCl3\nKZnCl3\nCsPbCl3\nNaCl"), ("reply", "KZnCl3\nNaCuCl3")]
+    )
+    main(
+        [
+            "propose",
+            "two novel chloride perovskites",
+            SHIPPED,
+            "proposer=llm",
+            f"proposer.llm.base_url={llm_server.base_url}",
+            "proposer.llm.model=test-model",
+            f"proposer.llm.cache_dir={tmp_path / 'llm'}",
+            "proposer.llm.max_retries=0",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ]
+    )
     text = capsys.readouterr().out
     assert "1. KZnCl3" in text and "2. NaCuCl3" in text  # R_hi used the model's ranking
     assert "ranked by test-model" in text and "proposed by test-model reply 1" in text

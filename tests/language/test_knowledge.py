@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import pytest
+from pymatgen.analysis.structure_prediction.substitution_probability import SubstitutionProbability
 
-from genms.language.families import (
-    FAMILIES,
-    UnknownFamilyError,
-    families_with_ratio,
-    get_family,
-    normalise_ratio,
-)
+from genms.crystal.composition import normalise_ratio
+from genms.language.families import FAMILIES, UnknownFamilyError, families_with_ratio, get_family
 from genms.language.sitefit import best_site_fit, oxidation_likelihood
 from genms.language.size import shannon_radius
 from genms.language.species import Ion, IonError, get_model, parse_ion
 
 
 def test_at_least_the_issue_families():
-    required = {"perovskite", "double perovskite", "pyrochlore", "spinel", "rocksalt", "fluorite", "rutile",
-                "zincblende", "wurtzite", "garnet", "olivine", "half-heusler", "heusler", "layered chalcogenide"}
+    required = {
+        "perovskite",
+        "double perovskite",
+        "pyrochlore",
+        "spinel",
+        "rocksalt",
+        "fluorite",
+        "rutile",
+        "zincblende",
+        "wurtzite",
+        "garnet",
+        "olivine",
+        "half-heusler",
+        "heusler",
+        "layered chalcogenide",
+    }
     assert required <= set(FAMILIES)
     assert get_family("pyrochlore").ratio == (2, 2, 7)
     assert get_family("spinel").ratio == (1, 2, 4)
@@ -28,7 +38,8 @@ def test_at_least_the_issue_families():
 
 
 def test_every_example_fits_its_family():
-    """Each KB example fills its family's sites with charge-neutral ions and passes the size rules."""
+    """Each KB example fills its family's sites with charge-neutral ions and passes the size
+    rules."""
     for fam in FAMILIES.values():
         assert fam.space_groups and fam.description
         for example in fam.examples:
@@ -42,7 +53,8 @@ def test_site_fit_prefers_typical_ions():
     bad = best_site_fit("BaAgCl3", "perovskite")  # Ba2+ on the octahedral site
     assert good.score > bad.score
     assert best_site_fit("SrTiO3", "spinel") is None  # wrong ratio
-    assert best_site_fit("AgBaCl3", "perovskite").ions[0] == Ion("Ba", 2)  # the larger ion goes on A
+    # the larger ion goes on A
+    assert best_site_fit("AgBaCl3", "perovskite").ions[0] == Ion("Ba", 2)
 
 
 def test_ratio_normalisation():
@@ -52,16 +64,18 @@ def test_ratio_normalisation():
 
 
 def test_substitution_model_matches_pymatgen():
-    from pymatgen.analysis.structure_prediction.substitution_probability import (
-        SubstitutionProbability,
-    )
-
     ref = SubstitutionProbability()
     model = get_model()
     for a, b in [("Sr2+", "Ba2+"), ("Ti4+", "Zr4+"), ("Cl1-", "Br1-"), ("O2-", "O2-")]:
-        assert model.cond_prob(parse_ion(a), parse_ion(b)) == pytest.approx(ref.cond_prob(a, b), rel=1e-9)
+        assert model.cond_prob(parse_ion(a), parse_ion(b)) == pytest.approx(
+            ref.cond_prob(a, b), rel=1e-9
+        )
     # an ion outside the table is scored through a same-group proxy, below the table ion
-    assert 0 < model.cond_prob(Ion("Te", -2), Ion("Se", -2)) < model.cond_prob(Ion("Se", -2), Ion("Se", -2))
+    assert (
+        0
+        < model.cond_prob(Ion("Te", -2), Ion("Se", -2))
+        < model.cond_prob(Ion("Se", -2), Ion("Se", -2))
+    )
 
 
 def test_ion_parsing():

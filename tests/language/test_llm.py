@@ -1,4 +1,5 @@
-"""The LLM backend against a loopback OpenAI-compatible server: replies, errors, timeouts, garbage, cache."""
+"""The LLM backend against a loopback OpenAI-compatible server: replies, errors, timeouts, garbage,
+cache."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from genms.language.known import canonical_formula
+from genms.crystal.composition import canonical_formula
 from genms.language.llm import LLMProposer, LLMRanker
 from genms.language.llm_client import ChatClient, LLMConfig, LLMError, ReplyCache
 from genms.language.proposer import ProposerConfig, build_proposer, build_ranker
@@ -21,8 +22,16 @@ SECRET = "sk-test-0123456789"
 @pytest.fixture
 def cfg(llm_server, tmp_path, monkeypatch):
     monkeypatch.setenv("GENMS_TEST_KEY", SECRET)
-    return LLMConfig(base_url=llm_server.base_url, model="test-model", api_key_env="GENMS_TEST_KEY",
-                     timeout_s=2.0, max_retries=2, backoff_s=0.01, cache_dir=str(tmp_path / "llm"), max_calls=3)
+    return LLMConfig(
+        base_url=llm_server.base_url,
+        model="test-model",
+        api_key_env="GENMS_TEST_KEY",
+        timeout_s=2.0,
+        max_retries=2,
+        backoff_s=0.01,
+        cache_dir=str(tmp_path / "llm"),
+        max_calls=3,
+    )
 
 
 def _client(cfg, delays=None, cache=True):
@@ -53,7 +62,9 @@ def test_good_reply_key_header_and_cache_hit(cfg, llm_server, caplog, tmp_path):
 
 
 def test_retries_with_backoff_then_succeeds(cfg, llm_server):
-    llm_server.script.extend([("status", 500, "boom"), ("status", 429, "slow down"), ("reply", "NaCl")])
+    llm_server.script.extend(
+        [("status", 500, "boom"), ("status", 429, "slow down"), ("reply", "NaCl")]
+    )
     delays: list[float] = []
     reply = _client(cfg, delays).complete(MESSAGES)
     assert reply.text == "NaCl" and reply.attempts == 3
@@ -76,7 +87,9 @@ def test_timeouts_exhaust_retries(cfg, llm_server):
 
 
 def test_garbage_http_body_is_retried(cfg, llm_server):
-    llm_server.script.extend([("raw", b"<html>gateway</html>"), ("raw", b'{"choices": []}'), ("reply", "KCl")])
+    llm_server.script.extend(
+        [("raw", b"<html>gateway</html>"), ("raw", b'{"choices": []}'), ("reply", "KCl")]
+    )
     assert _client(cfg).complete(MESSAGES).text == "KCl"
     llm_server.script.extend([("raw", b"not json")] * 3)
     with pytest.raises(LLMError, match="not an OpenAI chat completion"):
@@ -117,7 +130,9 @@ def test_proposer_gives_up_on_garbage(cfg, llm_server, reference):
 def test_ranker_and_builders(cfg, llm_server, reference):
     llm_server.script.append(("reply", "KMgCl3\nCsSnCl3"))
     ranker = LLMRanker(cfg, client=_client(cfg))
-    scores, note = ranker.rank(parse_request("a novel chloride perovskite"), ["CsSnCl3", "RbGeCl3", "KMgCl3"])
+    scores, note = ranker.rank(
+        parse_request("a novel chloride perovskite"), ["CsSnCl3", "RbGeCl3", "KMgCl3"]
+    )
     assert scores == [0.5, 0.0, 1.0] and "1 not ranked" in note
     assert llm_server.requests[0]["body"]["temperature"] == 0.0
     pcfg = ProposerConfig(backend="llm", llm=cfg)
@@ -130,7 +145,10 @@ def test_rhi_with_llm_ranking_over_loopback(cfg, llm_server, reference):
     scored = RHi(reference, ranker=LLMRanker(cfg, client=_client(cfg))).score(
         "a novel chloride perovskite", ["KMgCl3", "CsSnCl3"])
     by = {s.formula: s for s in scored}
-    assert by["CsSnCl3"].check("llm_rank").score == 1.0 and "test-model" in by["CsSnCl3"].check("llm_rank").reason
+    assert (
+        by["CsSnCl3"].check("llm_rank").score == 1.0
+        and "test-model" in by["CsSnCl3"].check("llm_rank").reason
+    )
     assert canonical_formula(scored[0].formula) in ("CsSnCl3", "KMgCl3")
     cached = json.loads(next(Path(cfg.cache_dir).rglob("*.json")).read_text())
     assert cached["model"] == "test-model" and "prompt_sha256" in cached

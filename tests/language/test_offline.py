@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from genms.crystal.composition import smact_valid
+from genms.crystal.composition import (
+    canonical_formula,
+    formula_elements,
+    formula_ratio,
+    smact_valid,
+)
 from genms.interfaces import FormulaProposer
 from genms.language.elements import class_members
-from genms.language.known import canonical_formula, formula_elements, formula_ratio
 from genms.language.offline import OfflineConfig, OfflineProposer
 from genms.language.proposer import ProposerConfig, build_proposer
 from genms.language.request import parse_request
@@ -37,7 +41,9 @@ def test_chloride_perovskites_honour_the_request(proposer, reference):
         assert smact_valid(f)
         assert f not in reference  # novel: CsPbCl3 and KCaCl3 are in the reference
     candidates = proposer.propose(parse_request("a novel chloride perovskite"), 3, 0)
-    assert all(0 < c.score <= 1 and c.source == "offline" and len(c.reasons) >= 3 for c in candidates)
+    assert all(
+        0 < c.score <= 1 and c.source == "offline" and len(c.reasons) >= 3 for c in candidates
+    )
     assert "tolerance factor" in " ".join(candidates[0].reasons)
 
 

@@ -1,4 +1,5 @@
-"""Request parsing: families, ratios, element constraints, novelty, counts, ignored words, errors."""
+"""Request parsing: families, ratios, element constraints, novelty, counts, ignored words,
+errors."""
 
 from __future__ import annotations
 
@@ -56,7 +57,9 @@ def test_element_classes():
     assert ClassConstraint("transition metal", "any") in r.element_classes
     assert ClassConstraint("rare earth", "none") in r.element_classes
     assert parse_request("a novel metal").element_classes == (ClassConstraint("metal", "all"),)
-    assert parse_request("a new intermetallic").element_classes == (ClassConstraint("metal", "all"),)
+    assert parse_request("a new intermetallic").element_classes == (
+        ClassConstraint("metal", "all"),
+    )
     # "metal" next to a non-metal asks for at least one metal
     assert parse_request("a metal oxide").element_classes == (ClassConstraint("metal", "any"),)
 
@@ -117,8 +120,12 @@ def test_bad_requests_have_clear_errors(text, fragment):
 
 
 def test_only_after_a_class_and_mixed_anion_prefixes():
-    assert parse_request("a new crystal made of metals only").element_classes == (ClassConstraint("metal", "all"),)
-    assert parse_request("a novel material with only metals").element_classes == (ClassConstraint("metal", "all"),)
+    assert parse_request("a new crystal made of metals only").element_classes == (
+        ClassConstraint("metal", "all"),
+    )
+    assert parse_request("a novel material with only metals").element_classes == (
+        ClassConstraint("metal", "all"),
+    )
     r = parse_request("a new oxynitride")
     assert set(r.required_elements) == {"N", "O"}
     assert parse_request("a double perovskite").family == "double perovskite"  # longest phrase wins

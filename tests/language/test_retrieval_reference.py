@@ -1,4 +1,5 @@
-"""Known compounds, the reference formula set, local retrieval and the (loopback) Wikipedia option."""
+"""Known compounds, the reference formula set, local retrieval and the (loopback) Wikipedia
+option."""
 
 from __future__ import annotations
 
@@ -7,32 +8,32 @@ import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pandas as pd
 import pytest
+from pymatgen.core import Composition
 
-from genms.language.families import get_family
-from genms.language.known import (
+from genms.crystal.composition import canonical_formula, formula_amounts, formula_ratio
+from genms.crystal.convert import from_cif
+from genms.data.arrays import CrystalArrays
+from genms.data.known import (
     KnownCompound,
     KnownCompounds,
     ReferenceError,
-    canonical_formula,
-    formula_amounts,
-    formula_ratio,
     load_known,
     load_shipped,
 )
-from genms.language.reference import (
+from genms.data.reference import (
     ReferenceConfig,
     ReferenceFormulae,
     load_reference,
     read_formula_list,
 )
+from genms.language.families import get_family
 from genms.language.request import parse_request
 from genms.language.retrieval import RetrievalConfig, WikipediaRetriever, family_examples, retrieve
 
 
 def test_fast_formula_parser_agrees_with_pymatgen():
-    from pymatgen.core import Composition
-
     for f in ["SrTiO3", "Zn(FeO2)2", "Ca3Al2(SiO4)3", "CsMnCr(CN)6", "Mg(OH)2", "Li2O2"]:
         assert dict(formula_amounts(f)) == pytest.approx(Composition(f).get_el_amt_dict())
     assert formula_ratio("Zn(FeO2)2") == (1, 2, 4)
@@ -41,7 +42,9 @@ def test_fast_formula_parser_agrees_with_pymatgen():
 def test_table_round_trip_and_reference(known, tmp_path):
     path = known.save(tmp_path / "t.tsv.gz")
     again = KnownCompounds.load(path)
-    assert again.rows == tuple(sorted(known.rows, key=lambda r: (r.formula, r.dataset, r.material_id)))
+    assert again.rows == tuple(
+        sorted(known.rows, key=lambda r: (r.formula, r.dataset, r.material_id))
+    )
     ref = ReferenceFormulae(again, ["Fe4O6"])  # user list entries are reduced: Fe2O3
     assert "Fe2O3" in ref and "SrTiO3" in ref and "Ti2Sr2O6" in ref and "SrHfO3" not in ref
     assert ref.sources_of("Fe2O3") == ("mp_20", "user list")
@@ -56,8 +59,11 @@ def test_user_lists(tmp_path):
     bad.write_text("SrTiO3\nnot-a-formula\n")
     with pytest.raises(ReferenceError, match="bad.txt:2"):
         read_formula_list(bad)
-    ref = load_reference(ReferenceConfig(source="shipped", datasets=["mp_20"], user_lists=[str(good)],
-                                         user_formulae=["KNbO3"]))
+    ref = load_reference(
+        ReferenceConfig(
+            source="shipped", datasets=["mp_20"], user_lists=[str(good)], user_formulae=["KNbO3"]
+        )
+    )
     assert "KNbO3" in ref and ref.in_user_list("BaTiO3")
     with pytest.raises(ReferenceError, match="reference.source"):
         load_known(["mp_20"], source="nowhere")
@@ -97,7 +103,9 @@ def test_local_retrieval(known):
     got = retrieve(parse_request("a novel chloride perovskite"), known)
     assert "ABX3" in got.text and "knowledge base" in got.sources
     assert set(got.example_formulae) == {"CsPbCl3", "KCaCl3"}  # the family's chlorides
-    assert retrieve(parse_request("a stable compound with atom ratio 1:2:4"), known).example_formulae
+    assert retrieve(
+        parse_request("a stable compound with atom ratio 1:2:4"), known
+    ).example_formulae
 
 
 class _Wiki:
@@ -128,31 +136,36 @@ class _Wiki:
 def test_wikipedia_retrieval_over_loopback_with_cache(known, tmp_path):
     wiki = _Wiki()
     try:
-        cfg = RetrievalConfig(wikipedia=True, wikipedia_url=wiki.url, cache_dir=str(tmp_path / "wiki"))
+        cfg = RetrievalConfig(
+            wikipedia=True, wikipedia_url=wiki.url, cache_dir=str(tmp_path / "wiki")
+        )
         got = retrieve(parse_request("a novel perovskite"), known, cfg)
-        assert "From Wikipedia" in got.text and "A perovskite is ABX3." in got.text and "wikipedia" in got.sources
+        assert (
+            "From Wikipedia" in got.text
+            and "A perovskite is ABX3." in got.text
+            and "wikipedia" in got.sources
+        )
         assert wiki.hits == ["/api/rest_v1/page/summary/Perovskite_%28structure%29"]
         retrieve(parse_request("a novel perovskite"), known, cfg)
         assert len(wiki.hits) == 1  # second time from the disk cache
         assert WikipediaRetriever(cfg).summary("Spinel") == ""  # 404: no context, no crash
-        assert retrieve(parse_request("a novel perovskite"), known).text.count("Wikipedia") == 0  # off by default
+        # off by default
+        assert retrieve(parse_request("a novel perovskite"), known).text.count("Wikipedia") == 0
     finally:
         wiki.httpd.shutdown()
         wiki.httpd.server_close()
 
 
 def test_table_from_prepared_arrays(tmp_path, fixtures_dir):
-    import pandas as pd
-
-    from genms.crystal.convert import from_cif
-    from genms.data.arrays import CrystalArrays
-
     df = pd.read_csv(fixtures_dir / "mp20_test_sample.csv").head(6)
-    crystals = [from_cif(c, {"spacegroup_number": float(sg)}) for c, sg in zip(df.cif, df["spacegroup.number"],
-                                                                              strict=True)]
+    crystals = [
+        from_cif(c, {"spacegroup_number": float(sg)})
+        for c, sg in zip(df.cif, df["spacegroup.number"], strict=True)
+    ]
     for split in ("train", "val", "test"):
-        CrystalArrays.from_crystals(crystals, list(df.material_id), ["spacegroup_number"],
-                                    {"fingerprint": split}).save(tmp_path / "prep" / "mp_20" / f"{split}.npz")
+        CrystalArrays.from_crystals(
+            crystals, list(df.material_id), ["spacegroup_number"], {"fingerprint": split}
+        ).save(tmp_path / "prep" / "mp_20" / f"{split}.npz")
     table = load_known(["mp_20"], "prepared", "auto", tmp_path / "prep")
     assert table.origin == "prepared" and len(table) == 18
     assert {r.formula for r in table.rows} == {canonical_formula(f) for f in df.pretty_formula}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
-from genms.language.reference import ReferenceFormulae
 from genms.language.request import parse_request
 from genms.language.rhi import CHECKS, RHi, RHiConfig, score_formulae
 
@@ -15,12 +15,21 @@ def _by_formula(scored):
 
 
 def test_checks_and_reasons(reference):
-    scored = score_formulae("a novel chloride perovskite",
-                            ["CsSnCl3", "CsPbCl3", "Xx2", "CsSnCl3", "NaCl", "CsPbBr3", "KMgCl3", "KNaCl3"],
-                            reference)
+    scored = score_formulae(
+        "a novel chloride perovskite",
+        ["CsSnCl3", "CsPbCl3", "Xx2", "CsSnCl3", "NaCl", "CsPbBr3", "KMgCl3", "KNaCl3"],
+        reference,
+    )
     by = _by_formula(scored)
     good = next(s for s in scored if s.formula == "CsSnCl3" and s.passed)
-    assert [c.name for c in good.checks] == ["syntax", "uniqueness", "ratio", "elements", "charge", "likelihood"]
+    assert [c.name for c in good.checks] == [
+        "syntax",
+        "uniqueness",
+        "ratio",
+        "elements",
+        "charge",
+        "likelihood",
+    ]
     assert 0 < good.total <= 1 and all(c.reason for c in good.checks)
     assert "novel" in good.check("uniqueness").reason
     assert "perovskite ABX3" in good.check("likelihood").reason
@@ -41,7 +50,9 @@ def test_uniqueness_soft_when_novelty_not_asked(reference):
     s = score_formulae("a perovskite", ["SrTiO3"], reference)[0]
     assert s.passed and s.check("uniqueness").score == 0 and not s.check("uniqueness").hard
     assert "novelty not requested" in s.check("uniqueness").reason
-    listed = score_formulae("a perovskite not in this list: BaZrO3", ["BaZrO3", "SrTiO3"], reference)
+    listed = score_formulae(
+        "a perovskite not in this list: BaZrO3", ["BaZrO3", "SrTiO3"], reference
+    )
     by = _by_formula(listed)
     assert not by["BaZrO3"].passed and by["SrTiO3"].passed  # only the list is fatal here
 
@@ -72,12 +83,16 @@ def test_ranker_scores_survivors_only(reference):
                                                  ["KMgCl3", "CsPbCl3", "CsSnCl3"])
     assert ranker.seen == ["KMgCl3", "CsSnCl3"]  # the known CsPbCl3 is not sent for ranking
     by = _by_formula(scored)
-    assert by["CsSnCl3"].check("llm_rank").score == 1.0 and by["KMgCl3"].check("llm_rank").score == 0.0
+    assert (
+        by["CsSnCl3"].check("llm_rank").score == 1.0 and by["KMgCl3"].check("llm_rank").score == 0.0
+    )
     assert by["CsPbCl3"].check("llm_rank") is None
 
 
 def test_ranker_failure_keeps_other_checks(reference):
-    scored = RHi(reference, ranker=FakeRanker(fail=True)).score("a novel chloride perovskite", ["KMgCl3", "CsSnCl3"])
+    scored = RHi(reference, ranker=FakeRanker(fail=True)).score(
+        "a novel chloride perovskite", ["KMgCl3", "CsSnCl3"]
+    )
     assert all(s.passed for s in scored)
     assert "ranking unavailable" in scored[0].check("llm_rank").reason
 

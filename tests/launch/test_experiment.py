@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from genms.launch import experiment, tables
-from genms.launch.sweep_log import SweepLog
+from genms.benchmarks import tables
+from genms.launch import experiment
+from genms.tracking.sweep_log import SweepLog
 
 JOB = str(Path(__file__).with_name("sweep_job.py"))
 
@@ -18,9 +19,13 @@ def _fake_experiment(folder: Path) -> None:
     folder.mkdir()
     (folder / "experiment.yaml").write_text(
         "title: Fake\ntable: fake\nsteps:\n"
-        f"  - name: sweep\n    run: [sweep, {sys.executable}, {JOB}, 'x=1,2', 'log={{out}}/runs.log',"
-        " 'sweep.dir={out}/sweep', sweep.executor=serial]\n")
-    (folder / "README.md").write_text("# Fake\n\n<!-- results:start -->\nold\n<!-- results:end -->\n\nfooter\n")
+        f"  - name: sweep\n    run: [sweep, {sys.executable}, {JOB}, 'x=1,2', "
+        f"'log={{out}}/runs.log',"
+        " 'sweep.dir={out}/sweep', sweep.executor=serial]\n"
+    )
+    (folder / "README.md").write_text(
+        "# Fake\n\n<!-- results:start -->\nold\n<!-- results:end -->\n\nfooter\n"
+    )
 
 
 def test_experiment_runs_steps_once_and_rewrites_the_readme(tmp_path, monkeypatch, capsys):
@@ -68,33 +73,63 @@ def test_every_shipped_experiment_loads_and_its_table_builds_before_running(tmp_
 
 
 def test_table1_fills_our_cells_from_results(tmp_path):
-    fam = {"cif_validity": 1.0, "structural_validity": 0.97, "composition_validity": 0.9, "e_form_gnn": -1.2,
-           "uniqueness": 0.8, "match_rate": 0.91}
+    fam = {
+        "cif_validity": 1.0,
+        "structural_validity": 0.97,
+        "composition_validity": 0.9,
+        "e_form_gnn": -1.2,
+        "uniqueness": 0.8,
+        "match_rate": 0.91,
+    }
     (tmp_path / "end_to_end.json").write_text(json.dumps({"perovskite": fam}))
-    (tmp_path / "baselines.json").write_text(json.dumps({"template": {"perovskite": {"sampled": fam | {"match_rate": 1.0}}}}))
+    (tmp_path / "baselines.json").write_text(
+        json.dumps({"template": {"perovskite": {"sampled": fam | {"match_rate": 1.0}}}})
+    )
     result = tables.table1_end_to_end(tmp_path, experiment.EXPERIMENTS_DIR / "table1_end_to_end")
     first = result.markdown.splitlines()[2]
-    assert first.startswith("| perovskite | CIF validity ↑ | 1.00 | not yet run | 1.00 | 0.98 | 1.00 |")
+    assert first.startswith(
+        "| perovskite | CIF validity ↑ | 1.00 | not yet run | 1.00 | not yet run | 0.98 | 1.00 |"
+    )
+    fam["sampled"] = fam | {"match_rate": 0.5, "match_rate_ci": [0.3, 0.7]}
+    fam["match_rate_ci"] = [0.85, 0.95]
+    (tmp_path / "end_to_end.json").write_text(json.dumps({"perovskite": fam}))
+    result = tables.table1_end_to_end(tmp_path, experiment.EXPERIMENTS_DIR / "table1_end_to_end")
+    assert "| 0.91 [0.85, 0.95] | 0.50 [0.30, 0.70] |" in result.markdown
     assert "| -1.20 / DFT not yet run |" in result.markdown
     assert result.values["perovskite"]["match_rate"]["template"] == "1.00"
 
 
 def test_params_and_step_scoped_arguments(tmp_path):
     exp = experiment.load_experiment("figure4_best_of_n")
-    name, opts = experiment.parse_args(["figure4_best_of_n", "n_compositions=100", "device=cpu", "--",
-                                        "gnn:tolerance=0.01", "paths.cache_dir=x"])
+    name, opts = experiment.parse_args(
+        [
+            "figure4_best_of_n",
+            "n_compositions=100",
+            "device=cpu",
+            "--",
+            "gnn:tolerance=0.01",
+            "paths.cache_dir=x",
+        ]
+    )
     gnn, dft = exp.steps[0], exp.steps[1]
     (cmd,) = experiment.step_commands(gnn, tmp_path, opts.extra, opts.params)
     assert "n_compositions=100" in cmd and "device=cpu" in cmd and "n=10" in cmd
     assert cmd[-2:] == ["tolerance=0.01", "paths.cache_dir=x"]
     (cmd,) = experiment.step_commands(dft, tmp_path, opts.extra, opts.params)
-    assert cmd == ["validate", f"{tmp_path}/dft_inputs", f"out_dir={tmp_path}/dft", "paths.cache_dir=x"]
+    assert cmd == [
+        "validate",
+        f"{tmp_path}/dft_inputs",
+        f"out_dir={tmp_path}/dft",
+        "paths.cache_dir=x",
+    ]
 
 
 def test_hardware_line_names_where_each_step_ran(tmp_path):
     log = SweepLog(tmp_path / "steps.jsonl")
     log.append({"point": "genms", "status": "ok", "wall_s": 336.0, "hardware": "1 x NVIDIA H200"})
-    log.append({"point": "dft", "status": "ok", "wall_s": 3600.0, "hardware": "x86_64, 2 CPU cores"})
+    log.append(
+        {"point": "dft", "status": "ok", "wall_s": 3600.0, "hardware": "x86_64, 2 CPU cores"}
+    )
     log.append({"point": "baselines", "status": "failed", "wall_s": 1.0, "hardware": "elsewhere"})
     assert experiment.step_hardware(tmp_path) == "genms: 1 x NVIDIA H200; dft: x86_64, 2 CPU cores"
     assert experiment.step_hardware(tmp_path / "none") == experiment.hardware()

@@ -28,8 +28,18 @@ def _bash_ok(script: str, tmp_path) -> None:
 
 
 def test_train_sweep_counts_points_for_the_array_and_fills_resources(tmp_path):
-    script = render(parse_args(["train_sweep", "command=genms -m train diffusion optim.lr=1e-4,3e-4 seed=0,1,2",
-                                "gpus=4", "nodes=2", "time=2-00:00:00", "sbatch.mail-type=END"]))
+    script = render(
+        parse_args(
+            [
+                "train_sweep",
+                "command=genms -m train diffusion optim.lr=1e-4,3e-4 seed=0,1,2",
+                "gpus=4",
+                "nodes=2",
+                "time=2-00:00:00",
+                "sbatch.mail-type=END",
+            ]
+        )
+    )
     d = _directives(script)
     assert d["array"] == "0-5"  # 2 x 3 points
     assert d["nodes"] == "2" and d["gpus-per-node"] == "4" and d["time"] == "2-00:00:00"
@@ -43,18 +53,29 @@ def test_train_sweep_counts_points_for_the_array_and_fills_resources(tmp_path):
     echo = script.replace("srun --kill-on-bad-exit=1 genms", "echo genms")
     if shutil.which("bash"):
         (tmp_path / "run.sh").write_text(echo)
-        out = subprocess.run(["bash", str(tmp_path / "run.sh")], capture_output=True, text=True, check=True,
-                             env={"SLURM_ARRAY_TASK_ID": "4", "PATH": "/usr/bin:/bin"}).stdout
-        assert out.strip() == "genms sweep train diffusion optim.lr=1e-4,3e-4 seed=0,1,2 sweep.only=4"
+        out = subprocess.run(
+            ["bash", str(tmp_path / "run.sh")],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"SLURM_ARRAY_TASK_ID": "4", "PATH": "/usr/bin:/bin"},
+        ).stdout
+        assert (
+            out.strip() == "genms sweep train diffusion optim.lr=1e-4,3e-4 seed=0,1,2 sweep.only=4"
+        )
 
 
 def test_explicit_array_in_hydra_list_form_is_normalised(tmp_path):
-    script = render(parse_args(["train_sweep", "array=[0-3]", "--", "train", "energy", "seed=0,1,2,3"]))
+    script = render(
+        parse_args(["train_sweep", "array=[0-3]", "--", "train", "energy", "seed=0,1,2,3"])
+    )
     assert _directives(script)["array"] == "0-3"
 
 
 def test_multinode_and_ray_templates_keep_quoting(tmp_path):
-    mn = render(parse_args(["train_multinode", "nodes=4", "gpus=8", "--", "genms", "train", "diffusion"]))
+    mn = render(
+        parse_args(["train_multinode", "nodes=4", "gpus=8", "--", "genms", "train", "diffusion"])
+    )
     assert _directives(mn)["nodes"] == "4" and "set -- train diffusion" in mn
     ray = render(parse_args(["ray_cluster", "nodes=3", "partition=gpu", "--", "sweep", "generate",
                              "a spinel", "search.H=1,25"]))
@@ -71,7 +92,9 @@ def test_template_without_command_stays_generic():
 
 
 def test_dft_batch_keeps_its_positional_arguments(tmp_path):
-    script = render(parse_args(["dft_batch", "array=0-9", "--", "inputs.txt", "runs/validate/big", "top=5"]))
+    script = render(
+        parse_args(["dft_batch", "array=0-9", "--", "inputs.txt", "runs/validate/big", "top=5"])
+    )
     assert _directives(script)["array"] == "0-9"  # added: the template has no --array line
     assert "set -- inputs.txt runs/validate/big top=5" in script
     assert 'LIST=$1' in script and '"$@"' in script  # the template's own handling is untouched

@@ -10,7 +10,8 @@ import pytest
 
 from genms.launch.expand import build_spec
 from genms.launch.sweep import SweepConfig, main, run_sweep
-from genms.launch.sweep_log import SweepLog
+from genms.tracking.reports import load_run
+from genms.tracking.sweep_log import SweepLog
 
 JOB = str(Path(__file__).with_name("sweep_job.py"))
 
@@ -43,7 +44,9 @@ def test_serial_sweep_records_each_point_and_resume_skips_finished(tmp_path):
     assert sorted(_runs(tmp_path)) == ["1", "2", "bad", "bad"]
 
     # Not retrying failures: nothing left to run.
-    _, rows3, skipped3 = run_sweep(spec, SweepConfig(dir=cfg.dir, executor="serial", retry_failed=False))
+    _, rows3, skipped3 = run_sweep(
+        spec, SweepConfig(dir=cfg.dir, executor="serial", retry_failed=False)
+    )
     assert rows3 == [] and skipped3 == 3
 
 
@@ -88,10 +91,10 @@ def test_ray_runs_points_in_parallel_on_two_workers_and_resumes(tmp_path):
 
 
 def test_wandb_records_each_finished_point_offline(tmp_path):
-    from genms.tracking.reports import load_run
-
     spec = _spec(tmp_path, "1,bad")
-    _, rows, _ = run_sweep(spec, SweepConfig(dir=str(tmp_path / "s"), executor="serial", wandb=True, name="demo"))
+    _, rows, _ = run_sweep(
+        spec, SweepConfig(dir=str(tmp_path / "s"), executor="serial", wandb=True, name="demo")
+    )
     ok = next(r for r in rows if r["status"] == "ok")
     record = load_run(Path(ok["dir"]) / "tracking" / "run.json")
     assert record["experiment"] == "demo" and record["tags"] == ["sweep:demo", "x=1"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from genms.parallel.build import build_executor
 from genms.parallel.executor import (
     ExecutorConfig,
     MapSpec,
     SerialExecutor,
     TaskFailed,
     WorkerSpec,
-    build_executor,
 )
 from genms.parallel.journal import Journal
 
@@ -77,7 +77,9 @@ def test_encode_decode_roundtrip(tmp_path):
     journal = Journal(tmp_path / "j.jsonl")
     spec = MapSpec(stage="t", journal=journal, encode=list, decode=tuple)
     assert SerialExecutor().map(lambda x: (x, x), [1], spec) == [(1, 1)]
-    assert SerialExecutor().map(lambda x: None, [1], MapSpec(stage="t", journal=Journal(tmp_path / "j.jsonl"), decode=tuple)) == [(1, 1)]
+    assert SerialExecutor().map(
+        lambda x: None, [1], MapSpec(stage="t", journal=Journal(tmp_path / "j.jsonl"), decode=tuple)
+    ) == [(1, 1)]
 
 
 class Counter:

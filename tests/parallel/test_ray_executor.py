@@ -5,11 +5,17 @@ One Ray instance serves the whole module (starting Ray costs a few seconds).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
 
+import cloudpickle
 import pytest
+
+from genms.search.config import SearchConfig
+from genms.search.tree import ForwardTreeSearch, energy_worker, sampler_worker
+from tests.search import fakes
 
 ray = pytest.importorskip("ray")  # the executor must cope with ray imported first
 
@@ -20,8 +26,6 @@ from genms.parallel.ray_executor import RayExecutor  # noqa: E402
 
 @pytest.fixture(scope="module")
 def executor():
-    import cloudpickle
-
     # Ray workers cannot import this test module: ship its functions by value.
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     home = os.environ.get("HOME")
@@ -118,8 +122,6 @@ def make_exit_once(marker: str) -> ExitOnce:
 
 
 def test_worker_actor_restarts_after_death(executor, tmp_path):
-    import functools
-
     marker = str(tmp_path / "actor.marker")
     spec = WorkerSpec("exit-once", functools.partial(make_exit_once, marker))
     out = executor.map_worker(spec, "run", [0, 1, 2, 3])
@@ -130,25 +132,25 @@ def test_worker_actor_restarts_after_death(executor, tmp_path):
 
 def test_search_on_ray_equals_serial(executor):
     """The tree search gives the same ranked structures on Ray workers as in-process."""
-    import cloudpickle
-
-    from genms.search.config import SearchConfig
-    from genms.search.tree import ForwardTreeSearch, energy_worker, sampler_worker
-    from tests.search import fakes
-
     cloudpickle.register_pickle_by_value(fakes)
     try:
         def run(ex=None):
             kw = {} if ex is None else {"executor": ex}
-            search = ForwardTreeSearch(fakes.FakeProposer(), fakes.FakeScorer(),
-                                       sampler_worker(fakes.FakeSampler(collapse=["CaTiO3"])),
-                                       energy_worker(fakes.FakePredictor()),
-                                       SearchConfig(H=5, W=3, L=3, sample_chunk=1, energy_batch=4), **kw)
+            search = ForwardTreeSearch(
+                fakes.FakeProposer(),
+                fakes.FakeScorer(),
+                sampler_worker(fakes.FakeSampler(collapse=["CaTiO3"])),
+                energy_worker(fakes.FakePredictor()),
+                SearchConfig(H=5, W=3, L=3, sample_chunk=1, energy_batch=4),
+                **kw,
+            )
             return search.run("perovskite", seed=5)
 
         serial, remote = run(), run(executor)
     finally:
         cloudpickle.unregister_pickle_by_value(fakes)
-    assert [(c.id, c.status, c.rank) for c in remote.candidates] == [(c.id, c.status, c.rank) for c in serial.candidates]
+    assert [(c.id, c.status, c.rank) for c in remote.candidates] == [
+        (c.id, c.status, c.rank) for c in serial.candidates
+    ]
     assert [c.e_form for c in remote.ranked] == pytest.approx([c.e_form for c in serial.ranked])
     assert {c.status for c in remote.candidates} == {"kept", "invalid_structure"}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import jax
 import numpy as np
+from pymatgen.core import Composition, Element
 
 from genms.crystal.composition import atomic_numbers_for
 from genms.crystal.structure import Crystal
-from genms.interfaces import EnergyPrediction, FormulaCandidate
-from genms.search.candidates import FormulaScore
+from genms.interfaces import EnergyPrediction, FormulaCandidate, FormulaScore
 
 FORMULAE = ["SrTiO3", "BaTiO3", "CaTiO3", "KNbO3", "NaCl2", "LaAlO3", "BaZrO3"]
 
@@ -21,7 +22,10 @@ class FakeProposer:
 
     def propose(self, request: object, n: int, seed: int) -> list[FormulaCandidate]:
         self.calls += 1
-        return [FormulaCandidate(f, score=1.0 - 0.01 * i, source="fake") for i, f in enumerate(self.formulae[:n])]
+        return [
+            FormulaCandidate(f, score=1.0 - 0.01 * i, source="fake")
+            for i, f in enumerate(self.formulae[:n])
+        ]
 
 
 class FakeScorer:
@@ -36,22 +40,29 @@ class FakeScorer:
             total = self.table.get(c.formula, 0.5)
             reason = "ratio ok" if total > 0 else "ratio is not 1:1:3"
             failures = () if total > 0 else (reason,)
-            out.append(FormulaScore(c.formula, total, total > 0, (reason,), {"ratio": float(total > 0)}, failures))
+            out.append(
+                FormulaScore(
+                    c.formula, total, total > 0, (reason,), {"ratio": float(total > 0)}, failures
+                )
+            )
         return out
 
 
 class FakeSampler:
     """Cubic cells with random positions; formulae in ``collapse`` get all atoms on one spot."""
 
-    def __init__(self, collapse: Sequence[str] = (), fail_on: str | None = None, interrupt_after: int | None = None):
+    def __init__(
+        self,
+        collapse: Sequence[str] = (),
+        fail_on: str | None = None,
+        interrupt_after: int | None = None,
+    ):
         self.collapse = set(collapse)
         self.fail_on = fail_on
         self.interrupt_after = interrupt_after
         self.calls: list[tuple[str, ...]] = []
 
     def sample(self, formulae, n_per_formula, key, formula_units=None):
-        import jax
-
         if self.interrupt_after is not None and len(self.calls) >= self.interrupt_after:
             raise KeyboardInterrupt("simulated kill")
         self.calls.append(tuple(formulae))
@@ -95,16 +106,24 @@ class CubicPerovskiteSampler:
         self.jitter = jitter
 
     def sample(self, formulae, n_per_formula, key, formula_units=None):
-        from pymatgen.core import Composition, Element
-
         rng = np.random.default_rng(0)
-        frac = np.array([[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]], float)
+        frac = np.array(
+            [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]], float
+        )
         out = []
         for formula in formulae:
             amounts = Composition(formula).get_el_amt_dict()
             x = next(el for el, amt in amounts.items() if amt == 3)
             a_el, b_el = [el for el, amt in amounts.items() if amt == 1]
             numbers = [Element(a_el).Z, Element(b_el).Z] + [Element(x).Z] * 3
-            out.append([Crystal(frac + rng.normal(0, self.jitter / 4.0, frac.shape), numbers, np.eye(3) * 4.0)
-                        for _ in range(n_per_formula)])
+            out.append(
+                [
+                    Crystal(
+                        frac + rng.normal(0, self.jitter / 4.0, frac.shape),
+                        numbers,
+                        np.eye(3) * 4.0,
+                    )
+                    for _ in range(n_per_formula)
+                ]
+            )
         return out

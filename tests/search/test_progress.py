@@ -3,6 +3,7 @@ command and in the Python API."""
 
 from __future__ import annotations
 
+import genms.search.api as api
 from genms.progress import report
 from genms.search.config import SearchConfig
 from genms.search.tree import ForwardTreeSearch, energy_worker, sampler_worker
@@ -42,9 +43,14 @@ class Recorder:
 
 def test_worker_reports_advance_the_stage_before_the_call_ends_without_double_counting():
     rec = Recorder()
-    search = ForwardTreeSearch(FakeProposer(), FakeScorer(), sampler_worker(ReportingSampler()),
-                               energy_worker(FakePredictor()), SearchConfig(H=4, W=3, L=2, sample_chunk=2),
-                               progress=rec)
+    search = ForwardTreeSearch(
+        FakeProposer(),
+        FakeScorer(),
+        sampler_worker(ReportingSampler()),
+        energy_worker(FakePredictor()),
+        SearchConfig(H=4, W=3, L=2, sample_chunk=2),
+        progress=rec,
+    )
     result = search.run("a perovskite", seed=0, request_text="a perovskite")
     sample = [e for e in rec.events if e[1] == "sample"]
     advances = [e[2] for e in sample if e[0] == "advance"]
@@ -55,14 +61,14 @@ def test_worker_reports_advance_the_stage_before_the_call_ends_without_double_co
 
 
 def test_python_api_prints_progress_lines_by_default(monkeypatch, capsys):
-    import genms.search.api as api
-
     monkeypatch.setattr(api, "_load_sampler", lambda options: ReportingSampler())
     monkeypatch.setattr(api, "_load_predictor", lambda options: FakePredictor())
     gm = api.GenMS.load(search=SearchConfig(H=4, W=2, L=2))
     gm.generate("a novel pyrochlore oxide", seed=0)
     err = capsys.readouterr().err
     assert "genms: sample structures: 0/4 (0 %)" in err and "ETA" in err
-    assert "compiling the sampler for 8 cells" in err and "genms: formation energy: 4/4 (100 %)" in err
+    assert (
+        "compiling the sampler for 8 cells" in err and "genms: formation energy: 4/4 (100 %)" in err
+    )
     gm.generate("a novel pyrochlore oxide", seed=1, progress=False)
     assert "genms:" not in capsys.readouterr().err

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from pymatgen.core import Structure
 
 import genms.search.api as api
 from genms.interfaces import EnergyPrediction
@@ -35,8 +36,11 @@ def _tiny_models(monkeypatch, predictor=None):
     monkeypatch.setattr(api, "_load_sampler", lambda options: FakeSampler())
     monkeypatch.setattr(api, "_load_predictor", lambda options: predictor or FakePredictor())
     load = api.GenMS.load.__func__
-    monkeypatch.setattr(api.GenMS, "load", classmethod(
-        lambda cls, **kw: load(cls, **{"search": SearchConfig(H=4, W=3, L=3), **kw})))
+    monkeypatch.setattr(
+        api.GenMS,
+        "load",
+        classmethod(lambda cls, **kw: load(cls, **{"search": SearchConfig(H=4, W=3, L=3), **kw})),
+    )
 
 
 def test_readme_snippet_gives_the_best_candidate_first(monkeypatch):
@@ -50,9 +54,9 @@ def test_readme_snippet_gives_the_best_candidate_first(monkeypatch):
     ranks = [c.rank for c in result.candidates if c.kept]
     assert ranks == sorted(ranks) == list(range(1, len(ranks) + 1))
     first_dropped = next(i for i, c in enumerate(result.candidates) if not c.kept)
-    assert all(not c.kept for c in result.candidates[first_dropped:])  # dropped ones after every kept one
-    from pymatgen.core import Structure
-
+    assert all(
+        not c.kept for c in result.candidates[first_dropped:]
+    )  # dropped ones after every kept one
     assert isinstance(best.structure, Structure)
 
 

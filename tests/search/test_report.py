@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+from pymatgen.core import Structure
 
 from genms.crystal.convert import from_cif
 from genms.search.config import SearchConfig
@@ -15,8 +16,13 @@ from tests.search.fakes import FakePredictor, FakeProposer, FakeSampler, FakeSco
 
 
 def test_run_folder_contents(tmp_path):
-    search = ForwardTreeSearch(FakeProposer(), FakeScorer(), sampler_worker(FakeSampler(collapse=["CaTiO3"])),
-                               energy_worker(FakePredictor()), SearchConfig(H=4, W=3, L=3))
+    search = ForwardTreeSearch(
+        FakeProposer(),
+        FakeScorer(),
+        sampler_worker(FakeSampler(collapse=["CaTiO3"])),
+        energy_worker(FakePredictor()),
+        SearchConfig(H=4, W=3, L=3),
+    )
     result = search.run("a perovskite", seed=0, request_text="a perovskite")
     paths = write_run(result, tmp_path, config={"search": {"H": 4}}, top_k=3, distinct=False)
 
@@ -27,13 +33,14 @@ def test_run_folder_contents(tmp_path):
 
     df = pd.read_csv(paths["candidates_csv"])
     assert len(df) == len(result.candidates) == 9
-    assert {"score", "r_hi", "r_lo", "e_form_ev_per_atom", "min_distance_ang", "status"} <= set(df.columns)
+    assert {"score", "r_hi", "r_lo", "e_form_ev_per_atom", "min_distance_ang", "status"} <= set(
+        df.columns
+    )
     assert (df["status"] == "invalid_structure").sum() == 3
     records = json.loads(paths["candidates_json"].read_text())
     assert records[0]["rank"] == 1 and len(records[0]["structure"]["sites"]) == best.n_atoms
-    from pymatgen.core import Structure
-
-    structure = Structure.from_dict(records[0]["structure"])  # candidates.json structures load with pymatgen
+    # candidates.json structures load with pymatgen
+    structure = Structure.from_dict(records[0]["structure"])
     assert structure.composition.reduced_formula == best.structure.composition.reduced_formula
     assert np.allclose(structure.lattice.matrix, best.crystal.lattice)
 

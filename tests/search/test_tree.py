@@ -7,12 +7,28 @@ import pytest
 from genms.search.candidates import NO_FORMULA, NO_FORMULA_PASSED, NO_VALID_STRUCTURE
 from genms.search.config import FilterConfig, SearchConfig
 from genms.search.tree import ForwardTreeSearch, energy_worker, sampler_worker
-from tests.search.fakes import FakePredictor, FakeProposer, FakeSampler, FakeScorer
+from tests.search.fakes import (
+    CubicPerovskiteSampler,
+    FakePredictor,
+    FakeProposer,
+    FakeSampler,
+    FakeScorer,
+)
 
-R_HI = {"SrTiO3": 0.9, "BaTiO3": 0.8, "CaTiO3": 0.7, "KNbO3": 0.6, "NaCl2": 0.5, "LaAlO3": 0.4, "BaZrO3": 0.0}
+R_HI = {
+    "SrTiO3": 0.9,
+    "BaTiO3": 0.8,
+    "CaTiO3": 0.7,
+    "KNbO3": 0.6,
+    "NaCl2": 0.5,
+    "LaAlO3": 0.4,
+    "BaZrO3": 0.0,
+}
 
 
-def make_search(config: SearchConfig, proposer=None, sampler=None, predictor=None, scorer=None, **kw):
+def make_search(
+    config: SearchConfig, proposer=None, sampler=None, predictor=None, scorer=None, **kw
+):
     return ForwardTreeSearch(
         proposer=proposer or FakeProposer(),
         scorer=scorer or FakeScorer(R_HI),
@@ -24,7 +40,10 @@ def make_search(config: SearchConfig, proposer=None, sampler=None, predictor=Non
 
 
 def summary(result):
-    return [(c.id, c.status, c.rank, round(c.e_form, 9) if c.e_form is not None else None) for c in result.candidates]
+    return [
+        (c.id, c.status, c.rank, round(c.e_form, 9) if c.e_form is not None else None)
+        for c in result.candidates
+    ]
 
 
 def test_same_seed_same_result_other_seed_differs():
@@ -72,10 +91,14 @@ def test_breadth_first_spreads_the_budget_over_every_survivor():
 
 
 def test_lambda_weighting():
-    lo_only = make_search(SearchConfig(H=7, W=4, L=3, lambda_hi=0.0, lambda_lo=1.0)).run("x", seed=0)
+    lo_only = make_search(SearchConfig(H=7, W=4, L=3, lambda_hi=0.0, lambda_lo=1.0)).run(
+        "x", seed=0
+    )
     energies = [c.e_form for c in lo_only.ranked]
     assert energies == sorted(energies)
-    hi_only = make_search(SearchConfig(H=7, W=4, L=3, lambda_hi=1.0, lambda_lo=0.0)).run("x", seed=0)
+    hi_only = make_search(SearchConfig(H=7, W=4, L=3, lambda_hi=1.0, lambda_lo=0.0)).run(
+        "x", seed=0
+    )
     r_hi = [c.r_hi for c in hi_only.ranked]
     assert r_hi == sorted(r_hi, reverse=True)
     both = make_search(SearchConfig(H=7, W=4, L=3, lambda_hi=2.0, lambda_lo=0.5)).run("x", seed=0)
@@ -99,15 +122,20 @@ def test_filters_structure_composition_range_and_spread():
     out = make_search(cfg, predictor=FakePredictor(max_e=-100.0)).run("x", seed=0)
     assert out.status == NO_VALID_STRUCTURE
     assert "out_of_range" in out.message and "search.filters" in out.message
-    assert out.candidates and all(c.status in ("out_of_range", "invalid_composition") for c in out.candidates)
+    assert out.candidates and all(
+        c.status in ("out_of_range", "invalid_composition") for c in out.candidates
+    )
 
     spread = make_search(SearchConfig(H=7, W=5, L=2, filters=FilterConfig(max_std_ev_per_atom=0.1)),
                          predictor=FakePredictor(std=0.5)).run("x", seed=0)
     assert {c.status for c in spread.candidates} == {"uncertain", "invalid_composition"}
 
     off = FilterConfig(structural=False, composition=False, trusted_range=False)
-    lax = make_search(SearchConfig(H=7, W=5, L=2, filters=off), sampler=FakeSampler(collapse=["CaTiO3"]),
-                      predictor=FakePredictor(max_e=-100.0)).run("x", seed=0)
+    lax = make_search(
+        SearchConfig(H=7, W=5, L=2, filters=off),
+        sampler=FakeSampler(collapse=["CaTiO3"]),
+        predictor=FakePredictor(max_e=-100.0),
+    ).run("x", seed=0)
     assert all(c.kept for c in lax.candidates)
 
 
@@ -133,7 +161,9 @@ def test_formula_units_spread_and_max_atoms():
 
 
 def test_duplicate_proposals_are_merged():
-    result = make_search(SearchConfig(H=5, W=5, L=1), proposer=FakeProposer(["SrTiO3", "Sr2Ti2O6", "BaTiO3"])).run("x", seed=0)
+    result = make_search(
+        SearchConfig(H=5, W=5, L=1), proposer=FakeProposer(["SrTiO3", "Sr2Ti2O6", "BaTiO3"])
+    ).run("x", seed=0)
     assert [n.formula for n in result.formulae] == ["SrTiO3", "BaTiO3"]
 
 
@@ -144,7 +174,9 @@ def test_no_formula_proposed():
 
 
 def test_no_formula_survives_r_hi():
-    result = make_search(SearchConfig(H=3), scorer=FakeScorer({f: 0.0 for f in R_HI})).run("x", seed=0)
+    result = make_search(SearchConfig(H=3), scorer=FakeScorer({f: 0.0 for f in R_HI})).run(
+        "x", seed=0
+    )
     assert result.status == NO_FORMULA_PASSED
     assert "ratio is not 1:1:3" in result.message and "search.H" in result.message
     assert len(result.formulae) == 3  # the partial result lists what was rejected
@@ -156,7 +188,9 @@ def test_sampler_failure_is_reported_not_raised():
     assert result.ok  # BaTiO3 still sampled
     node = result.formulae[0]
     assert node.formula == "SrTiO3" and "denoiser blew up" in node.note and node.n_sampled == 0
-    dead = make_search(SearchConfig(H=1, W=1, L=2), sampler=FakeSampler(fail_on="SrTiO3")).run("x", seed=0)
+    dead = make_search(SearchConfig(H=1, W=1, L=2), sampler=FakeSampler(fail_on="SrTiO3")).run(
+        "x", seed=0
+    )
     assert dead.status == NO_VALID_STRUCTURE and "denoiser blew up" in dead.message
 
 
@@ -172,9 +206,9 @@ def test_result_helpers():
 
 
 def test_distinct_top_skips_near_copies():
-    from tests.search.fakes import CubicPerovskiteSampler
-
-    result = make_search(SearchConfig(H=3, W=2, L=3), sampler=CubicPerovskiteSampler(jitter=0.01)).run("x", seed=0)
+    result = make_search(
+        SearchConfig(H=3, W=2, L=3), sampler=CubicPerovskiteSampler(jitter=0.01)
+    ).run("x", seed=0)
     assert len(result.top(4)) == 4
     distinct = result.top(4, distinct=True)
     assert len(distinct) == 2 and {c.formula for c in distinct} == {"SrTiO3", "BaTiO3"}

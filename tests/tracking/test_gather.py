@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from genms.launch.sweep_log import SweepLog
+from genms.cli import main
 from genms.tracking.gather import GatherConfig, GatherError, PlotConfig, gather_to
 from genms.tracking.reports import ExperimentRun, ReportConfig, SweepPointInfo
+from genms.tracking.sweep_log import SweepLog
 
 
 def _fake_sweep(root):
@@ -16,13 +17,26 @@ def _fake_sweep(root):
     for h in (1, 25):
         for l_ in (1, 100):
             pdir = root / "points" / f"H{h}-L{l_}"
-            with ExperimentRun(pdir, "table2", point=SweepPointInfo("s", f"{h}-{l_}", None,
-                               {"search.H": str(h), "search.L": str(l_)}), report=ReportConfig(wandb=False)) as run:
+            with ExperimentRun(
+                pdir,
+                "table2",
+                point=SweepPointInfo(
+                    "s", f"{h}-{l_}", None, {"search.H": str(h), "search.L": str(l_)}
+                ),
+                report=ReportConfig(wandb=False),
+            ) as run:
                 run.log_metrics({"e_form_gnn": -0.01 * h - 0.001 * l_, "match_rate": 0.9})
             log.append({"point": f"{h}-{l_}", "status": "ok", "dir": str(pdir), "wall_s": 1.0,
                         "params": {"search.H": str(h), "search.L": str(l_)},
                         "result": json.loads((pdir / "run.json").read_text())})
-    log.append({"point": "broken", "status": "failed", "params": {"search.H": "5", "search.L": "5"}, "dir": ""})
+    log.append(
+        {
+            "point": "broken",
+            "status": "failed",
+            "params": {"search.H": "5", "search.L": "5"},
+            "dir": "",
+        }
+    )
 
 
 def test_gather_sweep_with_paper_numbers(tmp_path):
@@ -33,7 +47,13 @@ def test_gather_sweep_with_paper_numbers(tmp_path):
                                  plot=PlotConfig(metrics=["e_form_gnn"])))
     table = out["table"]
     assert out["index"] == ["search.H", "search.L"] and len(table) == 4  # failed point left out
-    assert list(table.columns) == ["search.H", "search.L", "e_form_gnn", "e_form_gnn (paper)", "match_rate"]
+    assert list(table.columns) == [
+        "search.H",
+        "search.L",
+        "e_form_gnn",
+        "e_form_gnn (paper)",
+        "match_rate",
+    ]
     row = table[(table["search.H"] == 25) & (table["search.L"] == 100)].iloc[0]
     assert row["e_form_gnn"] == pytest.approx(-0.35) and row["e_form_gnn (paper)"] == -2.91
     md = (out["out"] / "comparison.md").read_text()
@@ -62,10 +82,21 @@ def test_gather_errors_are_clear(tmp_path):
 
 
 def test_genms_report_gather_command(tmp_path, capsys):
-    from genms.cli import main
-
     _fake_sweep(tmp_path / "sweep")
-    assert main(["report", "gather", str(tmp_path / "sweep"), "metrics=[match_rate]", f"out={tmp_path / 'o'}"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "gather",
+                str(tmp_path / "sweep"),
+                "metrics=[match_rate]",
+                f"out={tmp_path / 'o'}",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "| search.H | search.L | match_rate |" in printed
-    assert (tmp_path / "o" / "comparison.md").is_file() and not (tmp_path / "sweep" / "report").exists()
+    assert (tmp_path / "o" / "comparison.md").is_file() and not (
+        tmp_path / "sweep" / "report"
+    ).exists()

@@ -6,8 +6,15 @@ import json
 
 import numpy as np
 
+from genms.crystal.convert import to_cif
 from genms.crystal.structure import Crystal
-from genms.tracking.reports import ExperimentRun, ReportConfig, SweepPointInfo, load_run
+from genms.tracking.reports import (
+    ExperimentRun,
+    ReportConfig,
+    SweepPointInfo,
+    load_run,
+    log_finished_run,
+)
 
 
 def _perovskite() -> Crystal:
@@ -29,15 +36,23 @@ def test_offline_wandb_run_with_table_and_pictures(tmp_path):
     with ExperimentRun(tmp_path, "table2_branching", {"seed": 0}, point=point,
                        report=ReportConfig(project="genms-test", tags=["cpu"])) as run:
         run.log_metrics({"match_rate": 0.9, "e_form_gnn": np.float32(-1.5)})
-        run.log_table("candidates", [{"formula": "SrTiO3", "e_form": -1.2}, {"formula": "BaTiO3", "e_form": -1.1}])
+        run.log_table(
+            "candidates",
+            [{"formula": "SrTiO3", "e_form": -1.2}, {"formula": "BaTiO3", "e_form": -1.1}],
+        )
         pictures = run.log_structures("top_structures", [_perovskite()], ["SrTiO3"])
     assert pictures and pictures[0].is_file()
     record = load_run(tmp_path / "run.json")
     assert record["experiment"] == "table2_branching" and record["name"] == "table2_branching-H=25"
     assert record["tags"] == ["cpu", "sweep:branching", "search.H=25"]
     assert record["metrics"] == {"match_rate": 0.9, "e_form_gnn": -1.5}
-    assert record["finished"] is not None and record["tables"]["candidates"] == "report/tables/candidates.csv"
-    assert (tmp_path / "report" / "tables" / "candidates.csv").read_text().startswith("formula,e_form")
+    assert (
+        record["finished"] is not None
+        and record["tables"]["candidates"] == "report/tables/candidates.csv"
+    )
+    assert (
+        (tmp_path / "report" / "tables" / "candidates.csv").read_text().startswith("formula,e_form")
+    )
     offline = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(offline) == 1 and record["wandb"] == [str(offline[0])]
     media = {p.parent.name for p in (offline[0] / "files" / "media").rglob("*") if p.is_file()}
@@ -45,7 +60,9 @@ def test_offline_wandb_run_with_table_and_pictures(tmp_path):
 
 
 def test_without_wandb_only_local_files(tmp_path):
-    with ExperimentRun(tmp_path, "x", report=ReportConfig(wandb=False), point=SweepPointInfo()) as run:
+    with ExperimentRun(
+        tmp_path, "x", report=ReportConfig(wandb=False), point=SweepPointInfo()
+    ) as run:
         run.log_metrics({"a": 1})
     assert not (tmp_path / "wandb").exists()
     assert load_run(tmp_path / "run.json")["metrics"] == {"a": 1}
@@ -53,9 +70,6 @@ def test_without_wandb_only_local_files(tmp_path):
 
 
 def test_log_finished_run_draws_the_top_structures_of_run_folders(tmp_path):
-    from genms.crystal.convert import to_cif
-    from genms.tracking.reports import log_finished_run
-
     cifs = tmp_path / "genms" / "perovskite" / "cifs"
     cifs.mkdir(parents=True)
     (cifs / "01_SrTiO3.cif").write_text(to_cif(_perovskite()))

@@ -20,7 +20,9 @@ def test_jsonl_writer_appends_and_stringifies_nonfinite(tmp_path):
 
 
 def test_wandb_offline_run_is_written_locally(tmp_path):
-    w = WandbWriter(tmp_path, project="genms-test", mode="offline", group="g", tags=["t"], config={"k": 1})
+    w = WandbWriter(
+        tmp_path, project="genms-test", mode="offline", group="g", tags=["t"], config={"k": 1}
+    )
     assert w.active
     w.write(1, {"loss": 0.5})
     w.close()

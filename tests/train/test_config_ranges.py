@@ -42,7 +42,7 @@ def test_checkpointer_refuses_keep_zero(tmp_path):
     ("train.keep=0", "train.keep=0 is out of range"),
     ("optim.lr=nan", "optim.lr=nan is out of range"),
     ("optim.lr=-0.001", "optim.lr=-0.001 is out of range"),
-    ("train.keep=many", "(key keep)"),
+    ("train.keep=many", "(key train.keep)"),
 ])
 def test_train_command_rejects_bad_values_before_any_work(tmp_path, capsys, override, fragment):
     run_dir = tmp_path / "run"

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+from ase.build import bulk
 
 from genms.crystal.convert import from_ase
+from genms.search.candidates import crystal_to_dict
 from genms.validate.config import (
     DFTSettings,
     LaunchConfig,
@@ -20,15 +22,17 @@ from genms.validate.tasks import StructureTask
 
 def emt_config(tmp_path: Path, **kw) -> ValidateConfig:
     """EMT in this process, no MLIP, a private reference cache."""
-    base = dict(dft=DFTSettings(preset="emt", code="emt"), launch=LaunchConfig(launcher="inprocess"),
-                mlip=MLIPConfig(enabled=False), references=ReferenceConfig(cache_dir=str(tmp_path / "refcache")))
+    base = dict(
+        dft=DFTSettings(preset="emt", code="emt"),
+        launch=LaunchConfig(launcher="inprocess"),
+        mlip=MLIPConfig(enabled=False),
+        references=ReferenceConfig(cache_dir=str(tmp_path / "refcache")),
+    )
     base.update(kw)
     return ValidateConfig(**base)
 
 
 def cu3au_atoms(a: float = 3.75):
-    from ase.build import bulk
-
     atoms = bulk("Cu", "fcc", a=a, cubic=True)
     atoms.numbers[0] = 79
     return atoms
@@ -39,11 +43,8 @@ def cu3au_task(tid: str = "cu3au", **meta) -> StructureTask:
 
 
 def write_run_folder(path: Path, entries: list[tuple[str, int | None, str, float]]) -> Path:
-    """A minimal ``genms generate`` run folder: (formula-atoms builder key, rank, status, e_form)."""
-    from ase.build import bulk
-
-    from genms.search.candidates import crystal_to_dict
-
+    """A minimal ``genms generate`` run folder: (formula-atoms builder key, rank, status,
+    e_form)."""
     records = []
     for i, (kind, rank, status, e) in enumerate(entries):
         atoms = cu3au_atoms() if kind == "Cu3Au" else bulk(kind, "fcc", a=4.0)

@@ -23,7 +23,14 @@ def test_validate_cifs_prints_table_and_resumes(tmp_path, capsys):
     write(tmp_path / "cu3au.cif", cu3au_atoms())
     write(tmp_path / "au.cif", bulk("Au", "fcc", a=4.2))
     out = tmp_path / "out"
-    args = ["validate", str(tmp_path / "cu3au.cif"), str(tmp_path / "au.cif"), f"out_dir={out}", _cache(tmp_path), *EMT]
+    args = [
+        "validate",
+        str(tmp_path / "cu3au.cif"),
+        str(tmp_path / "au.cif"),
+        f"out_dir={out}",
+        _cache(tmp_path),
+        *EMT,
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "Cu3Au" in text and "2 run, 0 resumed" in text
@@ -50,7 +57,15 @@ def test_validate_bad_setting_exits_2(tmp_path, capsys):
 def test_validate_exits_1_when_nothing_succeeds(tmp_path, capsys):
     write(tmp_path / "na.cif", bulk("Na"))  # EMT has no Na
     with pytest.raises(SystemExit) as exc:
-        main(["validate", str(tmp_path / "na.cif"), f"out_dir={tmp_path / 'o'}", _cache(tmp_path), *EMT])
+        main(
+            [
+                "validate",
+                str(tmp_path / "na.cif"),
+                f"out_dir={tmp_path / 'o'}",
+                _cache(tmp_path),
+                *EMT,
+            ]
+        )
     assert exc.value.code == 1 and "No EMT-potential" in capsys.readouterr().out
 
 
@@ -59,11 +74,32 @@ def test_eval_dft_on_family_runs_writes_the_benchmark_json(tmp_path, capsys):
     write_run_folder(root / "perovskite", [("Cu3Au", 1, "kept", -0.3), ("Cu3Au", 2, "kept", -0.2)])
     write_run_folder(root / "spinel", [("Au", 1, "kept", 0.1)])
     output = tmp_path / "dft_validation.json"
-    assert main(["eval", "dft", f"runs=[{root}]", "per_family=2", f"output={output}", f"out_dir={tmp_path / 'o'}",
-                 _cache(tmp_path), *EMT]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "dft",
+                f"runs=[{root}]",
+                "per_family=2",
+                f"output={output}",
+                f"out_dir={tmp_path / 'o'}",
+                _cache(tmp_path),
+                *EMT,
+            ]
+        )
+        == 0
+    )
     report = json.loads(output.read_text())
-    for key in ("n_structures", "converged_fraction", "mean_e_form_dft", "mean_e_form_gnn", "mae_gnn_vs_dft",
-                "mean_e_form_mlip", "wall_seconds_per_structure", "settings"):
+    for key in (
+        "n_structures",
+        "converged_fraction",
+        "mean_e_form_dft",
+        "mean_e_form_gnn",
+        "mae_gnn_vs_dft",
+        "mean_e_form_mlip",
+        "wall_seconds_per_structure",
+        "settings",
+    ):
         assert key in report
     assert report["n_structures"] == 3 and report["converged_fraction"] == 1.0
     assert report["settings"]["code"] == "emt"

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from genms.cli import CONF_DIR
+from genms.benchmarks.dft import EvalDFTConfig
+from genms.cli import compose
 from genms.configs import ConfigError, to_dataclass
-from genms.validate.config import DFTSettings, EvalDFTConfig, LaunchConfig, ValidateConfig
+from genms.validate.config import DFTSettings, LaunchConfig, ValidateConfig
 
 
 def _compose(name: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return OmegaConf.to_container(compose(name, overrides=overrides), resolve=True)
+    return OmegaConf.to_container(compose(name, overrides), resolve=True)
 
 
 @pytest.mark.parametrize("preset", ["fast", "production"])
@@ -39,8 +38,10 @@ def test_cell_relaxation_below_800_ev_is_refused():
     assert DFTSettings(relax_ecut_ev=500.0, relax_cell=False).relax_ecut_ev == 500.0
 
 
-@pytest.mark.parametrize("override, key", [("protocol=fast", "protocol"), ("dft.spin=maybe", "dft.spin"),
-                                           ("launch.mpi_ranks=0", "mpi_ranks"), ("dft.bogus=1", "bogus")])
+@pytest.mark.parametrize("override, key", [
+    ("protocol=fast", "protocol"), ("dft.spin=maybe", "dft.spin"),
+    ("launch.mpi_ranks=0", "mpi_ranks"), ("dft.bogus=1", "bogus"),
+])
 def test_bad_values_name_the_key(override, key):
     with pytest.raises((ConfigError, Exception), match=key):
         to_dataclass(ValidateConfig, _compose("validate", [override]))
@@ -60,7 +61,10 @@ def test_static_hash_ignores_relaxation_and_preset_name():
 
 def test_fingerprint_tracks_physics_not_launching():
     base = ValidateConfig()
-    assert base.fingerprint() == ValidateConfig(launch=LaunchConfig(mpi_ranks=4, nice=10)).fingerprint()
+    assert (
+        base.fingerprint()
+        == ValidateConfig(launch=LaunchConfig(mpi_ranks=4, nice=10)).fingerprint()
+    )
     assert base.fingerprint() != ValidateConfig(dft=DFTSettings(kpt_density=2.0)).fingerprint()
     assert base.fingerprint() != ValidateConfig(protocol="relax").fingerprint()
 

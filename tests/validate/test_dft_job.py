@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ase import Atoms
 from ase.build import bulk
+from ase.build import bulk as build
+from ase.calculators.calculator import kptdensity2monkhorstpack
 
 from genms.validate.config import DFTSettings
 from genms.validate.dft import (
@@ -41,16 +44,14 @@ def test_kpoint_grid_follows_density_and_molecules_use_gamma():
 
 
 def test_grid_sizes_are_equal_along_axes_the_symmetry_mixes():
-    from ase.build import bulk as build
-
     bct = build("In", "bct", a=3.25, c=4.95)  # body-centred primitive: equal lengths, mixed axes
-    from ase.calculators.calculator import kptdensity2monkhorstpack
 
     raw = tuple(int(n) for n in kptdensity2monkhorstpack(bct, kptdensity=3.5, even=False))
     grid = kpoint_grid(bct, 3.5, molecule=False)
     assert len(set(raw)) > 1  # the plain density rule breaks the symmetry here
     assert len(set(grid)) == 1 and grid[0] == max(raw)
-    assert kpoint_grid(build("Mg"), 3.5, molecule=False) == (8, 8, 5)  # hexagonal: c is its own axis
+    # hexagonal: c is its own axis
+    assert kpoint_grid(build("Mg"), 3.5, molecule=False) == (8, 8, 5)
 
 
 def test_spin_follows_mp_magnetic_elements():
@@ -89,7 +90,8 @@ def test_relax_job_lowers_the_energy_and_reports_steps():
     assert res["relax"]["converged"] and res["ionic_steps"] > 1
     assert res["energy_ev"] < static["energy_ev"]
     assert res["max_force"] < 0.05
-    assert abs(np.linalg.det(np.array(res["atoms"]["cell"]))) < atoms.get_volume()  # the cell shrank
+    # the cell shrank
+    assert abs(np.linalg.det(np.array(res["atoms"]["cell"]))) < atoms.get_volume()
 
 
 def test_unconverged_relaxation_is_recorded():
@@ -102,8 +104,6 @@ def test_unconverged_relaxation_is_recorded():
 
 
 def test_errors_become_failed_results():
-    from ase import Atoms
-
     na = Atoms("Na", cell=[3, 3, 3], pbc=True)  # EMT has no sodium parameters
     res = run_job(prepare_job(na, EMT, "na"))
     assert res["status"] == "failed" and "Na" in res["error"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pymatgen.analysis.compatibility import MP2020_COMPAT_CONFIG
 from pymatgen.core import Lattice, Structure
 
 from genms.validate.formation import (
@@ -17,7 +18,9 @@ def test_formation_energy_by_hand():
     mu = {"Sr": -1.5, "Ti": -7.5, "O": -4.5}
     e_cell = -40.0  # SrTiO3, 5 atoms
     expected = (-40.0 - (-1.5 - 7.5 - 3 * 4.5)) / 5
-    assert formation_energy_per_atom(e_cell, ["Sr", "Ti", "O", "O", "O"], mu) == pytest.approx(expected)
+    assert formation_energy_per_atom(e_cell, ["Sr", "Ti", "O", "O", "O"], mu) == pytest.approx(
+        expected
+    )
 
 
 def test_elemental_cell_at_reference_energy_is_zero():
@@ -37,8 +40,6 @@ def _perovskite() -> Structure:
 
 
 def test_oxide_correction_is_mp2020_per_oxygen():
-    from pymatgen.analysis.compatibility import MP2020_COMPAT_CONFIG
-
     oxide = MP2020_COMPAT_CONFIG["Corrections"]["CompositionCorrections"]["oxide"]
     assert anion_correction_ev(_perovskite()) == pytest.approx(3 * oxide)
     e, per_atom = corrected_formation_energy(-3.1, _perovskite())
@@ -46,8 +47,6 @@ def test_oxide_correction_is_mp2020_per_oxygen():
 
 
 def test_chloride_and_u_oxide_keep_only_anion_terms():
-    from pymatgen.analysis.compatibility import MP2020_COMPAT_CONFIG
-
     comp = MP2020_COMPAT_CONFIG["Corrections"]["CompositionCorrections"]
     nacl = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [.5, .5, .5]])
     assert anion_correction_ev(nacl) == pytest.approx(comp["Cl"])

@@ -31,8 +31,14 @@ pytestmark = [
 ]
 
 #: Even cheaper than the fast preset: these tests check the chain, not the numbers' convergence.
-TINY = DFTSettings(preset="test", ecut_ev=250.0, kpt_density=1.2, smearing_ev=0.1, scf_energy_tol_ev=2e-3,
-                   molecule_box_ang=6.0)
+TINY = DFTSettings(
+    preset="test",
+    ecut_ev=250.0,
+    kpt_density=1.2,
+    smearing_ev=0.1,
+    scf_energy_tol_ev=2e-3,
+    molecule_box_ang=6.0,
+)
 
 
 def _cfg(tmp_path, **kw) -> ValidateConfig:
@@ -43,7 +49,9 @@ def _cfg(tmp_path, **kw) -> ValidateConfig:
 
 
 def test_nacl_formation_energy_on_the_cpu(tmp_path):
-    task = StructureTask("nacl", from_ase(bulk("NaCl", "rocksalt", a=5.64)), metadata={"e_form_mp": -2.11})
+    task = StructureTask(
+        "nacl", from_ase(bulk("NaCl", "rocksalt", a=5.64)), metadata={"e_form_mp": -2.11}
+    )
     run = run_validation([task], _cfg(tmp_path), tmp_path / "out")
     rec = run.records[0]
     assert rec["status"] == "ok", rec["error"]
@@ -66,7 +74,9 @@ def test_iron_is_spin_polarised_with_a_moment(tmp_path):
 
 def test_scf_non_convergence_is_recorded(tmp_path):
     tight = DFTSettings(preset="test", ecut_ev=250.0, kpt_density=1.2, scf_maxiter=2)
-    res = run_calculation(prepare_job(bulk("Al"), tight.physics(), "al"), LaunchConfig(timeout_s=600))
+    res = run_calculation(
+        prepare_job(bulk("Al"), tight.physics(), "al"), LaunchConfig(timeout_s=600)
+    )
     assert res["status"] == "not_converged" and "SCF" in res["error"]
     assert "energy_ev" not in res
 

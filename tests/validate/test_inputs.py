@@ -31,14 +31,23 @@ def test_cif_files_and_folders(tmp_path):
 
 
 def test_run_folder_gives_kept_candidates_in_rank_order_with_gnn_energy(tmp_path):
-    run = write_run_folder(tmp_path / "run", [("Cu", None, "invalid_structure", 0.0), ("Au", 2, "kept", -0.2),
-                                              ("Cu3Au", 1, "kept", -0.5), ("Au", 3, "kept", -0.1)])
+    run = write_run_folder(
+        tmp_path / "run",
+        [
+            ("Cu", None, "invalid_structure", 0.0),
+            ("Au", 2, "kept", -0.2),
+            ("Cu3Au", 1, "kept", -0.5),
+            ("Au", 3, "kept", -0.1),
+        ],
+    )
     tasks = collect_tasks([str(run)])
     assert [t.id for t in tasks] == ["01_Cu3Au", "02_Au", "03_Au"]
     assert tasks[0].metadata["e_form_gnn"] == -0.5 and tasks[0].metadata["rank"] == 1
     assert tasks[0].formula == "Cu3Au"
     best = run_folder_tasks(run, top=2, family="spinel", best_per_formula=True)
-    assert [t.id for t in best] == ["spinel-01_Cu3Au", "spinel-02_Au"] and best[0].family == "spinel"
+    assert [t.id for t in best] == ["spinel-01_Cu3Au", "spinel-02_Au"] and best[
+        0
+    ].family == "spinel"
 
 
 def test_family_runs_and_end_to_end_json(tmp_path):
@@ -48,7 +57,11 @@ def test_family_runs_and_end_to_end_json(tmp_path):
     assert sorted(family_runs([str(root)])) == ["perovskite", "spinel"]
     assert list(family_runs([str(root / "spinel")])) == ["spinel"]
     report = tmp_path / "end_to_end.json"
-    report.write_text(json.dumps({"perovskite": {"n_structures": 1}, "spinel": {}, "meta": {"run_dir": str(root)}}))
+    report.write_text(
+        json.dumps(
+            {"perovskite": {"n_structures": 1}, "spinel": {}, "meta": {"run_dir": str(root)}}
+        )
+    )
     assert sorted(end_to_end_runs(report)) == ["perovskite", "spinel"]
     assert len(collect_tasks([str(report)])) == 2
     # a sweep point keeps its family folders beside its end_to_end.json
@@ -69,7 +82,8 @@ def test_family_runs_and_end_to_end_json(tmp_path):
     (lambda p: p / "missing.cif", "no such file"),
     (lambda p: (p / "x.txt").write_text("hello") and p / "x.txt", "not a CIF or POSCAR"),
     (lambda p: (p / "empty").mkdir() or p / "empty", "no .cif files"),
-    (lambda p: (p / "bad.cif").write_text("data_x\n_cell_length_a oops\n") and p / "bad.cif", "bad.cif"),
+    (lambda p: (p / "bad.cif").write_text("data_x\n_cell_length_a oops\n") and p / "bad.cif",
+     "bad.cif"),
 ])
 def test_bad_inputs_have_clear_errors(tmp_path, make, match):
     with pytest.raises(InputError, match=match):
@@ -92,7 +106,9 @@ def test_known_compounds_from_mp20_csv(tmp_path, fixtures_dir):
     (folder / "test.csv").write_text((fixtures_dir / "mp20_test_sample.csv").read_text())
     tasks = known_compound_tasks(["mp-2530", "mp-28156"], tmp_path)
     assert [t.id for t in tasks] == ["mp-2530", "mp-28156"]
-    assert tasks[0].formula == "Li2Te" and tasks[0].metadata["e_form_mp"] == pytest.approx(-1.178, abs=1e-3)
+    assert tasks[0].formula == "Li2Te" and tasks[0].metadata["e_form_mp"] == pytest.approx(
+        -1.178, abs=1e-3
+    )
     with pytest.raises(InputError, match="mp-0"):
         known_compound_tasks(["mp-0"], tmp_path)
 

@@ -6,8 +6,14 @@ import importlib.util
 
 import numpy as np
 import pytest
+from ase.build import bulk
 
+from genms.crystal.convert import from_ase
+from genms.validate.batch import run_validation
+from genms.validate.config import MLIPConfig
 from genms.validate.mlip import displacements
+from genms.validate.tasks import StructureTask
+from tests.validate.helpers import emt_config
 
 HAS_CHGNET = importlib.util.find_spec("chgnet") is not None
 
@@ -32,17 +38,9 @@ def test_one_atom_moving_is_measured_in_the_final_cell():
 
 
 @pytest.mark.chgnet
-@pytest.mark.skipif(not HAS_CHGNET, reason="chgnet is not installed (pip install torch==2.13.0 chgnet)")
+@pytest.mark.skipif(not HAS_CHGNET, reason="chgnet is not installed (pip install torch==2.13.0 "
+                                           "chgnet)")
 def test_chgnet_relaxes_rattled_nacl_and_gives_a_formation_energy(tmp_path):
-    from ase.build import bulk
-
-    from genms.crystal.convert import from_ase
-    from genms.validate.batch import run_validation
-    from genms.validate.config import MLIPConfig
-    from genms.validate.tasks import StructureTask
-
-    from .helpers import emt_config
-
     atoms = bulk("NaCl", "rocksalt", a=5.9)
     atoms.rattle(0.05, seed=3)
     cfg = emt_config(tmp_path, protocol="none", mlip=MLIPConfig(enabled=True))

@@ -17,7 +17,11 @@ from .helpers import cu3au_task, emt_config  # noqa: E402
 def test_ray_batch_matches_the_serial_batch(tmp_path):
     tasks = [cu3au_task("a"), cu3au_task("b"), cu3au_task("c")]
     serial = run_validation(tasks, emt_config(tmp_path), tmp_path / "serial")
-    cfg = emt_config(tmp_path, launch=LaunchConfig(), executor=ExecutorConfig(name="ray", num_cpus=2, max_retries=0))
+    cfg = emt_config(
+        tmp_path,
+        launch=LaunchConfig(),
+        executor=ExecutorConfig(name="ray", num_cpus=2, max_retries=0),
+    )
     seen: list[str] = []
     ray_run = run_validation(tasks, cfg, tmp_path / "ray", on_record=lambda r: seen.append(r["id"]))
     assert sorted(seen) == ["a", "b", "c"]

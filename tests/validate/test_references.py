@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.io import write
 
+import genms.validate.references as references_module
 from genms.validate.config import DFTSettings, MLIPConfig, ReferenceConfig, ValidateConfig
 from genms.validate.references import (
     NoReferenceStructure,
@@ -33,7 +39,8 @@ def test_gases_and_halogens_are_molecules_in_a_box():
     assert o2.kind == "molecule" and len(o2.atoms) == 2
     assert list(o2.atoms.get_initial_magnetic_moments()) == [1.0, 1.0]  # triplet start
     lengths = o2.atoms.cell.lengths()
-    assert lengths[2] == pytest.approx(8.0) and len(set(np.round(lengths, 3))) == 3  # anisotropic box
+    # anisotropic box
+    assert lengths[2] == pytest.approx(8.0) and len(set(np.round(lengths, 3))) == 3
     for el in ("Cl", "Br", "I", "N"):
         assert reference_structure(el, REF).kind == "molecule"
     he = reference_structure("He", REF)
@@ -43,11 +50,10 @@ def test_gases_and_halogens_are_molecules_in_a_box():
 def test_elements_without_prototype_explain_the_fix(tmp_path):
     with pytest.raises(NoReferenceStructure, match="structures_dir"):
         reference_structure("P", REF)
-    from ase import Atoms
-    from ase.build import bulk
-    from ase.io import write
 
-    write(tmp_path / "P.cif", Atoms("P2", cell=[4, 4, 4], positions=[[0, 0, 0], [1, 1, 1]], pbc=True))
+    write(
+        tmp_path / "P.cif", Atoms("P2", cell=[4, 4, 4], positions=[[0, 0, 0], [1, 1, 1]], pbc=True)
+    )
     p = reference_structure("P", ReferenceConfig(structures_dir=str(tmp_path)))
     assert p.kind == "crystal" and p.source == "file P.cif" and len(p.atoms) == 2
     write(tmp_path / "S.cif", bulk("Cu"))
@@ -65,13 +71,17 @@ def test_cache_round_trip_and_namespaces(tmp_path):
     a, b = ValidateConfig(), ValidateConfig(dft=DFTSettings(ecut_ev=600.0))
     assert dft_namespace(a) != dft_namespace(b)
     assert dft_namespace(a) == dft_namespace(ValidateConfig(dft=DFTSettings(relax_steps=3)))
-    assert dft_namespace(a) != dft_namespace(ValidateConfig(references=ReferenceConfig(geometry="mlip")))
+    assert dft_namespace(a) != dft_namespace(
+        ValidateConfig(references=ReferenceConfig(geometry="mlip"))
+    )
     assert mlip_namespace(MLIPConfig(), REF) != mlip_namespace(MLIPConfig(fmax=0.1), REF)
     # Molecules are Γ-only: their cached energy does not depend on the k-point settings.
     dense = ValidateConfig(dft=DFTSettings(kpt_density=5.0))
     assert dft_namespace(a, "O") == dft_namespace(dense, "O")
     assert dft_namespace(a, "Mg") != dft_namespace(dense, "Mg")
-    assert dft_namespace(a, "O") != dft_namespace(ValidateConfig(dft=DFTSettings(molecule_box_ang=8.0)), "O")
+    assert dft_namespace(a, "O") != dft_namespace(
+        ValidateConfig(dft=DFTSettings(molecule_box_ang=8.0)), "O"
+    )
 
 
 def test_emt_reference_record(tmp_path):
@@ -80,24 +90,26 @@ def test_emt_reference_record(tmp_path):
     assert rec["status"] == "ok" and rec["kind"] == "crystal"
     assert rec["energy_per_atom"] == pytest.approx(rec["dft"]["energy_ev"])
     bad = compute_dft_reference("P", cfg)
-    assert bad["status"] == "failed" and bad["energy_per_atom"] is None and "structures_dir" in bad["error"]
+    assert (
+        bad["status"] == "failed"
+        and bad["energy_per_atom"] is None
+        and "structures_dir" in bad["error"]
+    )
 
 
 def test_molecule_references_run_on_one_rank(tmp_path, monkeypatch):
     """GPAW cannot split a Γ-only molecule over MPI ranks; crystals keep the configured ranks."""
-    import dataclasses
-
-    import genms.validate.launch as launch_module
-
     seen: dict[str, int] = {}
 
     def fake_run(job, launch, log_dir=None):
         seen[job["label"]] = launch.mpi_ranks
         return {"status": "ok", "energy_per_atom": -1.0}
 
-    monkeypatch.setattr(launch_module, "run_calculation", fake_run)
+    monkeypatch.setattr(references_module, "run_calculation", fake_run)
     base = emt_config(tmp_path)
-    cfg = dataclasses.replace(base, launch=dataclasses.replace(base.launch, launcher="subprocess", mpi_ranks=2))
+    cfg = dataclasses.replace(
+        base, launch=dataclasses.replace(base.launch, launcher="subprocess", mpi_ranks=2)
+    )
     assert compute_dft_reference("F", cfg)["status"] == "ok"
     assert compute_dft_reference("Cu", cfg)["status"] == "ok"
     assert seen == {"ref:F": 1, "ref:Cu": 2}
