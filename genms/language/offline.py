@@ -190,7 +190,7 @@ class OfflineProposer:
         request = parse_request(request) if isinstance(request, str) else request
         rules = _Rules(request, self.cfg)
         rng = np.random.default_rng(seed)
-        templates = templates_for(request, self.reference.known, self.cfg.known_templates,
+        templates = templates_for(request, self.reference.examples, self.cfg.known_templates,
                                   self.cfg.max_template_elements, self.cfg.max_template_atoms, rng)
         best: dict[tuple, Proposal] = {}
         for t in templates:
@@ -214,10 +214,10 @@ class OfflineProposer:
             return False, "in the request's list"
         known = self.reference.sources_of(reduced)
         if known and (self.wants_novel(request) or "user list" in known and request.wants_novel):
-            return False, f"known ({', '.join(known)})"
+            return False, f"known ({self.reference.known_claim(reduced)})"
         if self.cfg.check_smact and not smact_valid(reduced):
             return False, "fails SMACT charge neutrality"
-        return True, f"known in {', '.join(known)}" if known else "novel"
+        return True, f"known: {self.reference.known_claim(reduced)}" if known else "novel: not in the reference formulae"
 
     def select(self, proposals: list[Proposal], request: Request, n: int, seed: int) -> list[tuple[Proposal, str]]:
         """``n`` proposals: score + Gumbel noise - diversity penalty, with lazy checks."""

@@ -151,8 +151,8 @@ def check_uniqueness(reduced: str, request: Request, reference: ReferenceFormula
         return 0.0, "in the configured list of known formulae", True
     if sources:
         asked = "" if request.novel_vs_databases else " (novelty not requested)"
-        return 0.0, f"known: in {', '.join(sources)}{asked}", False
-    return 1.0, f"novel: not among {len(reference):,} reference formulae", False
+        return 0.0, f"known: {reference.known_claim(reduced)}{asked}", False
+    return 1.0, f"novel: {reference.novelty_claim()}", False
 
 
 def check_charge(reduced: str) -> tuple[float, str]:
