@@ -240,7 +240,8 @@ class GenMS:
 
             resolved = config if config is not None else {"request": text, "seed": seed,
                                                           "search": dataclasses.asdict(cfg)}
-            write_run(result, out_dir, resolved, top_k=cfg.top_k, pictures=report, distinct=cfg.distinct_top)
+            write_run(result, out_dir, resolved, top_k=cfg.top_k, pictures=report, distinct=cfg.distinct_top,
+                      symprec=cfg.symprec, reference=self.language.reference)
         return result
 
     def _journal(self, out_dir: Path, text: str, seed: int, cfg: SearchConfig, resume: bool) -> Journal:
@@ -248,8 +249,8 @@ class GenMS:
         if path.exists() and not resume:
             raise SearchInputError(
                 f"{out_dir} already holds a run; pass resume=true to continue it or choose another out_dir")
-        # Everything that changes results (top_k and distinct_top only change what is shown).
-        settings = dataclasses.asdict(dataclasses.replace(cfg, top_k=1, distinct_top=True))
+        # Everything that changes results (top_k, distinct_top and symprec only change what is shown).
+        settings = dataclasses.asdict(dataclasses.replace(cfg, top_k=1, distinct_top=True, symprec=0.1))
         payload = json.dumps({"request": text, "seed": seed, "search": settings,
                               "models": self.fingerprint}, sort_keys=True, default=str)
         return Journal(path, hashlib.sha256(payload.encode()).hexdigest()[:24])

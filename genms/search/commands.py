@@ -117,10 +117,11 @@ def generate(cfg: DictConfig) -> int:
         fail(console, f"the search failed: {type(exc).__name__}: {exc} ({where})", 1)
 
     if result.ranked:
-        console.print(ranked_table(result, gcfg.search.top_k, show_cif=True, distinct=gcfg.search.distinct_top))
+        console.print(ranked_table(result, gcfg.search.top_k, show_cif=True, distinct=gcfg.search.distinct_top,
+                                   symprec=gcfg.search.symprec, reference=genms.language.reference))
     style = "green" if result.ok else "yellow"
     console.print(f"[{style}]{escape(result.status)}[/]: {escape(result.message)}")
-    console.print(f"run folder: {out_dir}  (report.md, candidates.csv, cifs/)", markup=False)
+    console.print(f"run folder: {out_dir}  (report.html, report.md, candidates.csv, cifs/)", markup=False)
     if not result.ok:
         raise SystemExit(1)
     return 0

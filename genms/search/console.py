@@ -55,23 +55,28 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def ranked_table(result: SearchResult, k: int, show_cif: bool = False, distinct: bool = True):
-    """A rich table of the ``k`` best structures (with their CIF paths in the run folder)."""
+def ranked_table(result: SearchResult, k: int, show_cif: bool = False, distinct: bool = True,
+                 symprec: float = 0.1, reference=None, rows=None):
+    """A rich table of the answer (:func:`genms.search.answer.build_answer`): rows numbered as
+    shown, the space group of the written symmetrised CIF, and what the novelty claim means."""
     from rich.table import Table
     from rich.text import Text
 
-    from genms.search.report import space_group
+    from genms.search.answer import build_answer, novelty_note
 
-    top = result.top(k, distinct)
-    title = Text(f"Top {len(top)} of {len(result.candidates)} structures for {result.request_text!r}"
+    rows = rows if rows is not None else build_answer(result, k, distinct, symprec, reference)
+    title = Text(f"Top {len(rows)} of {len(result.candidates)} structures for {result.request_text!r}"
                  + (" (near-copies left out)" if distinct else ""))  # Text: the request is not markup
-    table = Table(title=title, title_justify="left")
+    caption = Text(f"space group: spglib at symprec {symprec:g} Å, as in the symmetrised CIF. "
+                   + novelty_note(reference) + ".")
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for name, justify in (("#", "right"), ("formula", "left"), ("space group", "left"), ("atoms", "right"),
                           ("E_f eV/atom", "right"), ("R_hi", "right"), ("score", "right"), ("min d Å", "right"),
-                          ("CIF", "left")):
+                          ("reference", "left"), ("CIF", "left")):
         table.add_column(name, justify=justify)
-    for c in top:
-        table.add_row(str(c.rank), c.formula, space_group(c), str(c.n_atoms), _fmt(c.e_form), _fmt(c.r_hi, 2),
-                      _fmt(c.score), _fmt(c.min_distance, 2),
-                      f"cifs/{c.rank:02d}_{c.formula}.cif" if show_cif else "")
+    for row in rows:
+        c = row.candidate
+        table.add_row(str(row.position), Text(c.formula), row.symmetry.label, str(c.n_atoms), _fmt(c.e_form),
+                      _fmt(c.r_hi, 2), _fmt(c.score), _fmt(c.min_distance, 2), Text(row.novelty),
+                      f"cifs/{row.cif_name}" if show_cif else "")
     return table
