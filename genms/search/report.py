@@ -252,7 +252,7 @@ def formula_reasons(node: FormulaNode) -> list[str]:
 
 
 _CHECK_NAMES = ("syntax", "uniqueness", "ratio", "elements", "charge", "likelihood", "llm_rank", "preference",
-                "properties")
+                "property")
 
 
 def markdown_report(result: SearchResult, rows: list, images: dict[str, Path], novelty_note: str,
