@@ -142,6 +142,11 @@ class AnswerRow:
         return self.candidate.formula
 
     @property
+    def display(self) -> str:
+        """The reduced formula written plainly (``SiNi2S4``, not pymatgen's ``Si(NiS2)2``)."""
+        return safe_formula(self.candidate.formula)
+
+    @property
     def cif_name(self) -> str:
         return f"{self.stem}.cif"
 

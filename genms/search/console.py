@@ -76,7 +76,7 @@ def ranked_table(result: SearchResult, k: int, show_cif: bool = False, distinct:
         table.add_column(name, justify=justify)
     for row in rows:
         c = row.candidate
-        table.add_row(str(row.position), Text(c.formula), row.symmetry.label, str(c.n_atoms), _fmt(c.e_form),
+        table.add_row(str(row.position), Text(row.display), row.symmetry.label, str(c.n_atoms), _fmt(c.e_form),
                       _fmt(c.r_hi, 2), _fmt(c.score), _fmt(c.min_distance, 2), Text(row.novelty),
                       f"cifs/{row.cif_name}" if show_cif else "")
     return table

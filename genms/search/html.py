@@ -76,7 +76,7 @@ def html_report(result: SearchResult, rows: list, images: dict[str, Path], novel
         table_rows = []
         for row in rows:
             c = row.candidate
-            table_rows.append([str(row.position), e(c.formula), e(row.symmetry.label), atoms_text(row), _fmt(c.e_form),
+            table_rows.append([str(row.position), e(row.display), e(row.symmetry.label), atoms_text(row), _fmt(c.e_form),
                                _fmt(c.r_hi, 2), _fmt(c.score), e(c.contact or "—"), e(row.novelty),
                                f'<a href="cifs/{e(row.cif_name)}">{e(row.cif_name)}</a>'])
         parts.append(_table(["#", "formula", "space group", "atoms", "E_f (eV/atom)", "R_hi", "score",
@@ -86,12 +86,13 @@ def html_report(result: SearchResult, rows: list, images: dict[str, Path], novel
             if row.stem not in images:
                 continue
             c = row.candidate
-            figures.append(f'<figure><img src="images/{e(images[row.stem].name)}" alt="{e(c.formula)} structure" '
-                           f'loading="lazy"><figcaption><b>{row.position}. {e(c.formula)}</b> · {e(row.symmetry.label)}'
+            figures.append(f'<figure><img src="images/{e(images[row.stem].name)}" alt="{e(row.display)} structure" '
+                           f'loading="lazy"><figcaption><b>{row.position}. {e(row.display)}</b> · {e(row.symmetry.label)}'
                            f" · E_f {_fmt(c.e_form)} eV/atom · {e(row.novelty)}</figcaption></figure>")
         if figures:
             parts.append('<p class="note">One unit cell of each structure as written in its CIF: atoms on faces, '
-                         "edges and corners with their periodic images; bonds between atoms closer than "
+                         "edges and corners with their periodic images, and (paler) the anions just outside the "
+                         "cell that complete the cations' coordination; bonds between atoms closer than "
                          f"{BOND_FACTOR:g} × the sum of their covalent radii (none between two cations); Jmol colours, "
                          "one element darkened or lightened where two would look alike (legend under each "
                          "picture).</p>")

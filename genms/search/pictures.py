@@ -1,9 +1,10 @@
 """Pictures for the run report (matplotlib, Agg backend, offline).
 
 * :func:`draw_crystal` — a ball-and-stick picture of one unit cell as a crystallographer draws
-  it: every atom of the cell plus the periodic images of those on faces, edges and corners;
-  bonds between atoms closer than ``BOND_FACTOR`` × the sum of their covalent radii (in an
-  ionic compound not between two cations); standard Jmol colours, made distinct where two
+  it: every atom of the cell plus the periodic images of those on faces, edges and corners, and
+  (paler) the anions just outside that complete the coordination of the cations inside; bonds
+  between atoms closer than ``BOND_FACTOR`` × the sum of their covalent radii (in an ionic
+  compound not between two cations); standard Jmol colours, made distinct where two
   elements of one picture would look alike (:func:`element_colours`); the cell edges with
   a, b, c marked; a legend of the elements. Drawn back to front in an orthographic projection,
   so near atoms and bonds hide far ones.
@@ -124,6 +125,40 @@ def cell_atoms(structure: Crystal | Any) -> tuple[np.ndarray, np.ndarray, np.nda
     return frac_all @ lattice, np.concatenate(all_z), frac_all
 
 
+def _anion_mask(numbers: np.ndarray) -> tuple[np.ndarray, bool]:
+    from ase.data import chemical_symbols
+
+    anion = np.array([chemical_symbols[z] in ANIONS for z in numbers])
+    return anion, bool(anion.any() and not anion.all())
+
+
+def bonded_outside(structure: Crystal | Any, factor: float = BOND_FACTOR) -> tuple[np.ndarray, np.ndarray]:
+    """Anions just outside the cell that complete the coordination of the cations drawn inside it
+    (Cartesian positions, atomic numbers); none for a compound without anions."""
+    from ase.data import covalent_radii
+
+    lattice, frac, numbers = _as_arrays(structure)
+    cart_in, z_in, frac_in = cell_atoms(structure)
+    anion_in, ionic = _anion_mask(z_in)
+    if not ionic:
+        return np.zeros((0, 3)), np.zeros(0, dtype=int)
+    anion, _ = _anion_mask(numbers)
+    shifts = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=float)
+    cand_f = (frac[anion][None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    cand_z = np.tile(numbers[anion], len(shifts))
+    outside = np.any((cand_f < -ON_FACE) | (cand_f > 1 + ON_FACE), axis=1)
+    cand_f, cand_z = cand_f[outside], cand_z[outside]
+    if not len(cand_z):
+        return np.zeros((0, 3)), np.zeros(0, dtype=int)
+    cand_c = cand_f @ lattice
+    cations = ~anion_in
+    radii = np.asarray(covalent_radii)
+    d = np.linalg.norm(cand_c[:, None, :] - cart_in[None, cations, :], axis=-1)
+    limit = factor * (radii[cand_z][:, None] + radii[z_in[cations]][None, :])
+    keep = np.any(d <= limit, axis=1)
+    return cand_c[keep], cand_z[keep]
+
+
 def bonds(cart: np.ndarray, numbers: np.ndarray, factor: float = BOND_FACTOR) -> list[tuple[int, int]]:
     """Pairs of drawn atoms closer than ``factor`` × the sum of their covalent radii; in a
     compound with anions (O, S, halogens, ...) no cation–cation pairs."""
@@ -172,9 +207,12 @@ def draw_crystal(structure: Crystal | Any, path: str | Path, title: str = "") ->
 
     plt = _pyplot()
     lattice, _, _ = _as_arrays(structure)
-    cart, z_all, _ = cell_atoms(structure)
+    cart_in, z_in, _ = cell_atoms(structure)
+    cart_out, z_out = bonded_outside(structure)
+    cart, z_all = np.concatenate([cart_in, cart_out]), np.concatenate([z_in, z_out])
+    inside = np.arange(len(z_all)) < len(z_in)
     right, up, toward = _view(lattice)
-    colours = element_colours(z_all)
+    colours = element_colours(z_in)
     radius = BALL_SCALE * np.asarray(covalent_radii)[z_all]
 
     def project(p: np.ndarray) -> np.ndarray:
@@ -191,6 +229,8 @@ def draw_crystal(structure: Crystal | Any, path: str | Path, title: str = "") ->
                           lambda ax, sxy=sxy: ax.plot(sxy[:, 0], sxy[:, 1], color="0.35", lw=0.9, zorder=0,
                                                       solid_capstyle="round")))
     for i, j in bonds(cart, z_all):
+        if not (inside[i] or inside[j]):
+            continue
         vec = cart[j] - cart[i]
         length = np.linalg.norm(vec)
         if length <= radius[i] + radius[j]:
@@ -205,9 +245,12 @@ def draw_crystal(structure: Crystal | Any, path: str | Path, title: str = "") ->
                               ax.plot(seg[:, 0], seg[:, 1], color="0.15", lw=4.2, solid_capstyle="butt"),
                               ax.plot(seg[:, 0], seg[:, 1], color=col, lw=3.0, solid_capstyle="butt"))))
     for k in range(len(z_all)):
+        # atoms outside the cell (completing a cation's coordination) are drawn paler
+        face = colours[z_all[k]] if inside[k] else tuple(0.45 * np.asarray(colours[z_all[k]]) + 0.55)
         items.append((float(depth[k]), 2,
-                      lambda ax, k=k: (ax.add_patch(Circle(xy[k], radius[k], facecolor=colours[z_all[k]],
-                                                            edgecolor="0.1", lw=0.7)),
+                      lambda ax, k=k, face=face: (ax.add_patch(Circle(xy[k], radius[k], facecolor=face,
+                                                                      edgecolor="0.1" if inside[k] else "0.45",
+                                                                      lw=0.7)),
                                        ax.add_patch(Circle(xy[k] + np.array([-0.3, 0.3]) * radius[k],
                                                            0.32 * radius[k], facecolor="white", edgecolor="none",
                                                            alpha=0.35)))))
@@ -230,11 +273,17 @@ def draw_crystal(structure: Crystal | Any, path: str | Path, title: str = "") ->
                     zorder=zorder + 1)
         ax.annotate(name, base + d2 * 1.35, xycoords="axes fraction", fontsize=8.5, style="italic", color=col,
                     ha="center", va="center", zorder=zorder + 1)
-    ax.set_aspect("equal", adjustable="datalim")
     pad = radius.max() + 0.3
     allxy = np.concatenate([xy, project(corners @ lattice)])
-    ax.set_xlim(allxy[:, 0].min() - pad, allxy[:, 0].max() + pad)
-    ax.set_ylim(allxy[:, 1].min() - pad, allxy[:, 1].max() + pad)
+    lo, hi = allxy.min(axis=0) - pad, allxy.max(axis=0) + pad
+    box = ax.get_position()
+    fw, fh = fig.get_size_inches()
+    shape = (box.width * fw) / (box.height * fh)  # width / height of the drawing area
+    span = np.maximum(hi - lo, [(hi - lo)[1] * shape, (hi - lo)[0] / shape])
+    centre = (lo + hi) / 2
+    ax.set_xlim(centre[0] - span[0] / 2, centre[0] + span[0] / 2)
+    ax.set_ylim(centre[1] - span[1] / 2, centre[1] + span[1] / 2)
+    ax.set_aspect("equal")
     ax.set_axis_off()
     for z in colours:
         ax.scatter([], [], s=60, color=colours[z], edgecolors="0.1", label=chemical_symbols[z])

@@ -222,7 +222,7 @@ def draw_pictures(result: SearchResult, out: Path, rows: list) -> dict[str, Path
         c = row.candidate
         drawn = row.symmetry.structure if row.symmetry.structure is not None else c.crystal
         images[row.stem] = draw_crystal(drawn, out / "images" / f"{row.stem}.png",
-                                        f"{row.position}. {c.formula}   {row.symmetry.label}")
+                                        f"{row.position}. {row.display}   {row.symmetry.label}")
     energies = [c for c in result.candidates if c.e_form is not None]
     if energies:
         images["energy"] = draw_energy_distribution([c.e_form for c in energies if c.kept],
@@ -274,16 +274,16 @@ def markdown_report(result: SearchResult, rows: list, images: dict[str, Path], n
                   "|---:|---|---|---:|---:|---:|---:|---|---|---|"]
         for row in rows:
             c = row.candidate
-            lines.append(f"| {row.position} | {c.formula} | {row.symmetry.label} | {atoms_text(row)} | {_fmt(c.e_form)} | "
+            lines.append(f"| {row.position} | {row.display} | {row.symmetry.label} | {atoms_text(row)} | {_fmt(c.e_form)} | "
                          f"{_fmt(c.r_hi, 2)} | {_fmt(c.score)} | {c.contact or '—'} | {row.novelty} | "
                          f"[{row.cif_name}](cifs/{row.cif_name}) |")
         lines.append("")
         drawn = [row for row in rows if row.stem in images]
         for start in range(0, len(drawn), 4):  # a grid of four pictures per row
             chunk = drawn[start : start + 4]
-            lines += ["| " + " | ".join(f"{r.position}. {r.formula}" for r in chunk) + " |",
+            lines += ["| " + " | ".join(f"{r.position}. {r.display}" for r in chunk) + " |",
                       "|" + "---|" * len(chunk),
-                      "| " + " | ".join(f"![{r.formula}](images/{images[r.stem].name})" for r in chunk) + " |", ""]
+                      "| " + " | ".join(f"![{r.display}](images/{images[r.stem].name})" for r in chunk) + " |", ""]
     if "energy" in images:
         lines += ["## Energy distribution", "", f"![energy distribution](images/{images['energy'].name})", ""]
     counts = result.status_counts()

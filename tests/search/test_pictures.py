@@ -67,3 +67,13 @@ def test_every_picture_has_the_same_size(tmp_path):
                      [[0, 0, 0], [0.5, 0.5, 0.3], [0.2, 0.1, 0.7]])
     sizes = {Image.open(draw_crystal(s, tmp_path / f"{i}.png", f"{i}")).size for i, s in enumerate((small, long))}
     assert len(sizes) == 1
+
+
+def test_anions_outside_the_cell_complete_the_cations_coordination():
+    from genms.search.pictures import bonded_outside
+
+    cscl = Structure(Lattice.cubic(4.12), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    cart, numbers = bonded_outside(cscl)
+    assert len(numbers) == 26 and set(numbers.tolist()) == {17}  # the body centres around the 8 corner Cs
+    cu = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]])
+    assert len(bonded_outside(cu)[1]) == 0  # nothing is added around a metal
