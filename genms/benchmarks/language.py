@@ -214,7 +214,10 @@ def _rediscovery(pcfg, reference, family: str, n: int, seeds: list[int]) -> dict
     kept = KnownCompounds(
         [r for r in reference.known.rows if r.formula not in hidden], "rediscovery"
     )
-    ref = ReferenceFormulae(kept, reference.user)
+    examples = KnownCompounds(
+        [r for r in reference.examples.rows if r.formula not in hidden], "rediscovery"
+    )
+    ref = ReferenceFormulae(kept, reference.user, examples=examples)
     proposer = build_proposer(pcfg, ref)
     request = parse_request(f"a novel {family}")
     hits = []

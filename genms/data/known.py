@@ -53,8 +53,17 @@ from genms.paths import ASSETS_DIR, resolve_cache_dir
 log = logging.getLogger(__name__)
 
 SHIPPED_PATH = ASSETS_DIR / "known_formulae.tsv.gz"
-#: Datasets whose materials are Materials Project entries (the default reference).
+#: Datasets whose materials are Materials Project entries (examples and templates).
 MP_DATASETS = ("mp_20", "mp_cgcnn", "mpts_52")
+#: Every dataset of the data folder (the default reference for novelty).
+ALL_DATASETS = ("mp_20", "mp_cgcnn", "mpts_52", "wbm", "perov_5", "carbon_24")
+#: How datasets are named where users read them.
+DATASET_LABELS = {"mp_20": "MP-20", "mp_cgcnn": "MP (CGCNN set)", "mpts_52": "MPTS-52", "wbm": "WBM",
+                  "perov_5": "Perov-5", "carbon_24": "Carbon-24"}
+
+
+def dataset_label(name: str) -> str:
+    return DATASET_LABELS.get(name, name)
 TABLE_VERSION = 1
 _HEADER = "formula\tspacegroup\tmaterial_id\tdataset"
 _FORMULA_SUM_RE = re.compile(r"^_chemical_formula_sum\s+'?([^'\n]+?)'?\s*$", re.MULTILINE)

@@ -1,13 +1,18 @@
 """The reference formula set: what counts as "known" for the uniqueness check of R_hi.
 
 A formula is known when its reduced formula (pymatgen's, so A2B4 equals AB2, as the paper
-defines uniqueness) is in one of the configured datasets (default: the Materials Project
-data we have, ``mp_20`` + ``mp_cgcnn`` + ``mpts_52``) or in a user list (files given in the
-config, or formulae named in the request: "not in this list: ...").
+defines uniqueness) is in one of the configured datasets (default: every dataset of the data
+folder, ``mp_20`` in all splits, ``mp_cgcnn``, ``mpts_52``, ``wbm``, ``perov_5`` and
+``carbon_24``) or in a user list (files given in the config, or formulae named in the request:
+"not in this list: ...").
 
-This is a partial stand-in for "Materials Project and ICSD": our datasets hold roughly a
-third of MP's entries, so a formula novel here may still be known elsewhere (see
-``docs/language.md``).
+This is a partial stand-in for "Materials Project and ICSD": our datasets hold a fraction of
+MP's entries and no ICSD, so a formula absent here may still be known elsewhere. Every claim
+of novelty is therefore worded for what it is (:meth:`ReferenceFormulae.novelty_claim`: "not
+in the 58,934 reference formulae from MP-20, ..."; see ``docs/language.md``).
+
+Templates and family examples (the proposers' raw material) come from ``example_datasets``
+(the Materials Project sets by default), not from the hypothetical WBM structures.
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genms.crystal.composition import canonical_formula
-from genms.data.known import MP_DATASETS, KnownCompound, KnownCompounds, ReferenceError, load_known
+from genms.data.known import (
+    ALL_DATASETS,
+    MP_DATASETS,
+    KnownCompound,
+    KnownCompounds,
+    ReferenceError,
+    dataset_label,
+    load_known,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +48,28 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ReferenceConfig:
-    datasets: list[str] = field(default_factory=lambda: list(MP_DATASETS))
+    datasets: list[str] = field(default_factory=lambda: list(ALL_DATASETS))
+    # the datasets whose compounds seed templates and family examples (those of them that are in
+    # datasets; all of datasets when none is)
+    example_datasets: list[str] = field(default_factory=lambda: list(MP_DATASETS))
     source: str = "auto"  # auto | prepared | sources | shipped
     user_lists: list[str] = field(default_factory=list)  # text files, one formula per line
     user_formulae: list[str] = field(default_factory=list)
 
 
 class ReferenceFormulae:
-    """Known reduced formulae, per dataset, plus a user list."""
+    """Known reduced formulae, per dataset, plus a user list.
 
-    def __init__(self, known: KnownCompounds, user: Iterable[str] = (), name: str = "") -> None:
+    ``known`` holds every reference row; ``examples`` the rows that seed templates and family
+    examples (default: all of ``known``).
+    """
+
+    def __init__(self, known: KnownCompounds, user: Iterable[str] = (), name: str = "",
+                 examples: KnownCompounds | None = None) -> None:
         self.known = known
-        self._datasets = {d: known.formulae([d]) for d in known.datasets()}
+        self.examples = examples if examples is not None and len(examples) else known
+        order = sorted(known.datasets(), key=lambda d: (ALL_DATASETS.index(d) if d in ALL_DATASETS else len(ALL_DATASETS), d))
+        self._datasets = {d: known.formulae([d]) for d in order}
         self._all = frozenset().union(*self._datasets.values()) if self._datasets else frozenset()
         self.user = frozenset(f for f in (canonical_formula(u) for u in user) if f)
         self.name = name or known.origin
@@ -84,7 +107,7 @@ class ReferenceFormulae:
 
     def with_user(self, formulae: Iterable[str]) -> ReferenceFormulae:
         """A copy whose user list also holds ``formulae``."""
-        return ReferenceFormulae(self.known, tuple(self.user) + tuple(formulae), self.name)
+        return ReferenceFormulae(self.known, tuple(self.user) + tuple(formulae), self.name, self.examples)
 
     @classmethod
     def from_formulae(cls, formulae: Iterable[str], dataset: str = "custom") -> ReferenceFormulae:
@@ -93,11 +116,28 @@ class ReferenceFormulae:
                 for i, f in enumerate(filter(None, (canonical_formula(x) for x in formulae)))]
         return cls(KnownCompounds(rows, dataset))
 
+    def source_names(self) -> list[str]:
+        """The reference's parts as users read them ("MP-20", "WBM", ..., "your list")."""
+        names = [dataset_label(d) for d in self._datasets]
+        if self.user:
+            names.append("your list")
+        return names
+
+    def novelty_claim(self) -> str:
+        """What "novel" means here: ``not in the 58,934 reference formulae from MP-20, ...``."""
+        return f"not in the {len(self):,} reference formulae from {', '.join(self.source_names()) or 'no data'}"
+
+    def known_claim(self, formula: str) -> str:
+        """``in WBM, MP-20`` for a formula of the reference ('' when it is not in it)."""
+        names = [dataset_label(d) if d != "user list" else "your list" for d in self.sources_of(formula)]
+        return f"in {', '.join(names)}" if names else ""
+
     def describe(self) -> str:
-        parts = [f"{d}: {len(s):,}" for d, s in self._datasets.items()]
+        parts = [f"{dataset_label(d)}: {len(s):,}" for d, s in self._datasets.items()]
         if self.user:
             parts.append(f"user list: {len(self.user):,}")
-        return f"{len(self):,} known formulae ({'; '.join(parts) or 'empty'}; from {self.name})"
+        return (f"{len(self):,} reference formulae ({'; '.join(parts) or 'empty'}; from {self.name}); "
+                f"novel means not among them")
 
 
 def read_formula_list(path: str | Path) -> list[str]:
@@ -131,6 +171,6 @@ def load_reference(cfg: ReferenceConfig, data_dir: str | None = "auto",
         if key is None:
             raise ReferenceError(f"reference.user_formulae: {item!r} is not a chemical formula")
         user.append(key)
-    ref = ReferenceFormulae(known, user)
+    ref = ReferenceFormulae(known, user, examples=known.select(cfg.example_datasets))
     log.debug("reference: %s", ref.describe())
     return ref

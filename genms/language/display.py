@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from genms.language.rhi import ScoredFormula
 
 _SHORT = {"syntax": "syntax", "uniqueness": "novel", "ratio": "ratio", "elements": "elements",
-          "charge": "charge", "likelihood": "fit", "llm_rank": "llm"}
+          "charge": "charge", "likelihood": "fit", "llm_rank": "llm", "preference": "prefer", "property": "property"}
 
 
 def check_marks(s: ScoredFormula) -> str:
     parts = []
     for c in s.checks:
-        if c.name in ("likelihood", "llm_rank"):
+        if c.name in ("likelihood", "llm_rank", "preference", "property"):
             parts.append(f"{_SHORT[c.name]} {c.score:.2f}")
         else:
             mark = "✓" if c.passed else ("✗" if c.hard else "·")

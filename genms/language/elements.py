@@ -62,9 +62,13 @@ ANION_PREFIXES: dict[str, str] = {
     "oxo": "O",
     "thio": "S",
     "seleno": "Se",
+    "telluro": "Te",
     "fluoro": "F",
     "chloro": "Cl",
 }
+#: Prefixes that *replace* the oxygen of an oxo-anion ("thiophosphate" = PS4, no oxygen needed);
+#: the others ("fluorophosphate", "oxy...") add their anion to it.
+REPLACING_PREFIXES = frozenset({"thio", "seleno", "telluro"})
 
 #: Oxo-anion words -> (central element, anion element).
 OXOANION_WORDS: dict[str, tuple[str, str]] = {
@@ -107,6 +111,25 @@ OXOANION_WORDS: dict[str, tuple[str, str]] = {
     "selenate": ("Se", "O"),
     "tellurate": ("Te", "O"),
     "nitrate": ("N", "O"),
+    "sulfite": ("S", "O"),
+    "sulphite": ("S", "O"),
+    "nitrite": ("N", "O"),
+    "phosphite": ("P", "O"),
+    "selenite": ("Se", "O"),
+    "tellurite": ("Te", "O"),
+    "arsenite": ("As", "O"),
+    "chlorate": ("Cl", "O"),
+    "perchlorate": ("Cl", "O"),
+    "bromate": ("Br", "O"),
+    "iodate": ("I", "O"),
+    "periodate": ("I", "O"),
+    "oxalate": ("C", "O"),
+    "hydroxide": ("H", "O"),
+    "cyanide": ("C", "N"),
+    "carbodiimide": ("C", "N"),
+    "amide": ("N", "H"),
+    "imide": ("N", "H"),
+    "borohydride": ("B", "H"),
 }
 
 #: Anion-group words -> the elements any one of which satisfies them.
@@ -123,6 +146,7 @@ AMBIGUOUS_SYMBOLS = frozenset(
 )
 
 _NOBLE_METALS = ("Ru", "Rh", "Pd", "Ag", "Os", "Ir", "Pt", "Au")
+_TOXIC = ("Be", "As", "Cd", "Hg", "Tl", "Pb", "Po")
 
 
 def _elements():
@@ -150,6 +174,9 @@ _CLASS_TESTS: dict[str, Callable] = {
     "chalcogen": lambda el: el.symbol in ("O", "S", "Se", "Te"),
     "pnictogen": lambda el: el.symbol in ("N", "P", "As", "Sb", "Bi"),
     "noble gas": lambda el: bool(el.is_noble_gas),
+    # Be, As, Cd, Hg, Tl, Pb and Po: the elements "non-toxic" and "toxic-free" requests exclude
+    "toxic element": lambda el: el.symbol in _TOXIC,
+    "radioactive element": lambda el: bool(el.is_radioactive),
 }
 
 #: phrases (singular, lower case, space separated) -> class name. Longest phrases win.
@@ -178,7 +205,52 @@ CLASS_PHRASES: dict[str, str] = {
     "chalcogen": "chalcogen",
     "pnictogen": "pnictogen",
     "noble gas": "noble gas",
+    "toxic": "toxic element",
+    "toxic element": "toxic element",
+    "toxic metal": "toxic element",
+    "heavy metal": "toxic element",
+    "radioactive": "radioactive element",
+    "radioactive element": "radioactive element",
 }
+
+#: Words for oxidation states ("a trivalent metal", "tetravalent cation").
+OXIDATION_WORDS: dict[str, int] = {
+    "monovalent": 1, "univalent": 1, "divalent": 2, "bivalent": 2, "trivalent": 3, "tervalent": 3,
+    "tetravalent": 4, "quadrivalent": 4, "pentavalent": 5, "hexavalent": 6, "heptavalent": 7,
+}
+
+#: Roman numerals of Stock notation ("iron(III)", "Fe(II)").
+ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8}
+
+
+@cache
+def known_oxidation_states(symbol: str) -> frozenset[int]:
+    """Every oxidation state pymatgen lists for the element (ICSD-derived and common ones)."""
+    from pymatgen.core import Element
+
+    el = Element(symbol)
+    return frozenset(int(x) for x in (*el.oxidation_states, *el.common_oxidation_states, *el.icsd_oxidation_states))
+
+
+def unpaired_electrons(symbol: str, charge: int) -> int | None:
+    """Unpaired d or f electrons of an ion in the high-spin limit (None for main-group ions).
+
+    d count = group - charge for the transition metals; f count = Z - 54 - charge for the
+    lanthanides and Z - 86 - charge for the actinides. Low-spin states are not considered.
+    """
+    from pymatgen.core import Element
+
+    el = Element(symbol)
+    if 57 <= el.Z <= 71 or 89 <= el.Z <= 103:
+        n, shell = el.Z - (54 if el.Z <= 71 else 86) - charge, 14
+    elif el.is_transition_metal and 3 <= int(el.group) <= 12:
+        n, shell = int(el.group) - charge, 10
+    else:
+        return None
+    if not 0 <= n <= shell:
+        return None
+    half = shell // 2
+    return n if n <= half else shell - n
 
 
 def class_names() -> tuple[str, ...]:

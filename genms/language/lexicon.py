@@ -2,7 +2,8 @@
 
 Every phrase (lower case, words separated by single spaces) maps to a :class:`Term`:
 its kind (``family``, ``class``, ``element``, ``anion``, ``oxoanion``, ``anion_group``,
-``novelty``, ``objective``, ``operator``, ``noun``, ``number``, ``stop``) and a value. Plural
+``novelty``, ``objective``, ``property``, ``oxidation``, ``n_elements``, ``generic_element``,
+``generic_ion``, ``operator``, ``noun``, ``number``, ``stop``) and a value. Plural
 forms are added automatically. The parser matches the longest phrase first, so "double
 perovskite" wins over "perovskite" and "transition metal" over "metal".
 """
@@ -16,10 +17,12 @@ from genms.language.elements import (
     ANION_GROUP_WORDS,
     ANION_WORDS,
     CLASS_PHRASES,
+    OXIDATION_WORDS,
     OXOANION_WORDS,
     element_names,
 )
 from genms.language.families import family_aliases
+from genms.language.properties import PROPERTY_PHRASES
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ OPERATORS: dict[str, str] = {
         "exclude",
     ),
     **dict.fromkeys(["only", "purely", "exclusively", "entirely", "solely", "all", "just"], "only"),
+    # preferences: what follows ranks formulae, it does not filter them
+    **dict.fromkeys(["preferably", "ideally", "if possible", "preferred", "prefer", "i prefer", "we prefer",
+                     "would prefer", "rather", "optionally", "where possible", "if you can", "better with",
+                     "ideally with", "with a preference for", "a preference for", "preference for", "favouring",
+                     "favoring", "nice to have"], "prefer"),
     **dict.fromkeys(["or", "either"], "or"),
     **dict.fromkeys(["and", "as well as", "&"], "and"),
     **dict.fromkeys(
@@ -115,6 +123,11 @@ OBJECTIVES: dict[str, str] = {
                      "plausible", "chemically sensible", "feasible", "reasonable"], "realistic"),
 }
 
+#: "a binary / ternary ... compound": the number of distinct elements.
+N_ELEMENTS = {"unary": 1, "elemental": 1, "binary": 2, "ternary": 3, "quaternary": 4, "quinary": 5,
+              "two element": 2, "three element": 3, "four element": 4, "five element": 5,
+              "two component": 2, "three component": 3, "four component": 4}
+
 NOUNS = ["material", "crystal", "compound", "solid", "structure", "phase", "formula", "formulae",
          "formulas", "composition", "candidate", "system", "crystal structure", "inorganic",
          "option", "suggestion", "example", "chemical formula", "chemistry", "substance", "family"]
@@ -135,13 +148,13 @@ want need would like could can should may might will let make create design disc
 name tell recommend return output provide produce what whose there here kind type sort class
 possible possibly potentially also very more most less least than then so such as into within
 about around per one's atom atomic ratio ratios stoichiometry stoichiometric proportion
-composition element elements ion ions top best good great interesting promising
-ideally preferably maybe perhaps likely
+composition ion top best good great interesting promising
+maybe perhaps likely
 """.split())
 
 #: Common words that tell us nothing here but are worth reporting when ignored.
 _ADJECTIVE_STOP = frozenset("""
-crystalline bulk inorganic ionic ternary binary quaternary chemical pure
+crystalline bulk inorganic ionic chemical pure
 """.split())
 
 
@@ -192,6 +205,17 @@ def phrase_table() -> dict[str, Term]:
         _add(table, phrase, Term("novelty", value), plural=False)
     for phrase, value in OBJECTIVES.items():
         _add(table, phrase, Term("objective", value), plural=False)
+    for phrase in PROPERTY_PHRASES:
+        _add(table, phrase, Term("property", phrase), plural=False)
+    for word, charge in OXIDATION_WORDS.items():
+        _add(table, word, Term("oxidation", charge), plural=False)
+    for word, n in N_ELEMENTS.items():
+        _add(table, word, Term("n_elements", n), plural=False)
+    for word in ("element", "chemical element"):
+        _add(table, word, Term("generic_element"))
+    for word in ("cation", "ion"):
+        _add(table, word, Term("generic_ion", "cation"))
+    _add(table, "anion", Term("generic_ion", "anion"))
     for noun in NOUNS:
         _add(table, noun, Term("noun", noun))
     for word, n in NUMBER_WORDS.items():

@@ -48,7 +48,7 @@ class LLMProposer:
         self.client = client or ChatClient(cfg, default_cache(cfg))
 
     def prompt(self, request: Request, n: int) -> str:
-        context = retrieve(request, self.reference.known, self.retrieval)
+        context = retrieve(request, self.reference.examples, self.retrieval)
         known = list(dict.fromkeys(list(request.excluded_formulae) + sorted(self.reference.user)
                                    + context.example_formulae))[: self.cfg.max_known_in_prompt]
         return propose_prompt(request, context.text, known, max(n, self.cfg.formulae_per_call),

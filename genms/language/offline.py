@@ -8,12 +8,16 @@ only neutral combinations are visited), and keeps those that
 * use distinct elements on distinct sites (so the formula keeps the template's ratio),
 * pass the Pauling electronegativity test (every cation less electronegative than every
   anion) and, lazily at selection time, SMACT's charge-neutrality test as CDVAE applies it,
-* honour the request (required / excluded / any-of elements, element classes), and
+* honour the request (required / excluded / any-of elements, element classes, the number of
+  distinct elements, oxidation states such as "a trivalent metal", and site constraints such
+  as "a transition metal on the B site", which narrow that site's pool), and
 * are novel against the reference when the request asks for it (``novelty: auto``).
 
 Each combination's log score is the sum of its sites' log substitution scores. ``n`` formulae
 are then drawn greedily: the score plus Gumbel noise of scale ``temperature`` (so ``seed``
-matters), minus ``diversity`` for every earlier pick that put the same element on the same site.
+matters), plus ``preference_weight`` × the fraction of the request's soft wishes met
+("preferably a sulfide", "magnetic"), minus ``diversity`` for every earlier pick that put the
+same element on the same site. Soft wishes rank; they never remove a formula.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from genms.crystal.composition import canonical_formula, smact_valid
 from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
 from genms.language.elements import class_members, electronegativity
+from genms.language.properties import R_HI, magnetic_ions
 from genms.language.request import Request, parse_request
 from genms.language.sites import Template, site_pool
 from genms.language.size import check_rules, rules_pass
@@ -59,6 +64,8 @@ class OfflineConfig:
     exclude_elements: list[str] = field(default_factory=lambda: ["Tc", "Pm"])
     novelty: str = "auto"  # auto: only when the request asks; always; never
     check_smact: bool = True
+    # log-score bonus for meeting every soft wish of the request
+    preference_weight: float = ranged(2.0, 0, 100)
 
     def __post_init__(self) -> None:
         check_ranges(self, "proposer.offline.")
@@ -93,6 +100,35 @@ class _Rules:
         self.max_z = cfg.max_z
         self._z = {}
         self._element = Element
+        self.n_elements = request.n_elements
+        self.sites = {s.label: s for s in request.sites}
+        self.oxidation = request.oxidation
+        # site label -> the charge every ion there must have ("a trivalent cation on the B site")
+        self.site_charges = {o.site: o.charge for o in request.oxidation if o.site and not o.element and not o.cls}
+        self.preferences = request.preference_tests()
+        self.magnetic = [g.name for g in request.property_goals(R_HI) if g.name in ("magnetic", "non-magnetic")]
+        self.forced = sorted(self.required | set(request.preferred_elements)
+                             | {o.element for o in request.oxidation if o.element}
+                             | {v for s in request.sites for kind, v in s.options if kind == "element"})
+
+    def site_allowed(self, label: str):
+        """The element filter of one site: the request's, narrowed by a site constraint."""
+        site = self.sites.get(label)
+        if site is None:
+            return self.allowed
+        return lambda el: self.allowed(el) and site.satisfied_by(el)
+
+    def states_ok(self, ions: tuple[Ion, ...], labels: tuple[str, ...]) -> bool:
+        return all(o.satisfied_by(ions, labels) for o in self.oxidation)
+
+    def soft_fraction(self, ions: tuple[Ion, ...]) -> float:
+        """Fraction of the soft wishes (preferences, magnetism) a proposal meets (1 when there are none)."""
+        elements = {i.element for i in ions}
+        met = [bool(test(elements)) for _, test in self.preferences]  # type: ignore[operator]
+        if self.magnetic:
+            has = bool(magnetic_ions(ions))
+            met += [has == (name == "magnetic") for name in self.magnetic]
+        return sum(met) / len(met) if met else 1.0
 
     def allowed(self, element: str) -> bool:
         if element in self.excluded:
@@ -154,8 +190,11 @@ class OfflineProposer:
             size = {"anion": self.cfg.anion_pool_size, "metal": self.cfg.metal_pool_size}.get(
                 site.role, self.cfg.pool_size
             )
-            scores = site_pool(self.model, site, size, rules.allowed, sorted(rules.required))
-            pools.append([(ion, math.log(max(s, 1e-300))) for ion, s in scores.items()])
+            allowed = rules.site_allowed(site.label) if template.family else rules.allowed
+            scores = site_pool(self.model, site, size, allowed, rules.forced)
+            charge = rules.site_charges.get(site.label) if template.family else None
+            pools.append([(ion, math.log(max(s, 1e-300))) for ion, s in scores.items()
+                          if charge is None or ion.charge == charge])
         return pools
 
     def _shrink(self, pools: list, skip: int) -> list:
@@ -207,6 +246,8 @@ class OfflineProposer:
                     continue
                 if ionic and not _pauling_ok(ions):
                     continue
+                if rules.oxidation and not rules.states_ok(ions, labels):
+                    continue
                 if template.size_rules and not rules_pass(template.size_rules, labels, ions):
                     continue
                 log_score = sum(chosen[i][1] for i in range(n_sites))
@@ -220,8 +261,10 @@ class OfflineProposer:
         request = parse_request(request) if isinstance(request, str) else request
         rules = _Rules(request, self.cfg)
         rng = np.random.default_rng(seed)
-        templates = templates_for(request, self.reference.known, self.cfg.known_templates,
+        templates = templates_for(request, self.reference.examples, self.cfg.known_templates,
                                   self.cfg.max_template_elements, self.cfg.max_template_atoms, rng)
+        if request.n_elements:
+            templates = [t for t in templates if len(t.sites) == request.n_elements]
         best: dict[tuple, Proposal] = {}
         for t in templates:
             for p in self._template_proposals(t, rules):
@@ -248,10 +291,10 @@ class OfflineProposer:
             return False, "in the request's list"
         known = self.reference.sources_of(reduced)
         if known and (self.wants_novel(request) or "user list" in known and request.wants_novel):
-            return False, f"known ({', '.join(known)})"
+            return False, f"known ({self.reference.known_claim(reduced)})"
         if self.cfg.check_smact and not smact_valid(reduced):
             return False, "fails SMACT charge neutrality"
-        return True, f"known in {', '.join(known)}" if known else "novel"
+        return True, f"known: {self.reference.known_claim(reduced)}" if known else "novel: not in the reference formulae"
 
     def select(
         self, proposals: list[Proposal], request: Request, n: int, seed: int
@@ -261,6 +304,10 @@ class OfflineProposer:
             return []
         rng = np.random.default_rng(seed)
         logs = np.array([p.log_score for p in proposals])
+        rules = _Rules(request, self.cfg)
+        if rules.preferences or rules.magnetic:
+            met = np.array([rules.soft_fraction(p.ions) for p in proposals])
+            logs = logs + self.cfg.preference_weight * met
         key = (
             logs + self.cfg.temperature * rng.gumbel(size=len(proposals))
             if self.cfg.temperature > 0

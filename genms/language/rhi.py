@@ -16,7 +16,15 @@ charge        SMACT charge neutrality with the Pauling test (CDVAE's rule)      
 likelihood    site fit in the requested family (with its size rules), else how      soft
               common the oxidation states are
 llm_rank      the LLM's ranking of the survivors (only with an LLM ranker)           soft
+preference    the request's soft wishes ("preferably a sulfide"): fraction met       soft
+property      property goals R_hi can judge offline (magnetic: an ion with          soft
+              unpaired d or f electrons; non-magnetic: none)
 ============  ====================================================================  =======
+
+The elements check also covers the number of distinct elements, oxidation states ("a
+trivalent metal", "Fe3+") and site constraints ("a transition metal on the B site"): some
+charge-neutral site assignment must satisfy all of them at once. The preference and property
+checks appear only when the request has such wishes.
 
 A formula failing a hard check gets total 0; otherwise the total is the weighted mean of
 the check scores, in [0, 1].
@@ -41,18 +49,20 @@ from genms.crystal.composition import (
 from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
 from genms.language.request import Request, parse_request
-from genms.language.sitefit import best_site_fit, oxidation_likelihood
+from genms.language.properties import R_HI, magnetic_ions
+from genms.language.sitefit import assignments, best_site_fit, likely_ions, oxidation_likelihood
 
 log = logging.getLogger(__name__)
 
-CHECKS = ("syntax", "uniqueness", "ratio", "elements", "charge", "likelihood", "llm_rank")
+CHECKS = ("syntax", "uniqueness", "ratio", "elements", "charge", "likelihood", "llm_rank", "preference", "property")
+DEFAULT_WEIGHTS = {"syntax": 0.0, "uniqueness": 1.0, "ratio": 0.0, "elements": 0.0, "charge": 1.0, "likelihood": 2.0,
+                   "llm_rank": 2.0, "preference": 1.0, "property": 1.0}
 
 
 @dataclass(frozen=True)
 class RHiConfig:
-    weights: dict[str, float] = field(default_factory=lambda: {
-        "syntax": 0.0, "uniqueness": 1.0, "ratio": 0.0, "elements": 0.0, "charge": 1.0,
-        "likelihood": 2.0, "llm_rank": 2.0})
+    # checks missing here keep their DEFAULT_WEIGHTS
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     hard: list[str] = field(default_factory=lambda: ["syntax", "ratio", "elements", "charge"])
     # uniqueness is hard whenever the request asks for novelty; set this to make it always hard
     uniqueness_always_hard: bool = False
@@ -151,10 +161,59 @@ def check_elements(reduced: str, request: Request) -> tuple[float, str]:
     for c in request.element_classes:
         ok = c.satisfied_by(elements)
         tests.append((ok, f"{c}: {'yes' if ok else 'no'}"))
+    if request.n_elements:
+        ok = len(elements) == request.n_elements
+        tests.append((ok, f"{len(elements)} distinct elements" + ("" if ok else f", not {request.n_elements}")))
+    if request.oxidation or request.sites:
+        tests.append(check_states_and_sites(reduced, request))
     if not tests:
         return 1.0, "no element constraints"
     score = sum(ok for ok, _ in tests) / len(tests)
     return score, "; ".join(msg for _, msg in tests)
+
+
+def check_states_and_sites(reduced: str, request: Request) -> tuple[bool, str]:
+    """Whether one charge-neutral assignment meets every oxidation-state and site constraint."""
+    wanted = [str(o) for o in request.oxidation] + [str(s) for s in request.sites]
+    for labels, ions in assignments(reduced, request.family):
+        if not all(o.satisfied_by(ions, labels) for o in request.oxidation):
+            continue
+        if request.sites and (labels is None or not all(
+                s.label in labels and s.satisfied_by(ions[labels.index(s.label)].element) for s in request.sites)):
+            continue
+        where = " ".join(f"{lab}={ion}" for lab, ion in zip(labels, ions, strict=True)) if labels else \
+            " ".join(str(i) for i in ions)
+        return True, f"{'; '.join(wanted)}: yes ({where})"
+    return False, f"no charge-neutral assignment gives {'; '.join(wanted)}"
+
+
+def check_preference(reduced: str, request: Request) -> tuple[float, str] | None:
+    """Fraction of the request's soft wishes the formula meets (None: the request has none)."""
+    tests = request.preference_tests()
+    if not tests:
+        return None
+    elements = set(formula_elements(reduced))
+    met = [(desc, bool(test(elements))) for desc, test in tests]  # type: ignore[operator]
+    score = sum(ok for _, ok in met) / len(met)
+    return score, "; ".join(f"{desc}: {'yes' if ok else 'no'}" for desc, ok in met)
+
+
+def check_property(reduced: str, request: Request) -> tuple[float, str] | None:
+    """Property goals R_hi can judge offline (magnetic ions); None when the request has none."""
+    goals = [g for g in request.property_goals(R_HI) if g.name in ("magnetic", "non-magnetic")]
+    if not goals:
+        return None
+    ions = likely_ions(reduced, request.family)
+    if ions is None:
+        return 0.0, "no charge-neutral oxidation states to judge magnetism by"
+    magnetic = magnetic_ions(ions)
+    parts, score = [], 0.0
+    for g in goals:
+        ok = bool(magnetic) == (g.name == "magnetic")
+        score += ok / len(goals)
+        what = ", ".join(magnetic) if magnetic else f"no unpaired d/f electrons in {' '.join(map(str, ions))}"
+        parts.append(f"{g.name}: {'yes' if ok else 'no'} ({what})")
+    return score, "; ".join(parts)
 
 
 def check_uniqueness(reduced: str, request: Request, reference: ReferenceFormulae,
@@ -169,8 +228,8 @@ def check_uniqueness(reduced: str, request: Request, reference: ReferenceFormula
         return 0.0, "in the configured list of known formulae", True
     if sources:
         asked = "" if request.novel_vs_databases else " (novelty not requested)"
-        return 0.0, f"known: in {', '.join(sources)}{asked}", False
-    return 1.0, f"novel: not among {len(reference):,} reference formulae", False
+        return 0.0, f"known: {reference.known_claim(reduced)}{asked}", False
+    return 1.0, f"novel: {reference.novelty_claim()}", False
 
 
 def check_charge(reduced: str) -> tuple[float, str]:
@@ -205,6 +264,7 @@ class RHi:
             raise ValueError(
                 f"unknown R_hi check(s) {sorted(unknown)}; checks are {', '.join(CHECKS)}"
             )
+        self.weights = {**DEFAULT_WEIGHTS, **self.cfg.weights}
         self.ranker = ranker
 
     def _is_hard(self, name: str, request: Request) -> bool:
@@ -239,12 +299,17 @@ class RHi:
         results.append(
             CheckResult("likelihood", score, score > 0, self._is_hard("likelihood", request), why)
         )
+        for name, fn in (("preference", check_preference), ("property", check_property)):
+            out = fn(reduced, request)
+            if out is not None:
+                hard = self._is_hard(name, request)
+                results.append(CheckResult(name, out[0], out[0] > 0, hard, out[1]))
         return reduced, results
 
     def _total(self, checks: Sequence[CheckResult]) -> tuple[float, bool]:
         if any(c.hard and not c.passed for c in checks):
             return 0.0, False
-        weights = [(self.cfg.weights.get(c.name, 0.0), c.score) for c in checks]
+        weights = [(self.weights.get(c.name, 0.0), c.score) for c in checks]
         norm = sum(w for w, _ in weights)
         return (sum(w * s for w, s in weights) / norm if norm > 0 else 1.0), True
 

@@ -113,6 +113,48 @@ def best_site_fit(formula: str, family: str | Family) -> SiteFit | None:
     return best
 
 
+def assignments(formula: str, family: str | Family | None = None,
+                max_states: int = 4) -> list[tuple[tuple[str, ...] | None, tuple[Ion, ...]]]:
+    """Every charge-neutral ion assignment of ``formula``: with a family, ``(site labels, ions)``
+    of every site fit of every prototype; without, ``(None, ions)`` over the ``max_states`` most
+    common states of each element (all metals: the neutral atoms)."""
+    if family is not None:
+        fam = family if isinstance(family, Family) else get_family(family)
+        amounts = dict(formula_amounts(formula))
+        return [(fit.labels, fit.ions) for p, proto in enumerate(fam.prototypes)
+                for fit in _fits_for_prototype(fam, p, proto, amounts)]
+    return _free_assignments(formula, max_states)
+
+
+@lru_cache(maxsize=4096)
+def _free_assignments(formula: str, max_states: int) -> list[tuple[None, tuple[Ion, ...]]]:
+    amounts = dict(formula_amounts(formula))
+    if not amounts:
+        return []
+    metals = class_members("metal")
+    if all(el in metals for el in amounts):
+        return [(None, tuple(Ion(el, 0) for el in amounts))]
+    model = get_model()
+    options = []
+    for el in amounts:
+        ions = ions_for_element(model, el, "cation") + ions_for_element(model, el, "anion")
+        options.append(sorted(ions, key=lambda i: -model.prior(i))[:max_states])
+    return [(None, combo) for combo in itertools.product(*options)
+            if abs(sum(amounts[i.element] * i.charge for i in combo)) < 1e-6]
+
+
+def likely_ions(formula: str, family: str | Family | None = None) -> tuple[Ion, ...] | None:
+    """The ions of the best site fit (with a family), else of the most common charge-neutral states."""
+    if family is not None:
+        fit = best_site_fit(formula, family)
+        if fit is not None:
+            return fit.ions
+    model = get_model()
+    best = max(_free_assignments(formula, 4), default=None,
+               key=lambda a: sum(math.log(max(model.prior(i), 1e-300)) for i in a[1]))
+    return None if best is None else best[1]
+
+
 def oxidation_likelihood(formula: str, max_states: int = 4) -> tuple[float, str]:
     """(score in [0, 1], explanation) for the most likely charge-neutral oxidation states."""
     amounts = dict(formula_amounts(formula))

@@ -127,6 +127,8 @@ def _admissible(formula: str, request, max_elements: int, max_atoms: int) -> boo
         or sum(c for _, c in formula_amounts(formula)) > max_atoms
     ):
         return False
+    if getattr(request, "n_elements", None) and len(elements) != request.n_elements:
+        return False
     if elements & set(request.excluded_elements):
         return False
     for c in request.element_classes:
@@ -194,6 +196,6 @@ def templates_for(request, known: KnownCompounds, n_known: int, max_elements: in
         want = normalise_ratio(request.ratio)
         for fam in families_with_ratio(want):
             out.extend(t for t in family_templates(fam) if normalise_ratio(t.ratio) == want)
-    max_elements = max(max_elements, len(request.ratio or ()))
+    max_elements = max(max_elements, len(request.ratio or ()), request.n_elements or 0)
     out.extend(known_templates(request, known, n_known, max_elements, max_atoms, rng))
     return out

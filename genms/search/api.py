@@ -279,6 +279,8 @@ class GenMS:
                 top_k=cfg.top_k,
                 pictures=report,
                 distinct=cfg.distinct_top,
+                symprec=cfg.symprec,
+                reference=self.language.reference,
             )
         return result
 
@@ -291,8 +293,11 @@ class GenMS:
                 f"{out_dir} already holds a run; pass resume=true to continue it or choose another "
                 "out_dir"
             )
-        # Everything that changes results (top_k and distinct_top only change what is shown).
-        settings = dataclasses.asdict(dataclasses.replace(cfg, top_k=1, distinct_top=True))
+        # Everything that changes results (top_k, distinct_top and symprec only change what is
+        # shown).
+        settings = dataclasses.asdict(
+            dataclasses.replace(cfg, top_k=1, distinct_top=True, symprec=0.1)
+        )
         payload = json.dumps({"request": text, "seed": seed, "search": settings,
                               "models": self.fingerprint}, sort_keys=True, default=str)
         return Journal(path, hashlib.sha256(payload.encode()).hexdigest()[:24])

@@ -26,7 +26,8 @@ from genms.evaluate.matching import structure_matcher
 #: Candidate statuses, in the order the filters apply.
 KEPT = "kept"
 REJECTIONS = {
-    "invalid_structure": "atoms closer than the minimum distance or a degenerate cell",
+    "invalid_structure": "atoms closer than search.filters.min_distance_ang or a degenerate cell",
+    "short_contact": "two atoms closer than search.filters.min_contact_fraction × the sum of their covalent radii",
     "wrong_composition": "sampled composition differs from the formula",
     "invalid_composition": "not charge balanced (SMACT)",
     "energy_failed": "the energy model failed on it",
@@ -95,6 +96,8 @@ class Candidate:
     r_hi: float
     formula_units: int
     min_distance: float = float("nan")
+    contact_ratio: float = float("nan")  # shortest d / (r_cov,i + r_cov,j)
+    contact: str = ""  # that contact in words: "Cs-Cl 1.62 Å = 0.47 × (2.44 + 1.02) Å"
     volume: float = float("nan")
     structural_valid: bool = False
     composition_valid: bool | None = None
@@ -137,6 +140,8 @@ class Candidate:
             "formula_units": self.formula_units,
             "n_atoms": self.n_atoms,
             "min_distance_ang": self.min_distance,
+            "contact_ratio": self.contact_ratio,
+            "shortest_contact": self.contact,
             "volume_ang3": self.volume,
             "structural_valid": self.structural_valid,
             "composition_valid": self.composition_valid,

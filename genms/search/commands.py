@@ -77,12 +77,17 @@ def generate(cfg: DictConfig) -> int:
     if result.ranked:
         console.print(
             ranked_table(
-                result, gcfg.search.top_k, show_cif=True, distinct=gcfg.search.distinct_top
+                result,
+                gcfg.search.top_k,
+                show_cif=True,
+                distinct=gcfg.search.distinct_top,
+                symprec=gcfg.search.symprec,
+                reference=genms.language.reference,
             )
         )
     style = "green" if result.ok else "yellow"
     console.print(f"[{style}]{escape(result.status)}[/]: {escape(result.message)}")
-    console.print(f"run folder: {out_dir}  (report.md, candidates.csv, cifs/)", markup=False)
+    console.print(f"run folder: {out_dir}  (report.html, report.md, candidates.csv, cifs/)", markup=False)
     if not result.ok:
         raise SystemExit(1)
     return 0

@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from genms.progress import TextProgress
+from genms.search.answer import build_answer, novelty_note
 from genms.search.candidates import SearchResult
-from genms.search.report import space_group
 
 STAGE_LABELS = {
     "propose": "π_hi  propose + R_hi",
@@ -119,14 +119,28 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def ranked_table(result: SearchResult, k: int, show_cif: bool = False, distinct: bool = True):
-    """A rich table of the ``k`` best structures (with their CIF paths in the run folder)."""
-    top = result.top(k, distinct)
-    table = Table(
-        title=Text(f"Top {len(top)} of {len(result.candidates)} structures "  # Text: the request is not markup
-                   f"for {result.request_text!r}" + (" (near-copies left out)" if distinct else "")),
-        title_justify="left",
+def ranked_table(
+    result: SearchResult,
+    k: int,
+    show_cif: bool = False,
+    distinct: bool = True,
+    symprec: float = 0.1,
+    reference=None,
+    rows=None,
+):
+    """A rich table of the answer (:func:`genms.search.answer.build_answer`): rows numbered as
+    shown, the space group of the written symmetrised CIF, and what the novelty claim means."""
+    rows = rows if rows is not None else build_answer(result, k, distinct, symprec, reference)
+    title = Text(  # Text: the request is not markup
+        f"Top {len(rows)} of {len(result.candidates)} structures for {result.request_text!r}"
+        + (" (near-copies left out)" if distinct else "")
     )
+    caption = Text(
+        f"space group: spglib at symprec {symprec:g} Å, as in the symmetrised CIF. "
+        + novelty_note(reference)
+        + "."
+    )
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for name, justify in (
         ("#", "right"),
         ("formula", "left"),
@@ -136,19 +150,22 @@ def ranked_table(result: SearchResult, k: int, show_cif: bool = False, distinct:
         ("R_hi", "right"),
         ("score", "right"),
         ("min d Å", "right"),
+        ("reference", "left"),
         ("CIF", "left"),
     ):
         table.add_column(name, justify=justify)
-    for c in top:
+    for row in rows:
+        c = row.candidate
         table.add_row(
-            str(c.rank),
-            c.formula,
-            space_group(c),
+            str(row.position),
+            Text(row.display),
+            row.symmetry.label,
             str(c.n_atoms),
             _fmt(c.e_form),
             _fmt(c.r_hi, 2),
             _fmt(c.score),
             _fmt(c.min_distance, 2),
-            f"cifs/{c.rank:02d}_{c.formula}.cif" if show_cif else "",
+            Text(row.novelty),
+            f"cifs/{row.cif_name}" if show_cif else "",
         )
     return table

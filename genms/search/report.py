@@ -2,13 +2,15 @@
 
 ``write_run(result, out_dir, config, top_k)`` writes (all files atomically):
 
-* ``cifs/NN_<formula>.cif`` — the top structures (P1 CIFs);
+* ``cifs/NN_<formula>.cif`` — the answer's structures, numbered as shown, symmetrised at
+  ``symprec`` (see :mod:`genms.search.answer`);
 * ``candidates.csv`` / ``candidates.json`` — every sampled structure with every score and its
   status (the JSON also holds the structures);
 * ``formulae.csv`` / ``formulae.json`` — every proposed formula with its R_hi checks;
 * ``config.yaml`` — the resolved config; ``versions.json`` — package versions, devices, git SHA;
 * ``summary.json`` — outcome, message, counts and timings;
-* ``report.md`` with ``images/`` — pictures of the top structures and of the energy distribution.
+* ``report.md`` and ``report.html`` with ``images/`` — pictures of every answer structure, the
+  energy distribution, what the filters dropped and why, and every formula's reasons.
 """
 
 from __future__ import annotations
@@ -25,13 +27,20 @@ from typing import Any
 import jax
 import pandas as pd
 from omegaconf import OmegaConf
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from genms.configs import escape_container
-from genms.crystal.convert import to_cif
 from genms.io import atomic_write_text
 from genms.paths import REPO_ROOT
-from genms.search.candidates import REJECTIONS, Candidate, SearchResult, ranked_first
+from genms.search.answer import (
+    _novelty,
+    atoms_text,
+    build_answer,
+    dropped_summary,
+    formula_reasons,
+    novelty_note,
+)
+from genms.search.candidates import REJECTIONS, SearchResult, ranked_first
+from genms.search.html import html_report
 from genms.search.pictures import draw_crystal, draw_energy_distribution
 
 log = logging.getLogger(__name__)
@@ -65,7 +74,6 @@ def versions() -> dict:
         out["devices"] = [str(d) for d in jax.devices()]
     except Exception as exc:  # a broken accelerator setup must not stop the report
         out["devices"] = f"unavailable: {exc}"
-
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=5, check=False).stdout.strip()
@@ -75,60 +83,45 @@ def versions() -> dict:
     return out
 
 
-def space_group(candidate: Candidate, symprec: float = 0.1) -> str:
-    """International symbol and number (``Pm-3m (221)``), or ``?`` when spglib fails."""
-    try:
-        sga = SpacegroupAnalyzer(candidate.structure, symprec=symprec)
-        return f"{sga.get_space_group_symbol()} ({sga.get_space_group_number()})"
-    except Exception:  # spglib gives up on some distorted cells
-        return "?"
-
-
 def _csv(records: list[dict]) -> str:
     return pd.DataFrame(records).to_csv(index=False)
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
-    return (
-        "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
-    )
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
 
 
-def write_run(
-    result: SearchResult,
-    out_dir: str | Path,
-    config: dict | None = None,
-    top_k: int = 10,
-    pictures: bool = True,
-    distinct: bool = True,
-) -> dict[str, Path]:
-    """Write the run folder; returns the main paths (``report``, ``candidates_csv``,
-    ``cifs``...)."""
+def write_run(result: SearchResult, out_dir: str | Path, config: dict | None = None, top_k: int = 10,
+              pictures: bool = True, distinct: bool = True, symprec: float = 0.1,
+              reference: Any | None = None) -> dict[str, Path]:
+    """Write the run folder; returns the main paths (``report``, ``report_html``, ``candidates_csv``,
+    ``cifs``...). ``reference`` (the language level's reference formulae) words the novelty claims."""
     out = Path(out_dir)
     paths: dict[str, Path] = {}
-    top = result.top(top_k, distinct)
-    cif_paths = []
-    for c in top:
-        cif_paths.append(
-            atomic_write_text(out / "cifs" / f"{c.rank:02d}_{c.formula}.cif", to_cif(c.crystal))
-        )
+    rows = build_answer(result, top_k, distinct, symprec, reference)
+    cif_paths = [atomic_write_text(out / "cifs" / row.cif_name, row.symmetry.cif) for row in rows]
     paths["cifs"] = out / "cifs"
+    answer_of = {row.candidate.id: row for row in rows}
     ordered = ranked_first(result.candidates)
-    paths["candidates_csv"] = atomic_write_text(
-        out / "candidates.csv", _csv([c.to_record() for c in ordered])
-    )
-    paths["candidates_json"] = atomic_write_text(
-        out / "candidates.json", _json([c.to_record(with_structure=True) for c in ordered])
-    )
+    novelty = {row.formula: row.novelty for row in rows}
+    records = []
+    for c in ordered:
+        rec = c.to_record(with_structure=True)
+        row = answer_of.get(c.id)
+        rec["answer_position"] = row.position if row else None
+        rec["novelty"] = novelty.get(c.formula) or _novelty_text(c.formula, result, reference)
+        records.append(rec)
+    flat = [{k: v for k, v in r.items() if k not in ("structure", "lattice_params")} for r in records]
+    paths["candidates_csv"] = atomic_write_text(out / "candidates.csv", _csv(flat))
+    paths["candidates_json"] = atomic_write_text(out / "candidates.json", _json(records))
     formula_records = [n.to_record() for n in result.formulae]
     paths["formulae_csv"] = atomic_write_text(out / "formulae.csv", _csv(formula_records))
     paths["formulae_json"] = atomic_write_text(out / "formulae.json", _json(formula_records))
     if config is not None:
         # config is resolved already: its strings are escaped so that loading the file back
         # reads them literally
-        paths["config"] = atomic_write_text(
-            out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(escape_container(config)))
-        )
+        paths["config"] = atomic_write_text(out / "config.yaml",
+                                       OmegaConf.to_yaml(OmegaConf.create(escape_container(config))))
     paths["versions"] = atomic_write_text(out / "versions.json", _json(versions()))
     summary = {
         "request": result.request_text,
@@ -141,92 +134,107 @@ def write_run(
         "n_candidates": len(result.candidates),
         "status_counts": result.status_counts(),
         "timings_s": result.timings,
-        "top": [
-            {
-                "rank": c.rank,
-                "id": c.id,
-                "formula": c.formula,
-                "score": c.score,
-                "e_form_ev_per_atom": c.e_form,
-                "cif": str(p.relative_to(out)),
-            }
-            for c, p in zip(top, cif_paths, strict=True)
-        ],
+        "reference": _reference_summary(reference),
+        "symmetry": {"symprec_ang": symprec, "angle_tolerance_deg": rows[0].symmetry.angle_tolerance if rows else None,
+                     "cifs": "symmetrised (refined conventional cell); space_group is that of the CIF"},
+        "top": [{"position": row.position, "rank": row.candidate.rank, "id": row.candidate.id,
+                 "formula": row.formula, "space_group": row.symmetry.label, "score": row.candidate.score,
+                 "e_form_ev_per_atom": row.candidate.e_form, "novelty": row.novelty,
+                 "shortest_contact": row.candidate.contact, "cif": str(p.relative_to(out))}
+                for row, p in zip(rows, cif_paths, strict=True)],
+        "dropped": dropped_summary(result),
     }
     paths["summary"] = atomic_write_text(out / "summary.json", _json(summary))
-    paths["report"] = _write_markdown(result, out, top, cif_paths, pictures, distinct)
+    images = draw_pictures(result, out, rows) if pictures else {}
+    note = novelty_note(reference)
+    paths["report"] = atomic_write_text(out / "report.md", markdown_report(result, rows, images, note, distinct))
+    paths["report_html"] = atomic_write_text(out / "report.html", html_report(result, rows, images, note, distinct))
     return paths
 
 
-def _write_markdown(result: SearchResult, out: Path, top: list[Candidate], cif_paths: list[Path],
-                    pictures: bool, distinct: bool) -> Path:
-    lines = [f"# GenMS search: {result.request_text}", ""]
-    lines += [
-        "```",
-        str(result.request),
-        "```",
-        "",
-        f"- **Outcome:** `{result.status}` — {result.message}",
-        f"- **Seed:** {result.seed}",
-        "- **Timings (s):** " + ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()),
-        "",
-    ]
-    if top:
-        lines += ["## Top structures", "",
-                  "Near-copies of a better structure of the same formula are left out here "
-                  "(`candidates.csv` has every structure)." if distinct else "", "",
-                  "| rank | formula | space group | atoms | E_f (eV/atom) | R_hi | score | CIF |",
-                  "|---:|---|---|---:|---:|---:|---:|---|"]
-        for c, p in zip(top, cif_paths, strict=True):
-            lines.append(
-                f"| {c.rank} | {c.formula} | {space_group(c)} | {c.n_atoms} | {_fmt(c.e_form)} | "
-                f"{_fmt(c.r_hi, 2)} | {_fmt(c.score)} | [{p.name}]({p.relative_to(out)}) |"
-            )
-        lines.append("")
-        if pictures:
-            lines += ["| " + " | ".join(f"#{c.rank} {c.formula}" for c in top[:5]) + " |",
-                      "|" + "---|" * min(5, len(top))]
-            cells = []
-            for c in top[:5]:
-                img = draw_crystal(c.crystal, out / "images" / f"{c.rank:02d}_{c.formula}.png",
-                                   f"#{c.rank} {c.formula}  {_fmt(c.e_form)} eV/atom")
-                cells.append(f"![{c.formula}]({img.relative_to(out)})")
-            lines += ["| " + " | ".join(cells) + " |", ""]
+def _reference_summary(reference: Any | None) -> dict | None:
+    if reference is None:
+        return None
+    return {"n_formulae": len(reference), "sources": reference.source_names(), "claim": reference.novelty_claim(),
+            "note": "novelty is checked against these formulae only, not the full Materials Project or ICSD"}
+
+
+def _novelty_text(formula: str, result: SearchResult, reference: Any | None) -> str:
+    text, _ = _novelty(formula, result, reference)
+    return text
+
+
+def draw_pictures(result: SearchResult, out: Path, rows: list) -> dict[str, Path]:
+    """Pictures of every answer structure and the energy histogram: ``{stem or 'energy': path}``."""
+    images: dict[str, Path] = {}
+    for row in rows:
+        c = row.candidate
+        drawn = row.symmetry.structure if row.symmetry.structure is not None else c.crystal
+        images[row.stem] = draw_crystal(drawn, out / "images" / f"{row.stem}.png",
+                                        f"{row.position}. {row.display}   {row.symmetry.label}")
     energies = [c for c in result.candidates if c.e_form is not None]
-    if pictures and energies:
-        img = draw_energy_distribution(
-            [c.e_form for c in energies if c.kept],
-            [c.e_form for c in energies if not c.kept],
-            [c.e_form for c in top],
-            out / "images" / "energy_distribution.png",
-        )
-        lines += [
-            "## Energy distribution",
-            "",
-            f"![energy distribution]({img.relative_to(out)})",
-            "",
-        ]
+    if energies:
+        images["energy"] = draw_energy_distribution([c.e_form for c in energies if c.kept],
+                                                    [c.e_form for c in energies if not c.kept],
+                                                    [row.candidate.e_form for row in rows],
+                                                    out / "images" / "energy_distribution.png")
+    return images
+
+
+def markdown_report(result: SearchResult, rows: list, images: dict[str, Path], novelty_note: str,
+                    distinct: bool) -> str:
+    lines = [f"# GenMS search: {result.request_text}", ""]
+    lines += ["```", str(result.request), "```", "", f"- **Outcome:** `{result.status}` — {result.message}",
+              f"- **Seed:** {result.seed}",
+              "- **Timings (s):** " + ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()),
+              f"- **Novelty:** {novelty_note}", ""]
+    if rows:
+        sym = rows[0].symmetry
+        lines += ["## Top structures", ""]
+        if distinct:
+            lines += ["Near-copies of a better structure of the same formula are left out here; rows are "
+                      "numbered as shown (`rank` in `candidates.csv` counts every kept structure).", ""]
+        lines += [f"CIFs are symmetrised with spglib (symprec {sym.symprec:g} Å, angle tolerance "
+                  f"{sym.angle_tolerance:g}°, refined conventional cell); the space group column is that of the CIF.", "",
+                  "| # | formula | space group | atoms | E_f (eV/atom) | R_hi | score | shortest contact | reference | CIF |",
+                  "|---:|---|---|---:|---:|---:|---:|---|---|---|"]
+        for row in rows:
+            c = row.candidate
+            lines.append(f"| {row.position} | {row.display} | {row.symmetry.label} | {atoms_text(row)} | {_fmt(c.e_form)} | "
+                         f"{_fmt(c.r_hi, 2)} | {_fmt(c.score)} | {c.contact or '—'} | {row.novelty} | "
+                         f"[{row.cif_name}](cifs/{row.cif_name}) |")
+        lines.append("")
+        drawn = [row for row in rows if row.stem in images]
+        for start in range(0, len(drawn), 4):  # a grid of four pictures per row
+            chunk = drawn[start : start + 4]
+            lines += ["| " + " | ".join(f"{r.position}. {r.display}" for r in chunk) + " |",
+                      "|" + "---|" * len(chunk),
+                      "| " + " | ".join(f"![{r.display}](images/{images[r.stem].name})" for r in chunk) + " |", ""]
+    if "energy" in images:
+        lines += ["## Energy distribution", "", f"![energy distribution](images/{images['energy'].name})", ""]
     counts = result.status_counts()
     if counts:
         lines += ["## Filters", "", "| status | structures | meaning |", "|---|---:|---|"]
         for status, k in sorted(counts.items(), key=lambda kv: -kv[1]):
             lines.append(f"| {status} | {k} | {REJECTIONS.get(status, 'passed every filter')} |")
         lines.append("")
+        dropped = dropped_summary(result)
+        if dropped:
+            lines += ["### Dropped structures", "", "| status | id | formula | why |", "|---|---|---|---|"]
+            for status, info in dropped.items():
+                for ex in info["examples"]:
+                    lines.append(f"| {status} | {ex['id']} | {ex['formula']} | {ex['reason']} |")
+                if info["count"] > len(info["examples"]):
+                    lines.append(f"| {status} | … | | {info['count'] - len(info['examples'])} more in `candidates.csv` |")
+            lines.append("")
     if result.formulae:
         lines += ["## Formulae (π_hi proposals ranked by R_hi)", "",
                   "| rank | formula | R_hi | expanded | sampled | kept | best E_f | reasons |",
                   "|---:|---|---:|---|---:|---:|---:|---|"]
         for n in result.formulae:
-            why = "; ".join(n.reasons) + (f" — {n.note}" if n.note else "")
-            lines.append(
-                f"| {n.rank or '—'} | {n.formula} | {_fmt(n.r_hi, 2)} | "
-                f"{'yes' if n.expanded else 'no'} | "
-                f"{n.n_sampled} | {n.n_kept} | {_fmt(n.best_e_form)} | {why} |"
-            )
+            lines.append(f"| {n.rank or '—'} | {n.formula} | {_fmt(n.r_hi, 2)} | {'yes' if n.expanded else 'no'} | "
+                         f"{n.n_sampled} | {n.n_kept} | {_fmt(n.best_e_form)} | {'; '.join(formula_reasons(n))} |")
         lines.append("")
-    lines += [
-        "Files: `candidates.csv`/`.json` (every structure, every score), `formulae.csv`/`.json`, "
-        "`cifs/`, `config.yaml`, `versions.json`, `summary.json`.",
-        "",
-    ]
-    return atomic_write_text(out / "report.md", "\n".join(lines))
+    lines += ["Files: `report.html` (this report with pictures), `candidates.csv`/`.json` (every structure, every "
+              "score), `formulae.csv`/`.json`, `cifs/`, `config.yaml`, `versions.json`, `summary.json`.", ""]
+    return "\n".join(lines)

@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass
 
 import jax
 import numpy as np
+from ase.data import chemical_symbols
 
 from genms.crystal.composition import composition_from_numbers, parse_formula, smact_valid
-from genms.crystal.geometry import min_distance
+from genms.crystal.geometry import covalent_radius, min_distance, shortest_contact
 from genms.crystal.structure import Crystal
 from genms.interfaces import EnergyPrediction, EnergyPredictor, StructureSampler
 from genms.search.candidates import crystal_from_dict, crystal_to_dict
@@ -83,7 +84,8 @@ def decode_samples(value: list[list[dict]]) -> list[list[Crystal]]:
 # -- checks --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StructureCheck:
-    """CDVAE validity of one structure (distances in Å, volume in Å^3)."""
+    """CDVAE validity of one structure (distances in Å, volume in Å^3), and its shortest contact
+    relative to the covalent radii of the two atoms (``contact_ratio`` = d / (r_i + r_j))."""
 
     min_distance: float
     volume: float
@@ -91,6 +93,8 @@ class StructureCheck:
     composition_valid: bool | None  # None: SMACT is not installed
     composition_matches: bool
     formula_units: int
+    contact_ratio: float = float("nan")
+    contact: str = ""  # "Cs-Cl 1.62 Å = 0.47 × (2.44 + 1.02) Å"
 
 
 _SMACT_WARNED = False
@@ -108,17 +112,31 @@ def _composition_valid(numbers: np.ndarray) -> bool | None:
         return None
 
 
+def describe_contact(crystal: Crystal, i: int, j: int, distance: float, ratio: float) -> str:
+    """``Cs-Cl 1.62 Å = 0.47 × (2.44 + 1.02) Å`` (covalent radii of Cordero et al. 2008)."""
+    zi, zj = int(crystal.atomic_numbers[i]), int(crystal.atomic_numbers[j])
+    return (f"{chemical_symbols[zi]}-{chemical_symbols[zj]} {distance:.2f} Å = {ratio:.2f} × "
+            f"({covalent_radius(zi):.2f} + {covalent_radius(zj):.2f}) Å")
+
+
 def check_structure(
     item: tuple[Crystal, str], min_distance_ang: float = 0.5, min_volume_ang3: float = 0.1
 ) -> StructureCheck:
     """Validity of ``item = (crystal, formula)``; ``formula`` is what was asked of π_lo."""
     crystal, formula = item
     volume = crystal.volume
-    dist = min_distance(crystal) if crystal.n_atoms > 0 else float("nan")
-    structural = bool(crystal.n_atoms > 0 and dist >= min_distance_ang and volume >= min_volume_ang3
-                      and np.isfinite(crystal.lattice).all())
+    finite = bool(np.isfinite(crystal.lattice).all() and np.isfinite(crystal.frac_coords).all())
+    dist = min_distance(crystal) if crystal.n_atoms > 0 and finite else float("nan")
+    structural = bool(
+        crystal.n_atoms > 0 and dist >= min_distance_ang and volume >= min_volume_ang3 and finite
+    )
     if crystal.n_atoms == 0:
         return StructureCheck(dist, volume, False, None, False, 0)
+    ratio, contact = float("nan"), ""
+    if finite and volume > 0:
+        found = shortest_contact(crystal)
+        if found is not None and np.isfinite(found[3]):
+            ratio, contact = found[3], describe_contact(crystal, *found)
     comp = composition_from_numbers(crystal.atomic_numbers)
     target = parse_formula(formula)
     matches = comp.reduced_formula == target.reduced_formula
@@ -128,7 +146,8 @@ def check_structure(
         else 0
     )
     return StructureCheck(float(dist), float(volume), structural,
-                          _composition_valid(crystal.atomic_numbers), bool(matches), units)
+                          _composition_valid(crystal.atomic_numbers), bool(matches), units,
+                          float(ratio), contact)
 
 
 def encode_check(check: StructureCheck) -> dict:

@@ -336,6 +336,8 @@ class ForwardTreeSearch:
             status = "unchecked"
             if f.structural and not chk.structural_valid:
                 status = "invalid_structure"
+            elif f.structural and f.min_contact_fraction is not None and not chk.contact_ratio >= f.min_contact_fraction:
+                status = "short_contact"  # NaN (no contact could be measured) fails too
             elif f.composition and not chk.composition_matches:
                 status = "wrong_composition"
             elif f.composition and chk.composition_valid is False:
@@ -345,6 +347,8 @@ class ForwardTreeSearch:
                     cand,
                     min_distance=chk.min_distance,
                     volume=chk.volume,
+                    contact_ratio=chk.contact_ratio,
+                    contact=chk.contact,
                     structural_valid=chk.structural_valid,
                     composition_valid=chk.composition_valid,
                     composition_matches=chk.composition_matches,
@@ -452,10 +456,13 @@ class ForwardTreeSearch:
         if not any(c.kept for c in candidates):
             return result.with_outcome(NO_VALID_STRUCTURE, _no_structure_message(candidates, notes))
         n_kept = sum(c.kept for c in candidates)
+        dropped = Counter(c.status for c in candidates if not c.kept)
+        why = ", ".join(f"{k} {s.replace('_', ' ')}" for s, k in dropped.most_common())
         return result.with_outcome(
             "ok",
             f"{n_kept} of {len(candidates)} structures passed the filters "
-            f"from {sum(n.expanded for n in nodes)} formulae",
+            f"from {sum(n.expanded for n in nodes)} formulae"
+            + (f" (dropped: {why})" if why else ""),
         )
 
 

@@ -43,7 +43,8 @@ def test_postfix_free_and_count_and_ignored_words():
     assert r.count == 5
     assert r.excluded_elements == ("Pb",)
     assert r.any_of_elements == (("Br", "Cl", "F", "I"),)
-    assert set(r.ignored_words) == {"solar", "cells"}
+    assert [g.name for g in r.unsupported()] == ["solar absorber"]  # said, not silently ignored
+    assert parse_request("a pink fluffy perovskite").ignored_words == ("pink", "fluffy")
 
 
 def test_number_words_and_oxoanion():

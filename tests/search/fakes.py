@@ -48,8 +48,21 @@ class FakeScorer:
         return out
 
 
+def _spread_positions(rng, numbers, a: float) -> np.ndarray:
+    """Random fractional positions with no contact shorter than 0.65 × the sum of covalent radii."""
+    from genms.crystal.geometry import shortest_contact
+
+    for _ in range(500):
+        frac = rng.uniform(0, 1, (len(numbers), 3))
+        found = shortest_contact(Crystal(frac, numbers, np.eye(3) * a))
+        if found is None or found[3] >= 0.65:
+            return frac
+    return frac
+
+
 class FakeSampler:
-    """Cubic cells with random positions; formulae in ``collapse`` get all atoms on one spot."""
+    """Cubic cells with random positions (no unphysically short contacts); formulae in
+    ``collapse`` get all atoms on one spot."""
 
     def __init__(
         self,
@@ -76,7 +89,7 @@ class FakeSampler:
             structures = []
             for _ in range(n_per_formula):
                 a = 3.0 + len(numbers) ** (1 / 3) * rng.uniform(1.5, 2.5)
-                frac = rng.uniform(0, 1, (len(numbers), 3))
+                frac = _spread_positions(rng, numbers, a)
                 if formula in self.collapse:
                     frac = np.zeros_like(frac)
                 structures.append(Crystal(frac, numbers, np.eye(3) * a))

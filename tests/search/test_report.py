@@ -58,12 +58,12 @@ def test_run_folder_contents(tmp_path):
     assert all((tmp_path / "images" / n).stat().st_size > 1000 for n in images)
 
 
-def test_distinct_run_folder_names_cifs_by_rank(tmp_path):
+def test_distinct_run_folder_numbers_cifs_as_shown(tmp_path):
     search = ForwardTreeSearch(FakeProposer(), FakeScorer(), sampler_worker(FakeSampler()),
                                energy_worker(FakePredictor()), SearchConfig(H=4, W=3, L=3))
     result = search.run("a perovskite", seed=0, request_text="a perovskite")
     distinct = result.top(3, distinct=True)
     write_run(result, tmp_path, top_k=3)  # distinct by default
     cifs = sorted((tmp_path / "cifs").glob("*.cif"))
-    assert [p.name[:2] for p in cifs] == [f"{c.rank:02d}" for c in distinct]
+    assert [p.name[:2] for p in cifs] == [f"{i:02d}" for i in range(1, len(distinct) + 1)]
     assert distinct[0] is result.ranked[0]
