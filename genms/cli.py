@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -249,12 +250,18 @@ def usage() -> str:
         args = " ".join(f"<{p}>" + ("..." if cmd.variadic and i == len(cmd.positionals) - 1 else "")
                         for i, p in enumerate(cmd.positionals))
         lines.append(f"  genms {name} {args}".rstrip().ljust(44) + cmd.help)
-    lines += ["", "Any config value can be overridden as key=value; add -m to sweep (Hydra multirun).",
-              "genms <command> --help: the command's options, config file and examples; --cfg job: the composed config."]
+    lines += [
+        "",
+        "Any config value can be overridden as key=value; add -m to sweep (Hydra multirun).",
+        "genms <command> --help: the command's options, config file and examples; --cfg job: the "
+        "composed config.",
+    ]
     return "\n".join(lines)
 
 
-_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w-]*):(?P<value>[^#]*?)\s*(?:#\s*(?P<comment>.*))?$")
+_KEY_LINE = re.compile(
+    r"^(?P<indent> *)(?P<key>[A-Za-z_][\w-]*):(?P<value>[^#]*?)\s*(?:#\s*(?P<comment>.*))?$"
+)
 
 
 def config_path(cmd: Command) -> Path:
@@ -276,15 +283,25 @@ def config_examples(cmd: Command, name: str) -> list[str]:
     return out
 
 
-def _group_choices(group: str, cmd: Command) -> list[str]:
-    """The options of a config group that fit ``cmd`` (a preset whose header names other commands only is left out)."""
-    names = {f"genms {g} {v}".strip() for (g, v) in COMMANDS}
+#: A group option's header line naming the only commands it is for (``# Only for: genms train
+#: energy``): a preset of a group that several commands share but only one can use.
+_ONLY_FOR = re.compile(r"^#\s*Only for:\s*(?P<names>.+?)\s*$")
+
+
+def group_choices(group: str, cmd: Command) -> list[str]:
+    """The options of a config group that fit ``cmd``: every option, less those whose header
+    says they are only for other commands."""
     this = next(f"genms {g} {v}".strip() for (g, v), c in COMMANDS.items() if c is cmd)
     out = []
     for path in sorted((CONF_DIR / group).glob("*.yaml")):
-        header = " ".join(ln for ln in path.read_text().splitlines()[:6] if ln.startswith("#"))
-        named = {n for n in names if re.search(re.escape(n) + r"\b", header)}
-        if not named or this in named:
+        only: set[str] = set()
+        for line in path.read_text().splitlines():
+            if not line.startswith("#"):
+                break
+            m = _ONLY_FOR.match(line)
+            if m:
+                only |= {n.strip().strip("`") for n in m["names"].split(",")}
+        if not only or this in only:
             out.append(path.stem)
     return out
 
@@ -340,8 +357,9 @@ def config_options(
     options, defaults = _file_options(path, max_depth)
     groups: list[str] = []
     for group, default in defaults:
-        choices = _group_choices(group, cmd)
-        groups.append(f"{group}={default}" + (f" ({'|'.join(choices)})" if len(choices) > 1 else ""))
+        choices = group_choices(group, cmd)
+        shown = len(choices) > 1 or (choices and default == "null")
+        groups.append(f"{group}={default}" + (f" ({'|'.join(choices)})" if shown else ""))
         group_file = CONF_DIR / group / f"{default}.yaml"
         if group in LISTED_GROUPS and group_file.is_file():
             seen = {key for key, _, _ in options}
@@ -350,7 +368,8 @@ def config_options(
 
 
 def command_help(cmd: Command, name: str) -> str:
-    """``genms <command> --help``: usage, what it does, its main options, config file and examples."""
+    """``genms <command> --help``: usage, what it does, its main options, config file and
+    examples."""
     args = " ".join(f"<{p}>" + ("..." if cmd.variadic and i == len(cmd.positionals) - 1 else "")
                     for i, p in enumerate(cmd.positionals))
     lines = [f"usage: genms {name} {args} [key=value ...]".replace("  ", " "), "", cmd.help]
@@ -416,26 +435,38 @@ class HelpRequested(SystemExit):
 
 HELP_FLAGS = ("-h", "--help")
 #: Hydra flags that take a value, given as the next argument (``--cfg job``) or with ``=``.
-HYDRA_VALUE_FLAGS = {"--cfg": ("job", "hydra", "all"), "-c": ("job", "hydra", "all"),
-                     "--info": ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath"),
-                     "-i": ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath"),
-                     "--package": None, "-p": None}
+HYDRA_VALUE_FLAGS = {
+    "--cfg": ("job", "hydra", "all"),
+    "-c": ("job", "hydra", "all"),
+    "--info": ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath"),
+    "-i": ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath"),
+    "--package": None,
+    "-p": None,
+}
 HYDRA_FLAGS = ("--resolve", "--hydra-help")
 
 
 def group_help(group: str) -> str:
-    lines = [f"usage: genms {group} <{'|'.join(v for (g, v) in COMMANDS if g == group)}> [args] [key=value ...]", ""]
+    lines = [
+        f"usage: genms {group} <{'|'.join(v for (g, v) in COMMANDS if g == group)}> [args] "
+        "[key=value ...]",
+        "",
+    ]
     for (g, verb), cmd in COMMANDS.items():
         if g == group:
             lines.append(f"  genms {group} {verb}".ljust(30) + cmd.help)
-    lines += ["", f"genms {group} <command> --help: that command's options, config file and examples."]
+    lines += [
+        "",
+        f"genms {group} <command> --help: that command's options, config file and examples.",
+    ]
     return "\n".join(lines)
 
 
 def parse_argv(argv: list[str]) -> tuple[Command, str, list[str], bool]:
     """argv (without the program name) -> (command, display name, hydra overrides, multirun).
 
-    Raises :class:`HelpRequested` for ``--help`` (anywhere) and :class:`UsageError` for a bad command line.
+    Raises :class:`HelpRequested` for ``--help`` (anywhere) and :class:`UsageError` for a bad
+    command line.
     """
     multirun = False
     wants_help = False
@@ -456,7 +487,9 @@ def parse_argv(argv: list[str]) -> tuple[Command, str, list[str], bool]:
             elif allowed is None:
                 raise UsageError(f"{a} needs a value")
             else:
-                hydra_flags.append(a)  # --cfg / --info without a value: Hydra's own default or message
+                hydra_flags.append(
+                    a
+                )  # --cfg / --info without a value: Hydra's own default or message
         elif a in HYDRA_FLAGS or any(a.startswith(f + "=") for f in HYDRA_VALUE_FLAGS):
             hydra_flags.append(a)
         elif a.startswith("hydra."):
@@ -648,6 +681,16 @@ def raw_command(argv: list[str]) -> tuple[Command, list[str]] | None:
     return None
 
 
+def show(text: str) -> int:
+    """Print asked-for help on stdout (exit status 0), also when the reader stops early
+    (``genms --help | head``)."""
+    try:
+        print(text, flush=True)  # noqa: T201 - the help asked for
+    except BrokenPipeError:  # the pipe closed: the rest goes nowhere, without a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     quiet_library_logs()
@@ -660,14 +703,12 @@ def main(argv: list[str] | None = None) -> int:
             except SystemExit as exc:
                 if not isinstance(exc.code, str):
                     raise
-                print(exc.code)  # noqa: T201 - the usage asked for
-                return 0
+                return show(str(exc.code))
         return int(load_target(raw[0].target)(raw[1]) or 0)
     try:
         cmd, name, overrides, multirun = parse_argv(argv)
     except HelpRequested as exc:
-        print(exc)  # noqa: T201 - the help asked for
-        return 0
+        return show(str(exc))
     except UsageError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2

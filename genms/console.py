@@ -20,7 +20,8 @@ def make_console(width: int = 140) -> Console:
 
 
 def fail(out: Console, message: str, code: int) -> NoReturn:
-    """Print ``message`` (as typed: never read as markup) and end the command with exit code ``code``."""
+    """Print ``message`` (as typed: never read as markup) and end the command with exit code
+    ``code``."""
     out.print(f"[bold red]genms:[/] {escape(message)}", soft_wrap=True)
     raise SystemExit(code)
 

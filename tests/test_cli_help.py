@@ -1,4 +1,5 @@
-"""``genms --help``, ``genms <command> --help`` and Hydra's flags given with a space (``--cfg job``)."""
+"""``genms --help``, ``genms <command> --help`` and Hydra's flags given with a space (``--cfg
+job``)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,22 @@ from genms.configs import escape_interpolation, to_dataclass
 from genms.search.api import GenerateConfig
 
 TRICKY = [
-    "a perovskite ${oc.env:X}", "${HOME}", "${HOME", "$${x}", "\\${x}", "\\\\${x}", "ends with \\",
-    "it's", "\\'", "a\\b", "[/] [bold]x[/bold]", "a, b, [c]", "x=1", "'quoted'", "line\nbreak", "ÄÖ ü",
+    "a perovskite ${oc.env:X}",
+    "${HOME}",
+    "${HOME",
+    "$${x}",
+    "\\${x}",
+    "\\\\${x}",
+    "ends with \\",
+    "it's",
+    "\\'",
+    "a\\b",
+    "[/] [bold]x[/bold]",
+    "a, b, [c]",
+    "x=1",
+    "'quoted'",
+    "line\nbreak",
+    "ÄÖ ü",
 ]
 
 
@@ -30,7 +44,10 @@ def test_escape_interpolation_reads_back_literally(text):
 def test_variadic_values_are_literal():
     _, _, overrides, _ = parse_argv(["sample", "${HOME}", "NaCl"])
     value = OverridesParser.create().parse_override(overrides[0]).value()
-    assert OmegaConf.to_container(OmegaConf.create({"f": value}), resolve=True)["f"] == ["${HOME}", "NaCl"]
+    assert OmegaConf.to_container(OmegaConf.create({"f": value}), resolve=True)["f"] == [
+        "${HOME}",
+        "NaCl",
+    ]
 
 
 def test_to_dataclass_does_not_interpolate_a_resolved_dict(monkeypatch):
@@ -41,7 +58,18 @@ def test_to_dataclass_does_not_interpolate_a_resolved_dict(monkeypatch):
 
 def test_propose_with_an_interpolation_is_not_a_traceback(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["propose", "${HOME}", "proposer.reference.source=shipped", f"hydra.run.dir={tmp_path / 'run'}"])
+        main(
+            [
+                "propose",
+                "${HOME}",
+                "proposer.reference.source=shipped",
+                f"hydra.run.dir={tmp_path / 'run'}",
+            ]
+        )
     message = capsys.readouterr().err
     assert exc.value.code == 2
-    assert message.startswith("genms propose:") and "Traceback" not in message and "Interpolation" not in message
+    assert (
+        message.startswith("genms propose:")
+        and "Traceback" not in message
+        and "Interpolation" not in message
+    )

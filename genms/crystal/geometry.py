@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from ase.data import covalent_radii
 
 from genms.crystal.structure import Crystal
 
@@ -68,8 +69,6 @@ def pair_min_distances(crystal: Crystal, search_cutoff: float | None = None) -> 
 
 def covalent_radius(z: int) -> float:
     """Covalent radius (Å) of element ``z`` (Cordero et al. 2008, from ASE's data)."""
-    from ase.data import covalent_radii
-
     return float(covalent_radii[int(z)])
 
 
@@ -78,8 +77,6 @@ def shortest_contact(crystal: Crystal) -> tuple[int, int, float, float] | None:
 
     Returns ``(i, j, distance in Å, distance / (r_i + r_j))``, or None for an empty crystal.
     """
-    from ase.data import covalent_radii
-
     if crystal.n_atoms == 0:
         return None
     dist = pair_min_distances(crystal)

@@ -58,8 +58,14 @@ MP_DATASETS = ("mp_20", "mp_cgcnn", "mpts_52")
 #: Every dataset of the data folder (the default reference for novelty).
 ALL_DATASETS = ("mp_20", "mp_cgcnn", "mpts_52", "wbm", "perov_5", "carbon_24")
 #: How datasets are named where users read them.
-DATASET_LABELS = {"mp_20": "MP-20", "mp_cgcnn": "MP (CGCNN set)", "mpts_52": "MPTS-52", "wbm": "WBM",
-                  "perov_5": "Perov-5", "carbon_24": "Carbon-24"}
+DATASET_LABELS = {
+    "mp_20": "MP-20",
+    "mp_cgcnn": "MP (CGCNN set)",
+    "mpts_52": "MPTS-52",
+    "wbm": "WBM",
+    "perov_5": "Perov-5",
+    "carbon_24": "Carbon-24",
+}
 
 
 def dataset_label(name: str) -> str:

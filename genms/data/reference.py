@@ -68,7 +68,10 @@ class ReferenceFormulae:
                  examples: KnownCompounds | None = None) -> None:
         self.known = known
         self.examples = examples if examples is not None and len(examples) else known
-        order = sorted(known.datasets(), key=lambda d: (ALL_DATASETS.index(d) if d in ALL_DATASETS else len(ALL_DATASETS), d))
+        order = sorted(
+            known.datasets(),
+            key=lambda d: (ALL_DATASETS.index(d) if d in ALL_DATASETS else len(ALL_DATASETS), d),
+        )
         self._datasets = {d: known.formulae([d]) for d in order}
         self._all = frozenset().union(*self._datasets.values()) if self._datasets else frozenset()
         self.user = frozenset(f for f in (canonical_formula(u) for u in user) if f)
@@ -107,7 +110,9 @@ class ReferenceFormulae:
 
     def with_user(self, formulae: Iterable[str]) -> ReferenceFormulae:
         """A copy whose user list also holds ``formulae``."""
-        return ReferenceFormulae(self.known, tuple(self.user) + tuple(formulae), self.name, self.examples)
+        return ReferenceFormulae(
+            self.known, tuple(self.user) + tuple(formulae), self.name, self.examples
+        )
 
     @classmethod
     def from_formulae(cls, formulae: Iterable[str], dataset: str = "custom") -> ReferenceFormulae:
@@ -125,19 +130,26 @@ class ReferenceFormulae:
 
     def novelty_claim(self) -> str:
         """What "novel" means here: ``not in the 58,934 reference formulae from MP-20, ...``."""
-        return f"not in the {len(self):,} reference formulae from {', '.join(self.source_names()) or 'no data'}"
+        return (
+            f"not in the {len(self):,} reference formulae from "
+            f"{', '.join(self.source_names()) or 'no data'}"
+        )
 
     def known_claim(self, formula: str) -> str:
         """``in WBM, MP-20`` for a formula of the reference ('' when it is not in it)."""
-        names = [dataset_label(d) if d != "user list" else "your list" for d in self.sources_of(formula)]
+        names = [
+            dataset_label(d) if d != "user list" else "your list" for d in self.sources_of(formula)
+        ]
         return f"in {', '.join(names)}" if names else ""
 
     def describe(self) -> str:
         parts = [f"{dataset_label(d)}: {len(s):,}" for d, s in self._datasets.items()]
         if self.user:
             parts.append(f"user list: {len(self.user):,}")
-        return (f"{len(self):,} reference formulae ({'; '.join(parts) or 'empty'}; from {self.name}); "
-                f"novel means not among them")
+        return (
+            f"{len(self):,} reference formulae ({'; '.join(parts) or 'empty'}; from {self.name}); "
+            f"novel means not among them"
+        )
 
 
 def read_formula_list(path: str | Path) -> list[str]:

@@ -100,7 +100,7 @@ def main(argv: list[str]) -> None:
     curve = merge_curve(argv[0], [argv[1]])
     if len(argv) == 5:
         curve = merge_loss(argv[0], argv[2], int(argv[3]), int(argv[4]))
-    print(plot_curve(curve, Path(argv[0]).with_suffix(".png")))
+    print(plot_curve(curve, Path(argv[0]).with_suffix(".png")))  # noqa: T201 - script output
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -127,7 +127,7 @@ class DiffusionTask:
             "weight": np.concatenate([np.ones(idx.size, np.float32), np.zeros(pad, np.float32)]),
         }
 
-    def batch_order(self, batch_size: int, seed: int) -> "BucketedOrder":
+    def batch_order(self, batch_size: int, seed: int) -> BucketedOrder:
         """Batches drawn within one atom-count bucket each (see :class:`BucketedOrder`)."""
         return BucketedOrder(self.n_atoms["train"], self.buckets, batch_size, seed, self.cfg.train_bucket_fraction)
 

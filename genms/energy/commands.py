@@ -91,7 +91,8 @@ def task_config(node) -> EnergyTaskConfig:
 
 def _load_split(dataset: str, split: str, cache_dir, csv: str | None = None, target: str = "",
                 limit: int | None = None) -> CrystalArrays:
-    """Prepared arrays of ``dataset``/``split``, or a CSV (repo-relative paths allowed) when given."""
+    """Prepared arrays of ``dataset``/``split``, or a CSV (repo-relative paths allowed) when
+    given."""
     if csv:
         return arrays_from_csv(repo_path(csv), limit, targets=(target,))
     return load_prepared(dataset, split, cache_dir)

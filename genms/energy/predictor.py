@@ -161,7 +161,9 @@ class GNNEnergyPredictor:
         """Large cells: device neighbour tables, then graphs packed into one fixed node budget
         (a single compiled GNN shape for every size)."""
         cfg = self.config
-        tables = neighbor_tables(arrays, cfg.cutoff, cfg.max_neighbors, cfg.taper, fixed_shapes=False)
+        tables = neighbor_tables(
+            arrays, cfg.cutoff, cfg.max_neighbors, cfg.taper, fixed_shapes=False
+        )
         # The node budget: flat_nodes, or less when fewer atoms are asked for (a power of two,
         # so few shapes compile); never less than the largest cell.
         total = int(arrays.n_atoms.sum())
@@ -228,9 +230,9 @@ class GNNEnergyPredictor:
         """Formation energies (eV/atom) of ``crystals``: :class:`Crystal` s, pymatgen
         ``Structure`` s, ASE ``Atoms``, structure dicts or CIF/POSCAR paths (one of them alone is
         taken as a list of one)."""
-        one = isinstance(crystals, (Crystal, str, Path, dict)) or type(crystals).__module__.startswith(
-            ("pymatgen", "ase")
-        )
+        one = isinstance(crystals, (Crystal, str, Path, dict)) or type(
+            crystals
+        ).__module__.startswith(("pymatgen", "ase"))
         if one:
             crystals = [crystals]
         crystals = [to_crystal(c) for c in crystals]

@@ -1,4 +1,5 @@
-"""``genms eval metrics <structure files or folders>``: validity (and uniqueness) of CIF or POSCAR files.
+"""``genms eval metrics <structure files or folders>``: validity (and uniqueness) of CIF or POSCAR
+files.
 
 For every file (CIF, VASP POSCAR/CONTCAR, or another format pymatgen or ASE reads): file validity
 (it parses into an ordered structure; "CIF validity" for CIFs), structural and composition validity
@@ -51,7 +52,8 @@ class InputError(SystemExit):
 
 def collect_cif_files(inputs: list[str]) -> list[Path]:
     """Expand files and folders (recursively: ``*.cif``, ``*.vasp``, ``*.poscar``, POSCAR*/CONTCAR*,
-    in any case) into a sorted file list. A file named on the command line is taken whatever its name."""
+    in any case) into a sorted file list. A file named on the command line is taken whatever its
+    name."""
     if not inputs:
         raise InputError(
             "no inputs; usage: genms eval metrics <CIF/POSCAR files or folders> [key=value ...]"

@@ -6,8 +6,17 @@ from collections.abc import Sequence
 
 from genms.language.rhi import ScoredFormula
 
-_SHORT = {"syntax": "syntax", "uniqueness": "novel", "ratio": "ratio", "elements": "elements",
-          "charge": "charge", "likelihood": "fit", "llm_rank": "llm", "preference": "prefer", "property": "property"}
+_SHORT = {
+    "syntax": "syntax",
+    "uniqueness": "novel",
+    "ratio": "ratio",
+    "elements": "elements",
+    "charge": "charge",
+    "likelihood": "fit",
+    "llm_rank": "llm",
+    "preference": "prefer",
+    "property": "property",
+}
 
 
 def check_marks(s: ScoredFormula) -> str:

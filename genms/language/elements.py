@@ -226,10 +226,11 @@ ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 
 @cache
 def known_oxidation_states(symbol: str) -> frozenset[int]:
     """Every oxidation state pymatgen lists for the element (ICSD-derived and common ones)."""
-    from pymatgen.core import Element
-
     el = Element(symbol)
-    return frozenset(int(x) for x in (*el.oxidation_states, *el.common_oxidation_states, *el.icsd_oxidation_states))
+    return frozenset(
+        int(x)
+        for x in (*el.oxidation_states, *el.common_oxidation_states, *el.icsd_oxidation_states)
+    )
 
 
 def unpaired_electrons(symbol: str, charge: int) -> int | None:
@@ -238,8 +239,6 @@ def unpaired_electrons(symbol: str, charge: int) -> int | None:
     d count = group - charge for the transition metals; f count = Z - 54 - charge for the
     lanthanides and Z - 86 - charge for the actinides. Low-spin states are not considered.
     """
-    from pymatgen.core import Element
-
     el = Element(symbol)
     if 57 <= el.Z <= 71 or 89 <= el.Z <= 103:
         n, shell = el.Z - (54 if el.Z <= 71 else 86) - charge, 14

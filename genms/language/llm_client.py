@@ -79,8 +79,17 @@ class ReplyCache:
     @staticmethod
     def key(model: str, messages: list[dict], temperature: float, seed: int | None, max_tokens: int,
             base_url: str = "") -> str:
-        blob = json.dumps({"base_url": base_url.rstrip("/"), "model": model, "messages": messages,
-                           "temperature": temperature, "seed": seed, "max_tokens": max_tokens}, sort_keys=True)
+        blob = json.dumps(
+            {
+                "base_url": base_url.rstrip("/"),
+                "model": model,
+                "messages": messages,
+                "temperature": temperature,
+                "seed": seed,
+                "max_tokens": max_tokens,
+            },
+            sort_keys=True,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -180,7 +189,9 @@ class ChatClient:
         self, messages: list[dict], seed: int | None = None, temperature: float | None = None
     ) -> Reply:
         temperature = self.cfg.temperature if temperature is None else temperature
-        key = ReplyCache.key(self.cfg.model, messages, temperature, seed, self.cfg.max_tokens, self.cfg.base_url)
+        key = ReplyCache.key(
+            self.cfg.model, messages, temperature, seed, self.cfg.max_tokens, self.cfg.base_url
+        )
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -201,9 +212,13 @@ class ChatClient:
                 text = self._post(body)
             except _CrossOriginRedirect as exc:
                 scheme, host, port = origin(exc.target)
-                raise LLMError(f"{self.url} redirected (HTTP {exc.code}) to another origin {scheme}://{host}:{port}; "
-                               "not followed, so the API key is not sent there: set proposer.llm.base_url to the "
-                               "endpoint you mean") from None
+                raise LLMError(
+                    f"{self.url} redirected (HTTP {exc.code}) to another origin "
+                    f"{scheme}://{host}:{port}; "
+                    "not followed, so the API key is not sent there: set proposer.llm.base_url to "
+                    "the "
+                    "endpoint you mean"
+                ) from None
             except urllib.error.HTTPError as exc:
                 excerpt = self._redact(_read_excerpt(exc))
                 last = f"HTTP {exc.code}"

@@ -104,12 +104,19 @@ class _Rules:
         self.sites = {s.label: s for s in request.sites}
         self.oxidation = request.oxidation
         # site label -> the charge every ion there must have ("a trivalent cation on the B site")
-        self.site_charges = {o.site: o.charge for o in request.oxidation if o.site and not o.element and not o.cls}
+        self.site_charges = {
+            o.site: o.charge for o in request.oxidation if o.site and not o.element and not o.cls
+        }
         self.preferences = request.preference_tests()
-        self.magnetic = [g.name for g in request.property_goals(R_HI) if g.name in ("magnetic", "non-magnetic")]
-        self.forced = sorted(self.required | set(request.preferred_elements)
-                             | {o.element for o in request.oxidation if o.element}
-                             | {v for s in request.sites for kind, v in s.options if kind == "element"})
+        self.magnetic = [
+            g.name for g in request.property_goals(R_HI) if g.name in ("magnetic", "non-magnetic")
+        ]
+        self.forced = sorted(
+            self.required
+            | set(request.preferred_elements)
+            | {o.element for o in request.oxidation if o.element}
+            | {v for s in request.sites for kind, v in s.options if kind == "element"}
+        )
 
     def site_allowed(self, label: str):
         """The element filter of one site: the request's, narrowed by a site constraint."""
@@ -122,7 +129,8 @@ class _Rules:
         return all(o.satisfied_by(ions, labels) for o in self.oxidation)
 
     def soft_fraction(self, ions: tuple[Ion, ...]) -> float:
-        """Fraction of the soft wishes (preferences, magnetism) a proposal meets (1 when there are none)."""
+        """Fraction of the soft wishes (preferences, magnetism) a proposal meets (1 when there are
+        none)."""
         elements = {i.element for i in ions}
         met = [bool(test(elements)) for _, test in self.preferences]  # type: ignore[operator]
         if self.magnetic:
@@ -294,7 +302,12 @@ class OfflineProposer:
             return False, f"known ({self.reference.known_claim(reduced)})"
         if self.cfg.check_smact and not smact_valid(reduced):
             return False, "fails SMACT charge neutrality"
-        return True, f"known: {self.reference.known_claim(reduced)}" if known else "novel: not in the reference formulae"
+        return (
+            True,
+            f"known: {self.reference.known_claim(reduced)}"
+            if known
+            else "novel: not in the reference formulae",
+        )
 
     def select(
         self, proposals: list[Proposal], request: Request, n: int, seed: int

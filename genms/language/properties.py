@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from genms.language.elements import unpaired_electrons
+
 R_LO, R_HI, NONE = "R_lo", "R_hi", "none"
 
 
@@ -50,42 +52,117 @@ _NONE_WHY = {
 
 #: phrase -> (name, detail, level). Phrases are lower case with single spaces.
 PROPERTY_PHRASES: dict[str, tuple[str, str, str]] = {
-    **dict.fromkeys(["magnetic", "ferromagnetic", "ferrimagnetic", "antiferromagnetic", "magnet", "magnetism",
-                     "paramagnetic", "magnetically ordered", "spintronic"],
-                    ("magnetic", "magnetic", R_HI)),
-    **dict.fromkeys(["nonmagnetic", "non magnetic", "diamagnetic"], ("non-magnetic", "non-magnetic", R_HI)),
+    **dict.fromkeys(
+        [
+            "magnetic",
+            "ferromagnetic",
+            "ferrimagnetic",
+            "antiferromagnetic",
+            "magnet",
+            "magnetism",
+            "paramagnetic",
+            "magnetically ordered",
+            "spintronic",
+        ],
+        ("magnetic", "magnetic", R_HI),
+    ),
+    **dict.fromkeys(
+        ["nonmagnetic", "non magnetic", "diamagnetic"], ("non-magnetic", "non-magnetic", R_HI)
+    ),
     **dict.fromkeys(["band gap", "bandgap", "gap"], ("band gap", "a band gap", NONE)),
-    **dict.fromkeys(["wide band gap", "wide gap", "wide bandgap", "large band gap", "large gap", "ultrawide band gap"],
-                    ("band gap", "a wide band gap (> 3 eV)", NONE)),
-    **dict.fromkeys(["narrow band gap", "small band gap", "narrow gap", "small gap", "narrow bandgap"],
-                    ("band gap", "a narrow band gap (< 1 eV)", NONE)),
-    **dict.fromkeys(["semiconductor", "semiconducting"], ("band gap", "semiconducting (a band gap)", NONE)),
-    **dict.fromkeys(["insulator", "insulating"], ("band gap", "insulating (a wide band gap)", NONE)),
-    **dict.fromkeys(["solar cell", "solar cells", "solar", "photovoltaic", "photovoltaics", "solar absorber",
-                     "light absorber", "absorber"], ("solar absorber", "for solar cells", NONE)),
-    **dict.fromkeys(["transparent", "transparent conductor", "transparent conducting"],
-                    ("transparency", "transparent", NONE)),
-    **dict.fromkeys(["thermoelectric", "thermoelectrics"], ("thermoelectric", "thermoelectric", NONE)),
-    **dict.fromkeys(["superconductor", "superconducting", "superconductivity"],
-                    ("superconductivity", "superconducting", NONE)),
-    **dict.fromkeys(["ferroelectric", "piezoelectric", "multiferroic", "pyroelectric", "dielectric"],
-                    ("polar order", "ferroelectric / piezoelectric / dielectric", NONE)),
+    **dict.fromkeys(
+        [
+            "wide band gap",
+            "wide gap",
+            "wide bandgap",
+            "large band gap",
+            "large gap",
+            "ultrawide band gap",
+        ],
+        ("band gap", "a wide band gap (> 3 eV)", NONE),
+    ),
+    **dict.fromkeys(
+        ["narrow band gap", "small band gap", "narrow gap", "small gap", "narrow bandgap"],
+        ("band gap", "a narrow band gap (< 1 eV)", NONE),
+    ),
+    **dict.fromkeys(
+        ["semiconductor", "semiconducting"], ("band gap", "semiconducting (a band gap)", NONE)
+    ),
+    **dict.fromkeys(
+        ["insulator", "insulating"], ("band gap", "insulating (a wide band gap)", NONE)
+    ),
+    **dict.fromkeys(
+        [
+            "solar cell",
+            "solar cells",
+            "solar",
+            "photovoltaic",
+            "photovoltaics",
+            "solar absorber",
+            "light absorber",
+            "absorber",
+        ],
+        ("solar absorber", "for solar cells", NONE),
+    ),
+    **dict.fromkeys(
+        ["transparent", "transparent conductor", "transparent conducting"],
+        ("transparency", "transparent", NONE),
+    ),
+    **dict.fromkeys(
+        ["thermoelectric", "thermoelectrics"], ("thermoelectric", "thermoelectric", NONE)
+    ),
+    **dict.fromkeys(
+        ["superconductor", "superconducting", "superconductivity"],
+        ("superconductivity", "superconducting", NONE),
+    ),
+    **dict.fromkeys(
+        ["ferroelectric", "piezoelectric", "multiferroic", "pyroelectric", "dielectric"],
+        ("polar order", "ferroelectric / piezoelectric / dielectric", NONE),
+    ),
     **dict.fromkeys(["topological", "topological insulator"], ("topology", "topological", NONE)),
-    **dict.fromkeys(["catalyst", "catalytic", "photocatalyst", "photocatalytic", "electrocatalyst"],
-                    ("catalysis", "catalytic", NONE)),
-    **dict.fromkeys(["luminescent", "phosphor", "scintillator", "light emitting", "emitter"],
-                    ("luminescence", "luminescent", NONE)),
-    **dict.fromkeys(["hard", "superhard", "high hardness", "bulk modulus", "stiff", "elastic"],
-                    ("mechanical", "hard / stiff", NONE)),
-    **dict.fromkeys(["ionic conductor", "ion conductor", "ionic conductivity", "solid electrolyte", "electrolyte",
-                     "superionic", "fast ion conductor", "li ion conductor"],
-                    ("ionic conductivity", "an ionic conductor", NONE)),
-    **dict.fromkeys(["cathode", "anode", "electrode", "battery", "batteries"],
-                    ("battery electrode", "a battery electrode", NONE)),
-    **dict.fromkeys(["conductive", "conductor", "conducting", "high conductivity", "electrical conductivity"],
-                    ("conductivity", "electrically conducting", NONE)),
-    **dict.fromkeys(["high mobility", "optical", "optoelectronic", "thermal conductivity", "low thermal conductivity"],
-                    ("other property", "an electronic, optical or thermal property", NONE)),
+    **dict.fromkeys(
+        ["catalyst", "catalytic", "photocatalyst", "photocatalytic", "electrocatalyst"],
+        ("catalysis", "catalytic", NONE),
+    ),
+    **dict.fromkeys(
+        ["luminescent", "phosphor", "scintillator", "light emitting", "emitter"],
+        ("luminescence", "luminescent", NONE),
+    ),
+    **dict.fromkeys(
+        ["hard", "superhard", "high hardness", "bulk modulus", "stiff", "elastic"],
+        ("mechanical", "hard / stiff", NONE),
+    ),
+    **dict.fromkeys(
+        [
+            "ionic conductor",
+            "ion conductor",
+            "ionic conductivity",
+            "solid electrolyte",
+            "electrolyte",
+            "superionic",
+            "fast ion conductor",
+            "li ion conductor",
+        ],
+        ("ionic conductivity", "an ionic conductor", NONE),
+    ),
+    **dict.fromkeys(
+        ["cathode", "anode", "electrode", "battery", "batteries"],
+        ("battery electrode", "a battery electrode", NONE),
+    ),
+    **dict.fromkeys(
+        ["conductive", "conductor", "conducting", "high conductivity", "electrical conductivity"],
+        ("conductivity", "electrically conducting", NONE),
+    ),
+    **dict.fromkeys(
+        [
+            "high mobility",
+            "optical",
+            "optoelectronic",
+            "thermal conductivity",
+            "low thermal conductivity",
+        ],
+        ("other property", "an electronic, optical or thermal property", NONE),
+    ),
 }
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -93,12 +170,34 @@ _BAND_GAP_RE = re.compile(
     r"\b(?:(?:an?\s+|the\s+)?(?:electronic\s+|optical\s+)?(?:band\s*-?\s*gap|gap)s?|e_?g)\s*(?:of\s+|is\s+|=\s*)?"
     r"(?P<op>>=|<=|≥|≤|>|<|=|~|between|from|above|below|over|under|greater\s+than|larger\s+than|more\s+than|"
     r"higher\s+than|less\s+than|smaller\s+than|lower\s+than|at\s+least|at\s+most|around|about|near|of|"
-    r"close\s+to|approximately)?\s*" + _NUMBER + r"\s*(?:ev)?\s*(?:(?:-|–|to|and)\s*" + _NUMBER + r")?\s*ev\b",
+    r"close\s+to|approximately)?\s*"
+    + _NUMBER
+    + r"\s*(?:ev)?\s*(?:(?:-|–|to|and)\s*"
+    + _NUMBER
+    + r")?\s*ev\b",
     re.IGNORECASE,
 )
-_OPS = {">=": "≥", "≥": "≥", "at least": "≥", "<=": "≤", "≤": "≤", "at most": "≤", ">": ">", "above": ">",
-        "over": ">", "greater than": ">", "larger than": ">", "more than": ">", "higher than": ">", "<": "<",
-        "below": "<", "under": "<", "less than": "<", "smaller than": "<", "lower than": "<"}
+_OPS = {
+    ">=": "≥",
+    "≥": "≥",
+    "at least": "≥",
+    "<=": "≤",
+    "≤": "≤",
+    "at most": "≤",
+    ">": ">",
+    "above": ">",
+    "over": ">",
+    "greater than": ">",
+    "larger than": ">",
+    "more than": ">",
+    "higher than": ">",
+    "<": "<",
+    "below": "<",
+    "under": "<",
+    "less than": "<",
+    "smaller than": "<",
+    "lower than": "<",
+}
 
 
 def _band_gap_detail(m: re.Match) -> str:
@@ -116,7 +215,9 @@ def extract_band_gaps(text: str) -> tuple[str, list[PropertyGoal]]:
     goals: list[PropertyGoal] = []
 
     def sub(m: re.Match) -> str:
-        goals.append(PropertyGoal("band gap", _band_gap_detail(m), NONE, " ".join(m.group(0).split())))
+        goals.append(
+            PropertyGoal("band gap", _band_gap_detail(m), NONE, " ".join(m.group(0).split()))
+        )
         return f" __PROP_{len(goals) - 1}__ "
 
     return _BAND_GAP_RE.sub(sub, text), goals
@@ -136,8 +237,6 @@ def goal(phrase: str, words: str, negated: bool = False) -> PropertyGoal:
 
 def magnetic_ions(ions) -> list[str]:
     """The ions (``Ion`` objects) with unpaired d or f electrons, as text ("Fe3+ (5 unpaired)")."""
-    from genms.language.elements import unpaired_electrons
-
     out = []
     for ion in ions:
         if ion.charge <= 0:

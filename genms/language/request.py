@@ -97,7 +97,10 @@ class SiteConstraint:
         return f"site {self.label}: {' or '.join(names)}"
 
     def satisfied_by(self, element: str) -> bool:
-        return any(element == v if kind == "element" else element in class_members(v) for kind, v in self.options)
+        return any(
+            element == v if kind == "element" else element in class_members(v)
+            for kind, v in self.options
+        )
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,9 @@ class Request:
 
 
 _OBJECTIVE_GOALS = {
-    "low formation energy": PropertyGoal("low formation energy", "low formation energy (stable)", R_LO),
+    "low formation energy": PropertyGoal(
+        "low formation energy", "low formation energy (stable)", R_LO
+    ),
     "realistic": PropertyGoal("realistic", "realistic", R_HI),
 }
 
@@ -402,23 +407,31 @@ def _count(sc: Scan) -> int | None:
 
 
 def _labels(family: str) -> list[str]:
-    return list(dict.fromkeys(site.label for p in get_family(family).prototypes for site in p.sites))
+    return list(
+        dict.fromkeys(site.label for p in get_family(family).prototypes for site in p.sites)
+    )
 
 
 def _sites(sc: Scan, family: str | None, notes: list[str]) -> tuple[SiteConstraint, ...]:
     """Site constraints grouped by label; site labels must be the family's."""
-    labels_used = list(dict.fromkeys([lab for lab, *_ in sc.sites] + [o[3] for o in sc.oxidation if o[3]]))
+    labels_used = list(
+        dict.fromkeys([lab for lab, *_ in sc.sites] + [o[3] for o in sc.oxidation if o[3]])
+    )
     if not labels_used:
         return ()
     if family is None:
         words = ", ".join(dict.fromkeys(w for *_, w in sc.sites)) or "site"
-        notes.append(f"site words need a crystal family to name the sites; the elements of {words} are "
-                     "constraints of the whole formula")
+        notes.append(
+            f"site words need a crystal family to name the sites; the elements of {words} are "
+            "constraints of the whole formula"
+        )
         return ()
     known = _labels(family)
     for lab in labels_used:
         if lab not in known:
-            raise RequestError(f"a {family} has sites {', '.join(known)}; the request names site {lab!r}")
+            raise RequestError(
+                f"a {family} has sites {', '.join(known)}; the request names site {lab!r}"
+            )
     by_label: dict[str, list[tuple[str, str]]] = {}
     for lab, kind, value, _ in sc.sites:
         by_label.setdefault(lab, [])
@@ -432,8 +445,10 @@ def _oxidation(sc: Scan, family: str | None) -> tuple[OxidationConstraint, ...]:
     for charge, element, cls, site, words in sc.oxidation:
         if element is not None and charge not in known_oxidation_states(element):
             states = ", ".join(f"{q:+d}" for q in sorted(known_oxidation_states(element))) or "none"
-            raise RequestError(f"{words!r}: {charge:+d} is not a known oxidation state of {element} "
-                               f"(known: {states})")
+            raise RequestError(
+                f"{words!r}: {charge:+d} is not a known oxidation state of {element} "
+                f"(known: {states})"
+            )
         if family is None and site is not None:
             site = None
         c = OxidationConstraint(charge, element, cls, site)
@@ -453,16 +468,22 @@ def _n_elements(sc: Scan, family: str | None, ratio: tuple[int, ...] | None) -> 
     if not 1 <= n <= 8:
         raise RequestError(f"{word!r}: {n} distinct elements is out of range; ask for 1 to 8")
     if ratio is not None and len(ratio) != n:
-        raise RequestError(f"atom ratio {':'.join(map(str, ratio))} has {len(ratio)} elements, but the request "
-                           f"asks for {n} ({word!r})")
+        raise RequestError(
+            f"atom ratio {':'.join(map(str, ratio))} has {len(ratio)} elements, but the request "
+            f"asks for {n} ({word!r})"
+        )
     if family is not None:
         sizes = sorted({len(p.sites) for p in get_family(family).prototypes})
         if n not in sizes:
-            raise RequestError(f"a {family} has {' or '.join(map(str, sizes))} distinct elements, but the request "
-                               f"asks for {n} ({word!r})")
+            raise RequestError(
+                f"a {family} has {' or '.join(map(str, sizes))} distinct elements, but the request "
+                f"asks for {n} ({word!r})"
+            )
     if len(sc.required) > n:
-        raise RequestError(f"{word!r} allows {n} elements, but the request requires {len(sc.required)}: "
-                           f"{', '.join(sorted(sc.required))}")
+        raise RequestError(
+            f"{word!r} allows {n} elements, but the request requires {len(sc.required)}: "
+            f"{', '.join(sorted(sc.required))}"
+        )
     return n
 
 
@@ -475,8 +496,10 @@ def _preferences(sc: Scan, notes: list[str]) -> tuple[tuple[str, ...], tuple[str
     clash = sorted(set(sc.avoided) & set(sc.required))
     if clash:
         s = clash[0]
-        raise RequestError(f"the request requires {s} (from {sc.required[s]!r}) but would rather avoid it "
-                           f"(from {sc.avoided[s]!r}); remove one of the two")
+        raise RequestError(
+            f"the request requires {s} (from {sc.required[s]!r}) but would rather avoid it "
+            f"(from {sc.avoided[s]!r}); remove one of the two"
+        )
     if sc.soft_sites:
         notes.append(f"site words inside a preference are not used: {', '.join(sc.soft_sites)}")
     preferred = tuple(sorted(s for s in sc.preferred if s not in sc.required))
@@ -487,13 +510,18 @@ def _preferences(sc: Scan, notes: list[str]) -> tuple[tuple[str, ...], tuple[str
 def _unreadable(sc: Scan, notes: list[str]) -> None:
     """Constraints whose words could not be read must not vanish silently."""
     if sc.no_elements:
-        raise RequestError(f"{sc.no_elements[0]!r} excludes every element, so nothing can be proposed; name the "
-                           "elements to leave out, e.g. 'without lead' or 'no Pb'")
+        raise RequestError(
+            f"{sc.no_elements[0]!r} excludes every element, so nothing can be proposed; name the "
+            "elements to leave out, e.g. 'without lead' or 'no Pb'"
+        )
     for mode, words in sc.dangling:
         if mode == "exclude":
-            raise RequestError(f"could not read {words!r}: {words.split()[-1]!r} is not an element, element class, "
-                               "anion word or formula, so nothing would be excluded; write e.g. 'without lead' "
-                               "or 'no Pb'")
+            raise RequestError(
+                f"could not read {words!r}: {words.split()[-1]!r} is not an element, element "
+                "class, "
+                "anion word or formula, so nothing would be excluded; write e.g. 'without lead' "
+                "or 'no Pb'"
+            )
         notes.append(f"not understood and not used: {words!r}")
 
 

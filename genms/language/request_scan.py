@@ -113,9 +113,13 @@ class Scan:
     preferred: dict[str, str] = field(default_factory=dict)
     avoided: dict[str, str] = field(default_factory=dict)
     preferred_any_of: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
-    preferred_classes: list[tuple[str, str, str]] = field(default_factory=list)  # (class, any|none, words)
+    preferred_classes: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (class, any|none, words)
     # (charge, element or None, class or None, site label or None, words)
-    oxidation: list[tuple[int, str | None, str | None, str | None, str]] = field(default_factory=list)
+    oxidation: list[tuple[int, str | None, str | None, str | None, str]] = field(
+        default_factory=list
+    )
     # (site label, "element"|"class", value, words)
     sites: list[tuple[str, str, str, str]] = field(default_factory=list)
     properties: list[PropertyGoal] = field(default_factory=list)
@@ -133,7 +137,9 @@ class Scan:
     scope_mentions: int = 0
     pending_charge: tuple[int, str] | None = None
     active_site: tuple[tuple[str, ...], str] | None = None
-    list_targets: list[tuple[str, str, str]] = field(default_factory=list)  # mentions of the current list
+    list_targets: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # mentions of the current list
     last_mention_at: int = -1
 
     def understood(self) -> bool:
@@ -164,7 +170,9 @@ class Scan:
             pending = [(s, w) for s, w, sf in self.pending if sf == soft]
             if self.saw_or and len(pending) > 1:
                 group = tuple(sorted({s for s, _ in pending}))
-                (self.preferred_any_of if soft else self.any_of).append((group, " or ".join(w for _, w in pending)))
+                (self.preferred_any_of if soft else self.any_of).append(
+                    (group, " or ".join(w for _, w in pending))
+                )
             else:
                 for sym, word in pending:
                     (self.preferred if soft else self.required).setdefault(sym, word)
@@ -191,11 +199,18 @@ def _db_key(db: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """NFKC (subscripts, superscripts, full-width forms become ASCII), typographic quotes, primes and
+    """NFKC (subscripts, superscripts, full-width forms become ASCII), typographic quotes, primes
+    and
     minus signs made plain."""
     text = unicodedata.normalize("NFKC", text)
-    for a, b in (("\u2019", "'"), ("\u2018", "'"), ("\u2032", "'"), ("\u2212", "-"), ("\u2013", "-"),
-                 ("\u2014", " - ")):
+    for a, b in (
+        ("\u2019", "'"),
+        ("\u2018", "'"),
+        ("\u2032", "'"),
+        ("\u2212", "-"),
+        ("\u2013", "-"),
+        ("\u2014", " - "),
+    ):
         text = text.replace(a, b)
     return text
 
@@ -249,7 +264,9 @@ def _split_hyphens(tokens: list[str]) -> list[str]:
         parts = [p for p in core.split("-") if p]
         if " ".join(p.lower() for p in parts) in table:
             out.extend(parts)
-        elif len(parts) > 1 and parts[0].lower() == "non":  # "non-toxic": only the next word is negated
+        elif (
+            len(parts) > 1 and parts[0].lower() == "non"
+        ):  # "non-toxic": only the next word is negated
             out.extend(parts[1:] + ["__POST_exclude__"])
         elif len(parts) > 1 and parts[-1].lower() in POSTFIX:
             out.extend(parts[:-1] + [f"__POST_{POSTFIX[parts[-1].lower()]}__"])
@@ -374,7 +391,8 @@ def _prefixed(tok: str) -> list[Item] | None:
 
 
 def _target(kind: str, value: object) -> list[tuple[str, str]]:
-    """What a mention names: ("element", symbol) or ("class", name) pairs (sites and charges attach to them)."""
+    """What a mention names: ("element", symbol) or ("class", name) pairs (sites and charges attach
+    to them)."""
     if kind in ("symbol", "element", "anion"):
         return [("element", str(value))]
     if kind == "ion":
@@ -457,13 +475,22 @@ def _mention(sc: Scan, item: Item, mode: str, index: int) -> None:
     _attach(sc, kind, value, word, index, charge)
 
 
-def _attach(sc: Scan, kind: str, value: object, word: str, index: int, charge: tuple[int, str] | None) -> None:
+def _attach(
+    sc: Scan, kind: str, value: object, word: str, index: int, charge: tuple[int, str] | None
+) -> None:
     """Record a mention for the site and charge words around it."""
     targets = _target(kind, value)
     if charge is not None:
         for what, v in targets:
-            sc.oxidation.append((charge[0], v if what == "element" else None, v if what == "class" else None,
-                                 None, f"{charge[1]} {word}"))
+            sc.oxidation.append(
+                (
+                    charge[0],
+                    v if what == "element" else None,
+                    v if what == "class" else None,
+                    None,
+                    f"{charge[1]} {word}",
+                )
+            )
     if sc.active_site is not None:
         labels, site_word = sc.active_site
         for lab in labels:
@@ -472,7 +499,9 @@ def _attach(sc: Scan, kind: str, value: object, word: str, index: int, charge: t
                     sc.soft_sites.append(f"{word} ({site_word})")
                 else:
                     sc.sites.append((lab, what, v, f"{word} ({site_word})"))
-    sc.list_targets = (sc.list_targets if sc.saw_or else []) + [(what, v, word) for what, v in targets]
+    sc.list_targets = (sc.list_targets if sc.saw_or else []) + [
+        (what, v, word) for what, v in targets
+    ]
     sc.last_mention_at = index
 
 
@@ -503,7 +532,12 @@ def _generic(sc: Scan, items: list[Item], i: int) -> None:
         return
     charge, sc.pending_charge = sc.pending_charge, None
     site = sc.active_site[0] if sc.active_site is not None else (None,)
-    if charge is not None and item.value == "cation" and not sc.soft and sc.mode not in ("exclude", "list"):
+    if (
+        charge is not None
+        and item.value == "cation"
+        and not sc.soft
+        and sc.mode not in ("exclude", "list")
+    ):
         for lab in site:
             sc.oxidation.append((charge[0], None, None, lab, f"{charge[1]} {item.text}"))
         sc.scope_mentions += 1
@@ -515,8 +549,17 @@ def _is_count(items: list[Item], i: int) -> bool:
         if (item.kind == "noun" and item.value in COUNT_NOUNS) or item.kind in (
                 "family", "anion", "oxoanion", "anion_group", "class_all"):
             return True
-        if item.kind not in ("novelty", "objective", "stop", "class", "element", "symbol", "post", "property",
-                             "oxidation"):
+        if item.kind not in (
+            "novelty",
+            "objective",
+            "stop",
+            "class",
+            "element",
+            "symbol",
+            "post",
+            "property",
+            "oxidation",
+        ):
             return False
     return False
 
@@ -534,11 +577,20 @@ def _n_elements_follow(items: list[Item], i: int) -> bool:
 def _other(sc: Scan, items: list[Item], i: int) -> None:
     """Items that end an element list: families, ratios, novelty, numbers, unknown words."""
     item = items[i]
-    if item.kind == "word" and sc.mode in ("exclude", "require", "only") and sc.scope_op and not sc.scope_mentions:
+    if (
+        item.kind == "word"
+        and sc.mode in ("exclude", "require", "only")
+        and sc.scope_op
+        and not sc.scope_mentions
+    ):
         sc.dangling.append((("soft " if sc.soft else "") + sc.mode, f"{sc.scope_op} {item.text}"))
     negated = sc.mode == "exclude"
     if item.kind in ("property", "property_goal"):
-        g = item.value if item.kind == "property_goal" else goal(str(item.value), item.text, negated)
+        g = (
+            item.value
+            if item.kind == "property_goal"
+            else goal(str(item.value), item.text, negated)
+        )
         sc.properties.append(g)  # type: ignore[arg-type]
         if negated:
             return  # "non-magnetic, no lead": the exclusion goes on
@@ -594,8 +646,15 @@ def scan(text: str) -> Scan:
                 mode = str(nxt.value)  # "lead-free", "metal-only", "metals only"
                 i += 1
             _mention(sc, item, mode, i)
-        elif item.kind == "property" and nxt is not None and nxt.kind == "post" and nxt.value == "exclude":
-            sc.properties.append(goal(str(item.value), f"non-{item.text}", negated=True))  # "non-magnetic"
+        elif (
+            item.kind == "property"
+            and nxt is not None
+            and nxt.kind == "post"
+            and nxt.value == "exclude"
+        ):
+            sc.properties.append(
+                goal(str(item.value), f"non-{item.text}", negated=True)
+            )  # "non-magnetic"
             i += 1
         elif item.kind == "formula":
             (sc.excluded_formulae if sc.mode in ("exclude", "list") else sc.similar).append(

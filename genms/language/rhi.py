@@ -48,15 +48,34 @@ from genms.crystal.composition import (
 )
 from genms.data.reference import ReferenceFormulae
 from genms.interfaces import FormulaCandidate
-from genms.language.request import Request, parse_request
 from genms.language.properties import R_HI, magnetic_ions
+from genms.language.request import Request, parse_request
 from genms.language.sitefit import assignments, best_site_fit, likely_ions, oxidation_likelihood
 
 log = logging.getLogger(__name__)
 
-CHECKS = ("syntax", "uniqueness", "ratio", "elements", "charge", "likelihood", "llm_rank", "preference", "property")
-DEFAULT_WEIGHTS = {"syntax": 0.0, "uniqueness": 1.0, "ratio": 0.0, "elements": 0.0, "charge": 1.0, "likelihood": 2.0,
-                   "llm_rank": 2.0, "preference": 1.0, "property": 1.0}
+CHECKS = (
+    "syntax",
+    "uniqueness",
+    "ratio",
+    "elements",
+    "charge",
+    "likelihood",
+    "llm_rank",
+    "preference",
+    "property",
+)
+DEFAULT_WEIGHTS = {
+    "syntax": 0.0,
+    "uniqueness": 1.0,
+    "ratio": 0.0,
+    "elements": 0.0,
+    "charge": 1.0,
+    "likelihood": 2.0,
+    "llm_rank": 2.0,
+    "preference": 1.0,
+    "property": 1.0,
+}
 
 
 @dataclass(frozen=True)
@@ -163,7 +182,13 @@ def check_elements(reduced: str, request: Request) -> tuple[float, str]:
         tests.append((ok, f"{c}: {'yes' if ok else 'no'}"))
     if request.n_elements:
         ok = len(elements) == request.n_elements
-        tests.append((ok, f"{len(elements)} distinct elements" + ("" if ok else f", not {request.n_elements}")))
+        tests.append(
+            (
+                ok,
+                f"{len(elements)} distinct elements"
+                + ("" if ok else f", not {request.n_elements}"),
+            )
+        )
     if request.oxidation or request.sites:
         tests.append(check_states_and_sites(reduced, request))
     if not tests:
@@ -178,11 +203,19 @@ def check_states_and_sites(reduced: str, request: Request) -> tuple[bool, str]:
     for labels, ions in assignments(reduced, request.family):
         if not all(o.satisfied_by(ions, labels) for o in request.oxidation):
             continue
-        if request.sites and (labels is None or not all(
-                s.label in labels and s.satisfied_by(ions[labels.index(s.label)].element) for s in request.sites)):
+        if request.sites and (
+            labels is None
+            or not all(
+                s.label in labels and s.satisfied_by(ions[labels.index(s.label)].element)
+                for s in request.sites
+            )
+        ):
             continue
-        where = " ".join(f"{lab}={ion}" for lab, ion in zip(labels, ions, strict=True)) if labels else \
-            " ".join(str(i) for i in ions)
+        where = (
+            " ".join(f"{lab}={ion}" for lab, ion in zip(labels, ions, strict=True))
+            if labels
+            else " ".join(str(i) for i in ions)
+        )
         return True, f"{'; '.join(wanted)}: yes ({where})"
     return False, f"no charge-neutral assignment gives {'; '.join(wanted)}"
 
@@ -211,7 +244,11 @@ def check_property(reduced: str, request: Request) -> tuple[float, str] | None:
     for g in goals:
         ok = bool(magnetic) == (g.name == "magnetic")
         score += ok / len(goals)
-        what = ", ".join(magnetic) if magnetic else f"no unpaired d/f electrons in {' '.join(map(str, ions))}"
+        what = (
+            ", ".join(magnetic)
+            if magnetic
+            else f"no unpaired d/f electrons in {' '.join(map(str, ions))}"
+        )
         parts.append(f"{g.name}: {'yes' if ok else 'no'} ({what})")
     return score, "; ".join(parts)
 

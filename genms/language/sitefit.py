@@ -144,7 +144,8 @@ def _free_assignments(formula: str, max_states: int) -> list[tuple[None, tuple[I
 
 
 def likely_ions(formula: str, family: str | Family | None = None) -> tuple[Ion, ...] | None:
-    """The ions of the best site fit (with a family), else of the most common charge-neutral states."""
+    """The ions of the best site fit (with a family), else of the most common charge-neutral
+    states."""
     if family is not None:
         fit = best_site_fit(formula, family)
         if fit is not None:

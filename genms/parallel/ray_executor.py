@@ -109,8 +109,8 @@ class RayExecutor:
         if self.cfg.address:
             # A cluster's processes already exist; only this driver's environment matters.
             self._set_env("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")
-        import ray
-        from ray._private import ray_constants
+        import ray  # noqa: PLC0415 - optional dependency
+        from ray._private import ray_constants  # noqa: PLC0415 - optional dependency
 
         if ray.is_initialized():
             log.info("using the Ray instance this process already joined")

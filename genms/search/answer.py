@@ -76,14 +76,21 @@ def _round_trip(cif: str, number: int, n_atoms: int, formula: str) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             back = CifParser.from_str(cif).parse_structures(primitive=False)[0]
-        return (len(back) == n_atoms and back.composition.reduced_formula == formula
-                and SpacegroupAnalyzer(back, symprec=_TIGHT).get_space_group_number() == number)
+        return (
+            len(back) == n_atoms
+            and back.composition.reduced_formula == formula
+            and SpacegroupAnalyzer(back, symprec=_TIGHT).get_space_group_number() == number
+        )
     except Exception:
         return False
 
 
-def symmetrise(structure: Any, symprec: float = SYMPREC, angle_tolerance: float = ANGLE_TOLERANCE,
-               header: str = "") -> Symmetry:
+def symmetrise(
+    structure: Any,
+    symprec: float = SYMPREC,
+    angle_tolerance: float = ANGLE_TOLERANCE,
+    header: str = "",
+) -> Symmetry:
     """The symmetrised CIF of a pymatgen ``Structure`` and its space group, with a header of
     ``#`` comment lines (``header``) and a line stating the tolerances.
 
@@ -103,13 +110,19 @@ def symmetrise(structure: Any, symprec: float = SYMPREC, angle_tolerance: float 
         tight = SpacegroupAnalyzer(written, symprec=_TIGHT, angle_tolerance=angle_tolerance)
         if tight.get_space_group_number() != number:
             raise ValueError(f"the refined cell is {tight.get_space_group_symbol()}, not {symbol}")
-        cif = str(CifWriter(written, symprec=_TIGHT, angle_tolerance=angle_tolerance, refine_struct=False))
+        cif = str(
+            CifWriter(written, symprec=_TIGHT, angle_tolerance=angle_tolerance, refine_struct=False)
+        )
         formula = written.composition.reduced_formula
         if not _round_trip(cif, number, len(written), formula):
             cif = str(CifWriter(written))
             note = "every atom of the refined cell listed (P1 setting)"
-        tol = (f"symmetrised with spglib: symprec {symprec:g} A, angle tolerance {angle_tolerance:g} deg; "
-               f"space group {symbol} ({number}); refined conventional cell" + (f"; {note}" if note else ""))
+        tol = (
+            f"symmetrised with spglib: symprec {symprec:g} A, angle tolerance {angle_tolerance:g} "
+            "deg; "
+            f"space group {symbol} ({number}); refined conventional cell"
+            + (f"; {note}" if note else "")
+        )
     except Exception as exc:  # spglib gives up on some distorted cells: P1, said so
         log.debug("symmetry analysis failed: %s", exc)
         symbol, number, written = "P1", 1, structure
@@ -119,8 +132,16 @@ def symmetrise(structure: Any, symprec: float = SYMPREC, angle_tolerance: float 
     # CIF 1.1 is ASCII: anything else in the comments becomes "?"
     text = (header + "\n" + tol).encode("ascii", "replace").decode()
     lines = [f"# {line}" for line in text.splitlines() if line.strip()]
-    return Symmetry(symbol, number, "\n".join(lines) + "\n" + cif, len(written), symprec, angle_tolerance, note,
-                    written)
+    return Symmetry(
+        symbol,
+        number,
+        "\n".join(lines) + "\n" + cif,
+        len(written),
+        symprec,
+        angle_tolerance,
+        note,
+        written,
+    )
 
 
 @dataclass(frozen=True)
@@ -165,34 +186,65 @@ def _novelty(formula: str, result: SearchResult, reference: Any | None) -> tuple
 def novelty_note(reference: Any | None) -> str:
     """The sentence that says what "not in the reference" means for this run."""
     if reference is None:
-        return ("'not in the reference' means: not among the reference formulae R_hi checked; "
-                "it is not a check against every known material")
-    return (f"'not in the reference' means {reference.novelty_claim()} (the data folder); "
-            "it is not a check against the full Materials Project or the ICSD")
+        return (
+            "'not in the reference' means: not among the reference formulae R_hi checked; "
+            "it is not a check against every known material"
+        )
+    return (
+        f"'not in the reference' means {reference.novelty_claim()} (the data folder); "
+        "it is not a check against the full Materials Project or the ICSD"
+    )
 
 
-def build_answer(result: SearchResult, k: int, distinct: bool = True, symprec: float = SYMPREC,
-                 reference: Any | None = None) -> list[AnswerRow]:
+def build_answer(
+    result: SearchResult,
+    k: int,
+    distinct: bool = True,
+    symprec: float = SYMPREC,
+    reference: Any | None = None,
+) -> list[AnswerRow]:
     """The ``k`` structures shown as the answer, numbered as shown (see the module docstring)."""
     rows = []
     for position, cand in enumerate(result.top(k, distinct), start=1):
         stem = f"{position:02d}_{safe_formula(cand.formula)}"
         e = "—" if cand.e_form is None else f"{cand.e_form:.3f} eV/atom"
-        header = (f"GenMS answer {position}: {cand.formula} (candidate {cand.id}, rank {cand.rank} of the kept "
-                  f"structures)\npredicted formation energy {e}; score {cand.score if cand.score is None else round(cand.score, 4)}\n"
-                  f"request: {' '.join(result.request_text.split())}")
+        header = (
+            f"GenMS answer {position}: {cand.formula} (candidate {cand.id}, rank {cand.rank} of "
+            "the kept "
+            f"structures)\npredicted formation energy {e}; score "
+            f"{cand.score if cand.score is None else round(cand.score, 4)}\n"
+            f"request: {' '.join(result.request_text.split())}"
+        )
         novelty, novel = _novelty(cand.formula, result, reference)
-        rows.append(AnswerRow(position, cand, stem, symmetrise(cand.structure, symprec, header=header), novelty, novel))
+        rows.append(
+            AnswerRow(
+                position,
+                cand,
+                stem,
+                symmetrise(cand.structure, symprec, header=header),
+                novelty,
+                novel,
+            )
+        )
     return rows
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
+    return (
+        "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
+    )
 
 
 #: Statuses whose dropped structures are listed one by one (with the reason) in the report.
-_DETAILED = ("short_contact", "invalid_structure", "wrong_composition", "invalid_composition", "out_of_range",
-             "uncertain", "energy_failed")
+_DETAILED = (
+    "short_contact",
+    "invalid_structure",
+    "wrong_composition",
+    "invalid_composition",
+    "out_of_range",
+    "uncertain",
+    "energy_failed",
+)
 
 
 def drop_reason(c: Candidate) -> str:
@@ -200,9 +252,12 @@ def drop_reason(c: Candidate) -> str:
     if c.status == "short_contact":
         return f"shortest contact {c.contact}" if c.contact else "no contact could be measured"
     if c.status == "invalid_structure":
-        return (f"minimum distance {_fmt(c.min_distance, 2)} Å, volume {_fmt(c.volume, 1)} Å³")
+        return f"minimum distance {_fmt(c.min_distance, 2)} Å, volume {_fmt(c.volume, 1)} Å³"
     if c.status == "wrong_composition":
-        return f"sampled {composition_from_numbers(c.crystal.atomic_numbers).reduced_formula}, asked for {c.formula}"
+        return (
+            f"sampled {composition_from_numbers(c.crystal.atomic_numbers).reduced_formula}, asked "
+            f"for {c.formula}"
+        )
     if c.status == "invalid_composition":
         return "no charge-neutral oxidation states pass SMACT's Pauling test"
     if c.status in ("out_of_range", "uncertain"):
@@ -219,10 +274,17 @@ def dropped_summary(result: SearchResult, per_status: int = 10) -> dict:
         if not cands:
             continue
         if status == "short_contact":
-            cands = sorted(cands, key=lambda c: (c.contact_ratio if c.contact_ratio == c.contact_ratio else -1.0))
-        out[status] = {"count": len(cands), "meaning": REJECTIONS.get(status, status),
-                       "examples": [{"id": c.id, "formula": c.formula, "reason": drop_reason(c)}
-                                    for c in cands[:per_status]]}
+            cands = sorted(
+                cands, key=lambda c: c.contact_ratio if c.contact_ratio == c.contact_ratio else -1.0
+            )
+        out[status] = {
+            "count": len(cands),
+            "meaning": REJECTIONS.get(status, status),
+            "examples": [
+                {"id": c.id, "formula": c.formula, "reason": drop_reason(c)}
+                for c in cands[:per_status]
+            ],
+        }
     return out
 
 
@@ -236,14 +298,31 @@ def formula_reasons(node: FormulaNode) -> list[str]:
     """The reasons of one formula without repeats: R_hi's checks (a passed syntax check left
     out); the proposer's own reasons only where no check says the same (an LLM's note)."""
     checks = [r for r in node.reasons if r.split(":", 1)[0] in _CHECK_NAMES]
-    shown = [r for r in checks if not r.startswith("syntax: ") or node.checks.get("syntax", 1.0) < 1.0]
+    shown = [
+        r for r in checks if not r.startswith("syntax: ") or node.checks.get("syntax", 1.0) < 1.0
+    ]
     # the report says once what the reference is
-    shown = ["uniqueness: novel, not in the reference" if r.startswith("uniqueness: novel: not in the ") else r
-             for r in shown]
-    if node.source != "offline":  # the offline proposer's reasons restate R_hi's fit, charge and novelty
+    shown = [
+        "uniqueness: novel, not in the reference"
+        if r.startswith("uniqueness: novel: not in the ")
+        else r
+        for r in shown
+    ]
+    if (
+        node.source != "offline"
+    ):  # the offline proposer's reasons restate R_hi's fit, charge and novelty
         shown = [r for r in node.reasons if r not in checks][:1] + shown
     return list(dict.fromkeys(shown)) + ([node.note] if node.note else [])
 
 
-_CHECK_NAMES = ("syntax", "uniqueness", "ratio", "elements", "charge", "likelihood", "llm_rank", "preference",
-                "property")
+_CHECK_NAMES = (
+    "syntax",
+    "uniqueness",
+    "ratio",
+    "elements",
+    "charge",
+    "likelihood",
+    "llm_rank",
+    "preference",
+    "property",
+)

@@ -4,7 +4,8 @@
 
     genms = api.GenMS.load()                    # shipped denoiser + energy GNN, offline proposer
     result = genms.generate("a novel chloride perovskite with low formation energy", L=16)
-    best = result.candidates[0]                 # candidates are sorted best first (also: result.best)
+    best = result.candidates[0]                 # candidates are sorted best first (also:
+    result.best)
     best.structure                              # pymatgen Structure
     best.e_form, best.r_hi, best.score          # eV/atom, R_hi in [0, 1], λ_hi·R_hi + λ_lo·R_lo
     result.to_dataframe()                       # every candidate with every score

@@ -27,7 +27,10 @@ from genms.evaluate.matching import structure_matcher
 KEPT = "kept"
 REJECTIONS = {
     "invalid_structure": "atoms closer than search.filters.min_distance_ang or a degenerate cell",
-    "short_contact": "two atoms closer than search.filters.min_contact_fraction × the sum of their covalent radii",
+    "short_contact": (
+        "two atoms closer than search.filters.min_contact_fraction × the sum of their covalent "
+        "radii"
+    ),
     "wrong_composition": "sampled composition differs from the formula",
     "invalid_composition": "not charge balanced (SMACT)",
     "energy_failed": "the energy model failed on it",
@@ -50,7 +53,8 @@ def crystal_to_dict(crystal: Crystal) -> dict:
 
 
 def crystal_from_dict(d: dict) -> Crystal:
-    """:func:`crystal_to_dict`'s dict, or pymatgen's ``Structure.as_dict()`` (``candidates.json``)."""
+    """:func:`crystal_to_dict`'s dict, or pymatgen's ``Structure.as_dict()``
+    (``candidates.json``)."""
     if "sites" in d:
         return to_crystal(d)
     return Crystal(np.array(d["frac_coords"], dtype=np.float64).reshape(-1, 3),

@@ -87,7 +87,9 @@ def generate(cfg: DictConfig) -> int:
         )
     style = "green" if result.ok else "yellow"
     console.print(f"[{style}]{escape(result.status)}[/]: {escape(result.message)}")
-    console.print(f"run folder: {out_dir}  (report.html, report.md, candidates.csv, cifs/)", markup=False)
+    console.print(
+        f"run folder: {out_dir}  (report.html, report.md, candidates.csv, cifs/)", markup=False
+    )
     if not result.ok:
         raise SystemExit(1)
     return 0

@@ -44,7 +44,8 @@ class RichProgress:
             )
 
     def note(self, stage: str, text: str) -> None:
-        """What the stage is doing now (e.g. "compiling the sampler for 16 cells of <= 12 atoms")."""
+        """What the stage is doing now (e.g. "compiling the sampler for 16 cells of <= 12
+        atoms")."""
         if stage in self.tasks:
             self.progress.update(self.tasks[stage], note=text)
 
@@ -71,8 +72,12 @@ class LineProgress:
         self.notes: dict[str, str] = {}
 
     def _show(self, stage: str) -> None:
-        self.lines(STAGE_LABELS.get(stage, stage).split("  ")[-1], self.done[stage], self.total[stage],
-                   self.notes.get(stage, ""))
+        self.lines(
+            STAGE_LABELS.get(stage, stage).split("  ")[-1],
+            self.done[stage],
+            self.total[stage],
+            self.notes.get(stage, ""),
+        )
 
     def start(self, stage: str, total: int) -> None:
         self.done[stage], self.total[stage], self.notes[stage] = 0, max(int(total), 0), ""

@@ -96,7 +96,8 @@ def element_colours(numbers: Sequence[int]) -> dict[int, tuple[float, float, flo
 
 
 def _as_arrays(structure: Crystal | Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lattice rows, fractional coordinates in [0, 1), atomic numbers) of a Crystal or Structure."""
+    """(lattice rows, fractional coordinates in [0, 1), atomic numbers) of a Crystal or
+    Structure."""
     if isinstance(structure, Crystal):
         lattice, frac, numbers = structure.lattice, structure.frac_coords, structure.atomic_numbers
     else:  # a pymatgen Structure
@@ -177,7 +178,8 @@ def bonds(
 
 
 def _view(lattice: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Screen axes (right, up, towards the viewer): c up, seen from the front-right, a little above."""
+    """Screen axes (right, up, towards the viewer): c up, seen from the front-right, a little
+    above."""
     c = lattice[2] / np.linalg.norm(lattice[2])
     phi, theta = np.radians(28.0), np.radians(14.0)
     a = lattice[0] - np.dot(lattice[0], c) * c

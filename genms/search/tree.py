@@ -299,8 +299,14 @@ class ForwardTreeSearch:
         total = sum(len(j.formulae) * j.n_per_formula for j in jobs)
         self.progress.start("sample", total)
         counted = [0]
-        spec = self._spec("sample", [j.key for j in jobs], encode_samples, decode_samples,
-                          advance=lambda r: 0 if isinstance(r, TaskFailed) else sum(map(len, r)), counted=counted)
+        spec = self._spec(
+            "sample",
+            [j.key for j in jobs],
+            encode_samples,
+            decode_samples,
+            advance=lambda r: 0 if isinstance(r, TaskFailed) else sum(map(len, r)),
+            counted=counted,
+        )
         with self._inner_progress("sample", counted):
             results = self.executor.map_worker(self.sampler, "sample", jobs, spec)
         self.progress.finish("sample")
@@ -336,7 +342,11 @@ class ForwardTreeSearch:
             status = "unchecked"
             if f.structural and not chk.structural_valid:
                 status = "invalid_structure"
-            elif f.structural and f.min_contact_fraction is not None and not chk.contact_ratio >= f.min_contact_fraction:
+            elif (
+                f.structural
+                and f.min_contact_fraction is not None
+                and not chk.contact_ratio >= f.min_contact_fraction
+            ):
                 status = "short_contact"  # NaN (no contact could be measured) fails too
             elif f.composition and not chk.composition_matches:
                 status = "wrong_composition"

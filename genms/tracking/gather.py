@@ -16,7 +16,8 @@ identified by ``index`` columns (default: the swept keys) and compared on ``metr
 (default: every numeric column but seeds and counters, the most telling first). A search run's
 row holds its formation energies, family match, validity and timings
 (:mod:`genms.tracking.search_runs`); runs are told apart by the settings whose values differ.
-Besides the table, ``plot_comparison.png`` shows the main metrics side by side. With ``paper=<csv or yaml>`` the paper's numbers (rows keyed by
+Besides the table, ``plot_comparison.png`` shows the main metrics side by side. With ``paper=<csv
+or yaml>`` the paper's numbers (rows keyed by
 the same index columns) are put beside ours as ``<metric> (paper)``.
 """
 
@@ -48,8 +49,25 @@ from genms.tracking.sweep_log import SweepLog
 
 log = logging.getLogger(__name__)
 
-_META = ("point", "index", "name", "status", "returncode", "wall_s", "started", "finished", "dir",
-         "overrides", "error", "result_file", "source", "experiment", "run_dir", "outcome", "request")
+_META = (
+    "point",
+    "index",
+    "name",
+    "status",
+    "returncode",
+    "wall_s",
+    "started",
+    "finished",
+    "dir",
+    "overrides",
+    "error",
+    "result_file",
+    "source",
+    "experiment",
+    "run_dir",
+    "outcome",
+    "request",
+)
 #: Numeric columns that are settings or bookkeeping, not results (never a default metric).
 _NOT_METRICS = ("seed", "pid", "port", "returncode", "n_formulae_expanded")
 
@@ -101,9 +119,17 @@ def _run_row(run: dict, path: Path | None) -> dict:
 
 
 def search_run_row(summary: dict, run_dir: Path, name: str, match: bool = True) -> dict:
-    """One ``genms generate`` run folder as a row (its settings kept aside until the runs are compared)."""
-    return {"name": name, "status": "ok", "outcome": summary.get("status"), "run_dir": str(run_dir),
-            PARAMS: ["name"], SEARCH_PARAMS: run_params(summary, run_dir), **run_metrics(summary, run_dir, match)}
+    """One ``genms generate`` run folder as a row (its settings kept aside until the runs are
+    compared)."""
+    return {
+        "name": name,
+        "status": "ok",
+        "outcome": summary.get("status"),
+        "run_dir": str(run_dir),
+        PARAMS: ["name"],
+        SEARCH_PARAMS: run_params(summary, run_dir),
+        **run_metrics(summary, run_dir, match),
+    }
 
 
 def compare_search_params(rows: list[dict]) -> list[dict]:
@@ -112,8 +138,12 @@ def compare_search_params(rows: list[dict]) -> list[dict]:
     keys: list[str] = []
     for r in searches:
         keys += [k for k in r[SEARCH_PARAMS] if k not in keys]
-    differ = [k for k in keys if len({json.dumps(r[SEARCH_PARAMS].get(k), sort_keys=True, default=str)
-                                      for r in searches}) > 1]
+    differ = [
+        k
+        for k in keys
+        if len({json.dumps(r[SEARCH_PARAMS].get(k), sort_keys=True, default=str) for r in searches})
+        > 1
+    ]
     for r in searches:
         params = r.pop(SEARCH_PARAMS)
         for k in differ:
@@ -131,7 +161,9 @@ def rows_from_sweep(path: Path, match: bool = True) -> list[dict]:
         row.update(rec.get("params") or {})
         result = rec.get("result")
         if is_search_summary(result):
-            folder = Path(rec.get("dir") or ".") / Path(rec.get("result_file") or "summary.json").parent
+            folder = (
+                Path(rec.get("dir") or ".") / Path(rec.get("result_file") or "summary.json").parent
+            )
             found = search_run_row(result, folder, rec.get("name") or str(rec.get("point")), match)
             found.pop(SEARCH_PARAMS)
             row.update({k: v for k, v in found.items() if k not in (PARAMS, "name", "status")})
@@ -199,7 +231,7 @@ def rows_from_wandb(spec: str) -> list[dict]:
     parts = spec.split(":", 1)[1].strip("/").split("/")
     if len(parts) < 2:
         raise GatherError("use source=wandb:<entity>/<project>[/<group>]")
-    import wandb
+    import wandb  # noqa: PLC0415 - optional dependency
 
     filters = {"group": parts[2]} if len(parts) > 2 else None
     rows = []
@@ -219,7 +251,9 @@ def load_rows(source: str, match: bool = True) -> list[dict]:
     if p.is_file() and p.suffix == ".jsonl":
         return rows_from_sweep(p, match)
     if p.is_file() and load_summary(p) is not None:
-        return compare_search_params([search_run_row(load_summary(p), p.parent, p.parent.name, match)])
+        return compare_search_params(
+            [search_run_row(load_summary(p), p.parent, p.parent.name, match)]
+        )
     if p.is_file():
         return rows_from_json(p)
     raise GatherError(
@@ -283,7 +317,13 @@ def order_metrics(columns: list[str]) -> list[str]:
             return 0, METRIC_ORDER.index(leaf)
         if "e_form" in leaf or "energy" in leaf:
             return 1, 0
-        if "match" in leaf or "valid" in leaf or "uniqueness" in leaf or "rmse" in leaf or "mae" in leaf:
+        if (
+            "match" in leaf
+            or "valid" in leaf
+            or "uniqueness" in leaf
+            or "rmse" in leaf
+            or "mae" in leaf
+        ):
             return 2, 0
         if leaf.startswith(("time", "timing")) or leaf.endswith(("_s", "seconds")) or "timing" in c:
             return 3, 0
@@ -398,7 +438,10 @@ def overview_plot(table: pd.DataFrame, index: list[str], metrics: list[str], out
     if not shown or table.empty:
         return None
     def label(row) -> str:
-        parts = [f"{row[c]}" if c in ("name", "key") else f"{c.rsplit('.', 1)[-1]}={row[c]}" for c in index]
+        parts = [
+            f"{row[c]}" if c in ("name", "key") else f"{c.rsplit('.', 1)[-1]}={row[c]}"
+            for c in index
+        ]
         text = ", ".join(parts) or str(row.name)
         return text if len(text) <= 40 else text[:37] + "..."
 
@@ -410,8 +453,12 @@ def overview_plot(table: pd.DataFrame, index: list[str], metrics: list[str], out
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(axes.flat, shown, strict=False):
         values = [float(v) if _is_number(v) else float("nan") for v in table[metric]]
-        ax.barh(range(len(values)), values, color=[colors[i % len(colors)] for i in range(len(values))])
-        ax.set_yticks(range(len(values)), labels if ax in axes[:, 0] else [""] * len(values), fontsize=7)
+        ax.barh(
+            range(len(values)), values, color=[colors[i % len(colors)] for i in range(len(values))]
+        )
+        ax.set_yticks(
+            range(len(values)), labels if ax in axes[:, 0] else [""] * len(values), fontsize=7
+        )
         ax.invert_yaxis()
         unit = " (eV/atom)" if "e_form" in metric else " (s)" if metric.endswith("_s") else ""
         ax.set_title(metric + unit, fontsize=8)

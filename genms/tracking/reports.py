@@ -199,7 +199,7 @@ class ExperimentRun:
         self.tables[name] = str(path.relative_to(self.run_dir))
         if self._wandb is not None:
             try:
-                import wandb
+                import wandb  # noqa: PLC0415 - optional dependency
 
                 data = [
                     [
@@ -223,7 +223,7 @@ class ExperimentRun:
         self.images[name] = [os.path.relpath(p, self.run_dir) for p in paths]
         if self._wandb is not None and paths:
             try:
-                import wandb
+                import wandb  # noqa: PLC0415 - optional dependency
 
                 self._wandb.log_objects({name: [wandb.Image(str(p), caption=c)
                                                 for p, c in zip(paths, captions, strict=False)]})

@@ -82,7 +82,8 @@ def _candidates(run_dir: Path) -> list[dict]:
 
 
 def run_metrics(summary: dict, run_dir: Path | None = None, match: bool = True) -> dict[str, Any]:
-    """Metrics of one finished search (``run_dir``: its folder, for ``candidates.json`` and the CIFs)."""
+    """Metrics of one finished search (``run_dir``: its folder, for ``candidates.json`` and the
+    CIFs)."""
     counts = {str(k): int(v) for k, v in (summary.get("status_counts") or {}).items()}
     n = int(summary.get("n_candidates") or sum(counts.values()))
     top = [t for t in summary.get("top") or [] if isinstance(t, dict)]

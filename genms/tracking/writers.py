@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from genms.io import atomic_write_json
 from genms.progress import duration_text, report
+from genms.train.checkpoint import latest_checkpoint_step
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,12 @@ def truncate_jsonl(path: Path, keep_until: int) -> int:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text("".join(kept), encoding="utf-8")
         os.replace(tmp, path)
-        log.info("%s: dropped %d row(s) after step %d (the run continues from that step)", path, dropped,
-                 keep_until)
+        log.info(
+            "%s: dropped %d row(s) after step %d (the run continues from that step)",
+            path,
+            dropped,
+            keep_until,
+        )
     return dropped
 
 
@@ -114,7 +119,7 @@ class WandbWriter:
             raise ValueError(f"logger.mode must be offline, online or disabled, got {mode!r}")
         try:
             os.environ.setdefault("WANDB_SILENT", "true")
-            import wandb
+            import wandb  # noqa: PLC0415 - optional dependency
 
             self._wandb = wandb
             self._run = wandb.init(
@@ -180,8 +185,14 @@ class TrainingProgress:
         elapsed = time.perf_counter() - self.t0
         left = max(self.total - int(step), 0)
         eta = duration_text(left / float(speed)) if float(speed) > 0 else "?"
-        log.info("train: step %d/%d (%.0f %%), %s elapsed, ETA %s", step, self.total, 100.0 * step / self.total,
-                 duration_text(elapsed), eta)
+        log.info(
+            "train: step %d/%d (%.0f %%), %s elapsed, ETA %s",
+            step,
+            self.total,
+            100.0 * step / self.total,
+            duration_text(elapsed),
+            eta,
+        )
         report("train", int(step), self.total, f"{float(speed):.3g} steps/s")
 
     def write_config(self, config: Mapping[str, Any]) -> None:
@@ -212,8 +223,6 @@ def build_writer(cfg, run_dir: str | Path, config: Mapping | None = None) -> Mul
     """From a :class:`genms.train.config.LoggerConfig`-like object, for a training run in
     ``run_dir``: ``metrics.jsonl`` keeps the rows up to the step the run starts from (its latest
     checkpoint, or 0), so a resumed run does not record the steps it trains again twice."""
-    from genms.train.checkpoint import latest_checkpoint_step
-
     writers: list = []
     if cfg.jsonl:
         start = latest_checkpoint_step(run_dir) or 0

@@ -166,7 +166,7 @@ def make_calculator(job: dict, ecut_ev: float, atoms) -> tuple[Any, dict]:
     s = job["settings"]
     if s["code"] == "emt":
         return EMT(), {"kpts": None}
-    from gpaw import GPAW, PW, FermiDirac
+    from gpaw import GPAW, PW, FermiDirac  # noqa: PLC0415 - optional dependency
 
     kpts = kpoint_grid(atoms, s["kpt_density"], job["kind"] == "molecule")
     calc = GPAW(mode=PW(ecut_ev), xc=s["xc"], kpts={"size": kpts, "gamma": job["gamma"]},

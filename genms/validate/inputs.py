@@ -44,8 +44,10 @@ def read_text_input(path: Path, what: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not a text {what} (byte {exc.object[exc.start]:#04x} at offset {exc.start} "
-                         "is not UTF-8); pass a CIF, a folder of CIFs or a run folder") from None
+        raise InputError(
+            f"{path}: not a text {what} (byte {exc.object[exc.start]:#04x} at offset {exc.start} "
+            "is not UTF-8); pass a CIF, a folder of CIFs or a run folder"
+        ) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
@@ -56,7 +58,9 @@ def _cif_task(path: Path, prefix: str = "", family: str | None = None) -> Struct
             crystal = read_structure(path)
         except (StructureReadError, ValueError) as exc:
             raise InputError(str(exc)) from exc
-        return StructureTask(id=safe_id(prefix + path.stem), crystal=crystal, source=str(path), family=family)
+        return StructureTask(
+            id=safe_id(prefix + path.stem), crystal=crystal, source=str(path), family=family
+        )
     text = read_text_input(path, "CIF file")
     try:
         crystal = from_cif(text)

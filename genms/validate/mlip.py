@@ -31,7 +31,7 @@ class MLIPUnavailable(RuntimeError):
 
 def available() -> bool:
     try:
-        import chgnet  # noqa: F401
+        import chgnet  # noqa: F401, PLC0415 - optional dependency
     except ImportError:
         return False
     return True
@@ -48,8 +48,8 @@ def require() -> None:
 @lru_cache(maxsize=2)
 def _optimizer(model: str, threads: int):
     require()
-    import torch
-    from chgnet.model import CHGNet, StructOptimizer
+    import torch  # noqa: PLC0415 - optional dependency
+    from chgnet.model import CHGNet, StructOptimizer  # noqa: PLC0415 - optional dependency
 
     torch.set_num_threads(threads)
     net = CHGNet.load(model_name=model, use_device="cpu", verbose=False)

@@ -19,7 +19,7 @@ from genms.validate.dft import run_job
 
 def _rank() -> int:
     if os.environ.get("GPAW_MPI_BACKEND") in ("cgpaw", "mpi4py"):
-        from gpaw.mpi import world
+        from gpaw.mpi import world  # noqa: PLC0415 - optional dependency
 
         return int(world.rank)
     return 0

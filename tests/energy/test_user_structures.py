@@ -1,5 +1,6 @@
 """Structures as users hold them — pymatgen Structure, ASE Atoms, CIF and POSCAR files — wherever a
-structure is accepted: the energy predictor, the validity metrics, ``genms eval metrics`` and ``genms score``."""
+structure is accepted: the energy predictor, the validity metrics, ``genms eval metrics`` and
+``genms score``."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 ``python -m tests.fuzz.runner cases.json results.json``: the cases are a JSON list of
 ``{"argv": [...]}``; each runs through :func:`genms.cli.main` under a wall-clock alarm, and its
-exit code, output, seconds, resident memory before it and peak memory during it are written to ``results.json``. The models of
+exit code, output, seconds, resident memory before it and peak memory during it are written to
+``results.json``. The models of
 ``genms generate`` are the fakes of ``tests/search/fakes.py`` (a tiny search, no model loads).
 The caller bounds the address space of the whole process (``resource.RLIMIT_AS``).
 """

@@ -19,7 +19,11 @@ def test_propose_prints_ranked_formulae_with_reasons(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "crystal family: perovskite" in text and "must contain: Cl" in text
     assert "  1. " in text and "  4. " in text and "  5. " not in text
-    assert "tolerance factor" in text and "novel: not in the 58,934 reference formulae from MP-20" in text and "charge neutral" in text
+    assert (
+        "tolerance factor" in text
+        and "novel: not in the 58,934 reference formulae from MP-20" in text
+        and "charge neutral" in text
+    )
     data = json.loads(out.read_text())
     assert data["request"]["family"] == "perovskite" and data["request"]["count"] == 4
     assert len(data["results"]) == 4 and all(r["passed"] for r in data["results"])

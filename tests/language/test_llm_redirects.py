@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from genms.language.llm_client import ChatClient, LLMConfig, LLMError, ReplyCache
+from tests.language.conftest import ScriptedServer
 
 SECRET = "sk-test-redirect-0123456789"
 MESSAGES = [{"role": "user", "content": "Give spinels"}]
@@ -28,7 +29,9 @@ class Recorder:
                 length = int(self.headers.get("Content-Length", 0) or 0)
                 if length:
                     self.rfile.read(length)
-                recorder.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers)})
+                recorder.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers)}
+                )
                 answer(self)
 
             do_GET = do_POST = _handle  # noqa: N815
@@ -76,8 +79,14 @@ def servers():
 
 def _client(base_url: str, tmp_path, monkeypatch) -> ChatClient:
     monkeypatch.setenv("GENMS_TEST_KEY", SECRET)
-    cfg = LLMConfig(base_url=base_url, model="m", api_key_env="GENMS_TEST_KEY", timeout_s=2.0, max_retries=0,
-                    cache=False)
+    cfg = LLMConfig(
+        base_url=base_url,
+        model="m",
+        api_key_env="GENMS_TEST_KEY",
+        timeout_s=2.0,
+        max_retries=0,
+        cache=False,
+    )
     return ChatClient(cfg, None, sleep=lambda s: None)
 
 
@@ -115,8 +124,6 @@ def test_reply_cache_key_includes_base_url_and_model():
 
 
 def test_a_new_endpoint_is_asked_not_served_the_old_replies(llm_server, tmp_path, monkeypatch):
-    from tests.language.conftest import ScriptedServer
-
     second = ScriptedServer()
     try:
         monkeypatch.setenv("GENMS_TEST_KEY", SECRET)
@@ -124,12 +131,20 @@ def test_a_new_endpoint_is_asked_not_served_the_old_replies(llm_server, tmp_path
         llm_server.script.append(("reply", "MgAl2O4"))
         second.script.append(("reply", "ZnFe2O4"))
         for server, expected in ((llm_server, "MgAl2O4"), (second, "ZnFe2O4")):
-            cfg = LLMConfig(base_url=server.base_url, model="m", api_key_env="GENMS_TEST_KEY", timeout_s=2.0,
-                            max_retries=0, cache_dir=str(tmp_path / "llm"))
+            cfg = LLMConfig(
+                base_url=server.base_url,
+                model="m",
+                api_key_env="GENMS_TEST_KEY",
+                timeout_s=2.0,
+                max_retries=0,
+                cache_dir=str(tmp_path / "llm"),
+            )
             reply = ChatClient(cfg, cache, sleep=lambda s: None).complete(MESSAGES, seed=1)
             assert reply.text == expected and not reply.cached
         again = LLMConfig(base_url=llm_server.base_url, model="m", api_key_env="GENMS_TEST_KEY",
                           cache_dir=str(tmp_path / "llm"))
-        assert ChatClient(again, cache).complete(MESSAGES, seed=1).text == "MgAl2O4"  # its own cached reply
+        assert (
+            ChatClient(again, cache).complete(MESSAGES, seed=1).text == "MgAl2O4"
+        )  # its own cached reply
     finally:
         second.close()

@@ -30,7 +30,10 @@ def test_default_reference_is_every_dataset(shipped_reference):
 def test_wbm_formula_is_known_and_a_new_one_is_worded(shipped_reference):
     assert "CsBaCl3" in shipped_reference and shipped_reference.known_claim("CsBaCl3") == "in WBM"
     request = parse_request("a novel chloride perovskite")
-    scored = {s.formula: s for s in score_formulae(request, ["CsBaCl3", "CsSrCl3", "RbPbCl3"], shipped_reference)}
+    scored = {
+        s.formula: s
+        for s in score_formulae(request, ["CsBaCl3", "CsSrCl3", "RbPbCl3"], shipped_reference)
+    }
     unique = scored["CsBaCl3"].check("uniqueness")
     assert not unique.passed and unique.hard and unique.reason == "known: in WBM"
     novel = [s.check("uniqueness") for s in scored.values() if s.check("uniqueness").passed]
@@ -46,5 +49,8 @@ def test_shipped_table_holds_every_formula_of_the_data_folder():
     shipped = load_shipped()
     for name in table.datasets():
         missing = table.formulae([name]) - shipped.formulae([name])
-        assert not missing, f"{name}: {len(missing)} formulae missing from the shipped table, e.g. {sorted(missing)[:5]}; " \
-                            f"rerun python scripts/build_known_formulae.py"
+        assert not missing, (
+            f"{name}: {len(missing)} formulae missing from the shipped table, e.g. "
+            f"{sorted(missing)[:5]}; "
+            f"rerun python scripts/build_known_formulae.py"
+        )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from genms.language.elements import class_members
+from genms.cli import main
 from genms.crystal.composition import formula_elements
+from genms.language.elements import class_members
 from genms.language.offline import OfflineConfig, OfflineProposer
 from genms.language.properties import magnetic_ions
 from genms.language.request import parse_request
@@ -25,7 +26,9 @@ def _propose(proposer, text, n=10, seed=0):
 
 
 def test_site_words_are_never_elements_and_fill_their_site(proposer, reference):
-    request, got = _propose(proposer, "a fluoride perovskite with potassium and a transition metal on the B site")
+    request, got = _propose(
+        proposer, "a fluoride perovskite with potassium and a transition metal on the B site"
+    )
     assert "B" not in request.required_elements
     assert got
     tm = class_members("transition metal")
@@ -63,19 +66,29 @@ def test_oxidation_words_constrain_the_charge(proposer, reference):
 
 def test_anion_family_words_map_to_their_elements(proposer):
     request, got = _propose(proposer, "a lithium thiophosphate solid electrolyte", n=6)
-    assert set(request.required_elements) == {"Li", "P", "S"} and "O" not in request.required_elements
+    assert (
+        set(request.required_elements) == {"Li", "P", "S"} and "O" not in request.required_elements
+    )
     assert got and all({"Li", "P", "S"} <= formula_elements(f) for f in got)
 
 
 def test_property_words_become_objectives_or_say_they_cannot(proposer, reference):
-    request, got = _propose(proposer, "a magnetic oxide perovskite with band gap > 2 eV for solar cells")
+    request, got = _propose(
+        proposer, "a magnetic oxide perovskite with band gap > 2 eV for solar cells"
+    )
     text = str(request)
     assert "magnetic — ranks formulae (R_hi" in text
-    assert "band gap > 2 eV — cannot do this offline" in text and "for solar cells — cannot do this offline" in text
+    assert (
+        "band gap > 2 eV — cannot do this offline" in text
+        and "for solar cells — cannot do this offline" in text
+    )
     assert not request.ignored_words
     assert sum(bool(magnetic_ions(likely_ions(f, "perovskite"))) for f in got) >= len(got) - 2
     scored = {s.formula: s for s in score_formulae(request, ["LaMnO3", "SrTiO3"], reference)}
-    assert scored["LaMnO3"].check("property").score == 1.0 and scored["SrTiO3"].check("property").score == 0.0
+    assert (
+        scored["LaMnO3"].check("property").score == 1.0
+        and scored["SrTiO3"].check("property").score == 0.0
+    )
     assert scored["LaMnO3"].total > scored["SrTiO3"].total
 
 
@@ -86,12 +99,25 @@ def test_unicode_formulae_and_charges():
 
 
 def test_propose_command_reads_unicode_and_prints_what_it_cannot_do(tmp_path, capsys):
-    from genms.cli import main
-
-    main(["propose", "SrTiO₃", "n=3", "proposer.reference.source=shipped", f"hydra.run.dir={tmp_path}"])
+    main(
+        [
+            "propose",
+            "SrTiO₃",
+            "n=3",
+            "proposer.reference.source=shipped",
+            f"hydra.run.dir={tmp_path}",
+        ]
+    )
     out = capsys.readouterr().out
     assert "similar to: SrTiO3" in out and "SrTiO\n" not in out
-    main(["propose", "a magnetic spinel for solar cells", "n=3", "proposer.reference.source=shipped",
-          f"hydra.run.dir={tmp_path}"])
+    main(
+        [
+            "propose",
+            "a magnetic spinel for solar cells",
+            "n=3",
+            "proposer.reference.source=shipped",
+            f"hydra.run.dir={tmp_path}",
+        ]
+    )
     out = capsys.readouterr().out
     assert "for solar cells — cannot do this offline" in out and "property" in out

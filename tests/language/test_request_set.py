@@ -11,9 +11,30 @@ from genms.crystal.composition import canonical_formula
 from genms.language.request import RequestError, parse_request
 
 CASES = yaml.safe_load((Path(__file__).with_name("requests.yaml")).read_text(encoding="utf-8"))
-KEYS = {"text", "family", "ratio", "required", "excluded", "any_of", "classes", "novelty", "count", "n_elements",
-        "similar", "excluded_formulae", "preferred", "avoided", "preferred_any_of", "preferred_classes", "oxidation",
-        "sites", "properties", "notes", "ignored", "error"}
+KEYS = {
+    "text",
+    "family",
+    "ratio",
+    "required",
+    "excluded",
+    "any_of",
+    "classes",
+    "novelty",
+    "count",
+    "n_elements",
+    "similar",
+    "excluded_formulae",
+    "preferred",
+    "avoided",
+    "preferred_any_of",
+    "preferred_classes",
+    "oxidation",
+    "sites",
+    "properties",
+    "notes",
+    "ignored",
+    "error",
+}
 
 
 def test_the_set_is_large_and_well_formed():
@@ -62,8 +83,17 @@ def test_request(case):
             continue
         if key in ("any_of", "preferred_any_of"):
             want = _groups(want)
-        elif key in ("required", "excluded", "classes", "excluded_formulae", "preferred", "avoided",
-                     "preferred_classes", "oxidation", "sites"):
+        elif key in (
+            "required",
+            "excluded",
+            "classes",
+            "excluded_formulae",
+            "preferred",
+            "avoided",
+            "preferred_classes",
+            "oxidation",
+            "sites",
+        ):
             want = sorted(want)
         elif key == "properties":
             want = list(want)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from genms.cli import COMMANDS, CONF_DIR, compose, load_target
+from genms.cli import COMMANDS, CONF_DIR, Command, compose, group_choices, load_target
 from genms.configs import to_dataclass
 from genms.data.config import DataConfig
 from genms.diffusion.config import DiffusionConfig, DiffusionDataConfig, SamplerConfig
@@ -58,9 +58,15 @@ def _primary_configs() -> list[str]:
     return sorted(p.stem for p in CONF_DIR.glob("*.yaml"))
 
 
+def _command(name: str) -> Command | None:
+    return next((cmd for cmd in COMMANDS.values() if cmd.config_name == name), None)
+
+
 def _group_options(name: str) -> list[str]:
-    """``group=option`` for every option of every group in the config's defaults list."""
+    """``group=option`` for every option of every group in the config's defaults list (less the
+    presets whose header says they are only for other commands: ``# Only for: ...``)."""
     defaults = yaml.safe_load((CONF_DIR / f"{name}.yaml").read_text()).get("defaults", [])
+    cmd = _command(name)
     out = []
     for entry in defaults:
         if not isinstance(entry, dict):
@@ -68,7 +74,35 @@ def _group_options(name: str) -> list[str]:
         (group, _), = entry.items()
         if group.startswith("override ") or not (CONF_DIR / group).is_dir():
             continue
-        out += [f"{group}={p.stem}" for p in sorted((CONF_DIR / group).glob("*.yaml"))]
+        every = [p.stem for p in sorted((CONF_DIR / group).glob("*.yaml"))]
+        options = group_choices(group, cmd) if cmd is not None else every
+        out += [f"{group}={option}" for option in options]
+    return out
+
+
+def test_only_presets_for_other_commands_are_left_out():
+    left_out = {
+        (name, option)
+        for name in _primary_configs()
+        if _command(name) is not None
+        for option in _group_options_all(name)
+        if option not in _group_options(name)
+    }
+    assert left_out == {
+        ("train_diffusion", "debug=energy_tiny"),
+        ("train_energy", "debug=diffusion_tiny"),
+        ("train_energy", "debug=diffusion_v2_tiny"),
+    }
+
+
+def _group_options_all(name: str) -> list[str]:
+    defaults = yaml.safe_load((CONF_DIR / f"{name}.yaml").read_text()).get("defaults", [])
+    out = []
+    for entry in defaults:
+        if isinstance(entry, dict):
+            (group, _), = entry.items()
+            if not group.startswith("override ") and (CONF_DIR / group).is_dir():
+                out += [f"{group}={p.stem}" for p in sorted((CONF_DIR / group).glob("*.yaml"))]
     return out
 
 

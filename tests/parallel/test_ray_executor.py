@@ -15,6 +15,7 @@ import pytest
 
 from genms.search.config import SearchConfig
 from genms.search.tree import ForwardTreeSearch, energy_worker, sampler_worker
+from tests.conftest import is_loopback
 from tests.search import fakes
 
 ray = pytest.importorskip("ray")  # the executor must cope with ray imported first
@@ -73,8 +74,6 @@ def test_private_ray_serves_no_dashboard_and_listens_on_loopback_only(executor):
         listening += [(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN]
     assert listening, "found no Ray process listening"
     assert all(port != 8265 for _, port in listening), listening
-    from tests.conftest import is_loopback
-
     assert all(is_loopback(ip) for ip, _ in listening), listening
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from pymatgen.core import Composition, Element
 
 from genms.crystal.composition import atomic_numbers_for
+from genms.crystal.geometry import shortest_contact
 from genms.crystal.structure import Crystal
 from genms.interfaces import EnergyPrediction, FormulaCandidate, FormulaScore
 
@@ -50,8 +51,6 @@ class FakeScorer:
 
 def _spread_positions(rng, numbers, a: float) -> np.ndarray:
     """Random fractional positions with no contact shorter than 0.65 × the sum of covalent radii."""
-    from genms.crystal.geometry import shortest_contact
-
     for _ in range(500):
         frac = rng.uniform(0, 1, (len(numbers), 3))
         found = shortest_contact(Crystal(frac, numbers, np.eye(3) * a))

@@ -8,7 +8,9 @@ import re
 
 import numpy as np
 import pytest
+from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifParser
+from pymatgen.symmetry import analyzer
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from genms.crystal.geometry import shortest_contact
@@ -18,20 +20,40 @@ from genms.search.answer import build_answer, safe_formula, symmetrise
 from genms.search.config import FilterConfig, SearchConfig
 from genms.search.report import write_run
 from genms.search.tree import ForwardTreeSearch, energy_worker, sampler_worker
-from tests.search.fakes import CubicPerovskiteSampler, FakePredictor, FakeProposer, FakeSampler, FakeScorer
+from tests.search.fakes import (
+    CubicPerovskiteSampler,
+    FakePredictor,
+    FakeProposer,
+    FakeSampler,
+    FakeScorer,
+)
 
 SAFE = re.compile(r"^\d\d_[A-Za-z0-9_]+\.(cif|png)$")
 
 
 def run(formulae, sampler, **search):
     cfg = SearchConfig(**{"H": len(formulae), "W": len(formulae), "L": 3, **search})
-    tree = ForwardTreeSearch(FakeProposer(formulae), FakeScorer(), sampler_worker(sampler),
-                             energy_worker(FakePredictor()), cfg)
+    tree = ForwardTreeSearch(
+        FakeProposer(formulae),
+        FakeScorer(),
+        sampler_worker(sampler),
+        energy_worker(FakePredictor()),
+        cfg,
+    )
     return tree.run("a perovskite", seed=0, request_text="a <b>perovskite</b> & more")
 
 
-@pytest.mark.parametrize("formula, safe", [("Mn(RhS2)2", "MnRh2S4"), ("MnRh2S4", "MnRh2S4"), ("CsPbCl3", "CsPbCl3"),
-                                           ("LiFePO4", "LiFePO4"), ("Ba2Ti2O6", "BaTiO3"), ("not a formula!", "not_a_formula_")])
+@pytest.mark.parametrize(
+    "formula, safe",
+    [
+        ("Mn(RhS2)2", "MnRh2S4"),
+        ("MnRh2S4", "MnRh2S4"),
+        ("CsPbCl3", "CsPbCl3"),
+        ("LiFePO4", "LiFePO4"),
+        ("Ba2Ti2O6", "BaTiO3"),
+        ("not a formula!", "not_a_formula_"),
+    ],
+)
 def test_safe_formula(formula, safe):
     assert safe_formula(formula) == safe
 
@@ -57,8 +79,9 @@ def test_file_names_are_reduced_formulae_with_safe_characters(tmp_path):
     result = run(["MnRh2S4", "SrTiO3"], FakeSampler())
     assert any(c.formula == "Mn(RhS2)2" for c in result.candidates)  # pymatgen's reduced formula
     write_run(result, tmp_path, top_k=10, distinct=False)
-    files = [p.name for p in (tmp_path / "cifs").iterdir()] + [p.name for p in (tmp_path / "images").iterdir()
-                                                                 if p.name != "energy_distribution.png"]
+    files = [p.name for p in (tmp_path / "cifs").iterdir()] + [
+        p.name for p in (tmp_path / "images").iterdir() if p.name != "energy_distribution.png"
+    ]
     assert files and all(SAFE.match(n) for n in files), files
     assert any(n.endswith("_MnRh2S4.cif") for n in files)
 
@@ -76,15 +99,14 @@ def test_cifs_are_symmetrised_and_agree_with_the_table(tmp_path):
         assert top["space_group"].endswith(f"({number})"), (top["space_group"], number)
         symbol = top["space_group"].split(" (")[0]
         assert f"_symmetry_space_group_name_H-M   {symbol}\n" in text
-    assert {t["space_group"] for t in summary["top"]} - {"P1 (1)"}  # the noise is within the tolerance
+    assert {t["space_group"] for t in summary["top"]} - {
+        "P1 (1)"
+    }  # the noise is within the tolerance
     report = paths["report"].read_text()
     assert "symprec 0.1 Å" in report and summary["top"][0]["space_group"] in report
 
 
 def test_no_symmetry_falls_back_to_p1_and_says_so(monkeypatch):
-    from pymatgen.core import Lattice, Structure
-    from pymatgen.symmetry import analyzer
-
     s = Structure(Lattice.cubic(4.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     ok = symmetrise(s, 0.1)
     assert ok.label == "Pm-3m (221)" and ok.note == ""
@@ -152,7 +174,9 @@ def test_single_atom_cells_and_degenerate_input():
 def test_novelty_is_worded_for_what_it_is(tmp_path):
     result = run(["SrTiO3", "BaTiO3"], CubicPerovskiteSampler(jitter=0.02))
     reference = ReferenceFormulae.from_formulae(["SrTiO3", "NaCl"], dataset="wbm")
-    paths = write_run(result, tmp_path, top_k=6, distinct=False, pictures=False, reference=reference)
+    paths = write_run(
+        result, tmp_path, top_k=6, distinct=False, pictures=False, reference=reference
+    )
     summary = json.loads(paths["summary"].read_text())
     assert summary["reference"]["claim"] == "not in the 2 reference formulae from WBM"
     by_formula = {t["formula"]: t["novelty"] for t in summary["top"]}

@@ -19,8 +19,13 @@ def test_interpolation_in_the_request_is_kept_literally(fakes, capsys, monkeypat
     for path in Path("r").rglob("*"):
         if path.is_file() and path.suffix in (".json", ".yaml", ".md", ".csv", ".jsonl"):
             assert "secret-value" not in path.read_text(), path
-    assert json.loads(Path("r/summary.json").read_text())["request"] == "a novel perovskite ${oc.env:X}"
-    assert OmegaConf.load("r/config.yaml").request == "a novel perovskite ${oc.env:X}"  # read back literally
+    assert (
+        json.loads(Path("r/summary.json").read_text())["request"]
+        == "a novel perovskite ${oc.env:X}"
+    )
+    assert (
+        OmegaConf.load("r/config.yaml").request == "a novel perovskite ${oc.env:X}"
+    )  # read back literally
 
 
 def test_markup_in_the_request_is_printed_as_text(fakes, capsys):  # noqa: F811

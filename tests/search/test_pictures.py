@@ -1,4 +1,5 @@
-"""Structure pictures: periodic images of atoms on faces, bonds, distinct Jmol colours, one file each."""
+"""Structure pictures: periodic images of atoms on faces, bonds, distinct Jmol colours, one file
+each."""
 
 from __future__ import annotations
 
@@ -8,13 +9,24 @@ import numpy as np
 import pytest
 from ase.data import atomic_numbers
 from ase.data.colors import jmol_colors
+from PIL import Image
 from pymatgen.core import Lattice, Structure
 
-from genms.search.pictures import MIN_COLOUR_DELTA, _lab, bonds, cell_atoms, draw_crystal, element_colours
+from genms.search.pictures import (
+    MIN_COLOUR_DELTA,
+    _lab,
+    bonded_outside,
+    bonds,
+    cell_atoms,
+    draw_crystal,
+    element_colours,
+)
 
 
 def rocksalt() -> Structure:
-    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    return Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
 
 
 def test_atoms_on_faces_edges_and_corners_get_their_images():
@@ -46,8 +58,17 @@ def test_bonds_join_cations_to_anions_only():
     assert bonds(cart, numbers)
 
 
-@pytest.mark.parametrize("elements", [("Ba", "Cl", "Na"), ("Cs", "Mn", "Cl"), ("K", "Rb", "Cs", "I"),
-                                      ("Fe", "Co", "Ni", "O"), ("La", "Ce", "Pr", "Nd", "O"), ("Y", "Zr", "Nb", "Mo", "O")])
+@pytest.mark.parametrize(
+    "elements",
+    [
+        ("Ba", "Cl", "Na"),
+        ("Cs", "Mn", "Cl"),
+        ("K", "Rb", "Cs", "I"),
+        ("Fe", "Co", "Ni", "O"),
+        ("La", "Ce", "Pr", "Nd", "O"),
+        ("Y", "Zr", "Nb", "Mo", "O"),
+    ],
+)
 def test_no_two_elements_share_a_colour(elements):
     colours = element_colours([atomic_numbers[e] for e in elements])
     for a, b in itertools.combinations(elements, 2):
@@ -59,21 +80,28 @@ def test_no_two_elements_share_a_colour(elements):
 
 
 def test_every_picture_has_the_same_size(tmp_path):
-    from PIL import Image
-
-    small = Structure(Lattice.cubic(3.9), ["Sr", "Ti", "O", "O", "O"],
-                      [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
-    long = Structure(Lattice.from_parameters(3, 4, 14, 90, 100, 90), ["Ba", "Cl", "Na"],
-                     [[0, 0, 0], [0.5, 0.5, 0.3], [0.2, 0.1, 0.7]])
-    sizes = {Image.open(draw_crystal(s, tmp_path / f"{i}.png", f"{i}")).size for i, s in enumerate((small, long))}
+    small = Structure(
+        Lattice.cubic(3.9),
+        ["Sr", "Ti", "O", "O", "O"],
+        [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+    )
+    long = Structure(
+        Lattice.from_parameters(3, 4, 14, 90, 100, 90),
+        ["Ba", "Cl", "Na"],
+        [[0, 0, 0], [0.5, 0.5, 0.3], [0.2, 0.1, 0.7]],
+    )
+    sizes = {
+        Image.open(draw_crystal(s, tmp_path / f"{i}.png", f"{i}")).size
+        for i, s in enumerate((small, long))
+    }
     assert len(sizes) == 1
 
 
 def test_anions_outside_the_cell_complete_the_cations_coordination():
-    from genms.search.pictures import bonded_outside
-
     cscl = Structure(Lattice.cubic(4.12), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     cart, numbers = bonded_outside(cscl)
-    assert len(numbers) == 26 and set(numbers.tolist()) == {17}  # the body centres around the 8 corner Cs
+    assert len(numbers) == 26 and set(numbers.tolist()) == {
+        17
+    }  # the body centres around the 8 corner Cs
     cu = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]])
     assert len(bonded_outside(cu)[1]) == 0  # nothing is added around a metal

@@ -1,4 +1,5 @@
-"""The search shows progress inside long worker calls (per batch, compile notes), with an ETA, in the
+"""The search shows progress inside long worker calls (per batch, compile notes), with an ETA, in
+the
 command and in the Python API."""
 
 from __future__ import annotations

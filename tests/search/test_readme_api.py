@@ -1,4 +1,5 @@
-"""The README's Python API snippet, run as written (tiny stand-ins for π_lo and R_lo keep it fast)."""
+"""The README's Python API snippet, run as written (tiny stand-ins for π_lo and R_lo keep it
+fast)."""
 
 from __future__ import annotations
 

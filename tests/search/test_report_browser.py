@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from genms.search.candidates import FormulaNode
 from genms.search.config import SearchConfig
@@ -31,8 +32,13 @@ def _script():
 def run_folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     formulae = ["SrTiO3", "BaTiO3", "KNbO3", "CaTiO3", "LaAlO3"]
-    search = ForwardTreeSearch(FakeProposer(formulae), FakeScorer(), sampler_worker(CubicPerovskiteSampler(0.02)),
-                               energy_worker(FakePredictor()), SearchConfig(H=5, W=5, L=2))
+    search = ForwardTreeSearch(
+        FakeProposer(formulae),
+        FakeScorer(),
+        sampler_worker(CubicPerovskiteSampler(0.02)),
+        energy_worker(FakePredictor()),
+        SearchConfig(H=5, W=5, L=2),
+    )
     result = search.run("x", seed=0, request_text="a <script>alert(1)</script> perovskite & co")
     write_run(result, out, top_k=6, distinct=False)
     return out
@@ -47,31 +53,46 @@ def test_html_is_escaped_and_draws_every_answer_row(run_folder):
     assert "repeat(auto-fill" in html  # the grid wraps with the window width
     for top in summary["top"]:
         stem = Path(top["cif"]).stem
-        assert f'src="images/{stem}.png"' in html and (run_folder / "images" / f"{stem}.png").is_file()
+        assert (
+            f'src="images/{stem}.png"' in html and (run_folder / "images" / f"{stem}.png").is_file()
+        )
     assert "http://" not in html and "https://" not in html
 
 
 def test_reasons_are_said_once():
-    node = FormulaNode("CsPbCl3", 0.9, "offline", 0.8, True, reasons=(
-        "perovskite ABX3: A=Cs+, B=Pb2+, X=Cl- (substitution likelihood 0.91)", "charge neutral: 1x(+1) ...",
-        "novel: not in the reference formulae",
-        "syntax: valid formula (reduced: CsPbCl3)", "uniqueness: novel: not in the 58,934 reference formulae from WBM",
+    node = FormulaNode(
+        "CsPbCl3",
+        0.9,
+        "offline",
+        0.8,
+        True,
+        reasons=(
+            "perovskite ABX3: A=Cs+, B=Pb2+, X=Cl- (substitution likelihood 0.91)",
+            "charge neutral: 1x(+1) ...",
+            "novel: not in the reference formulae",
+            "syntax: valid formula (reduced: CsPbCl3)",
+            "uniqueness: novel: not in the 58,934 reference formulae from WBM",
+            "charge: charge neutral with the Pauling electronegativity test (SMACT)",
+            "likelihood: perovskite ABX3: A=Cs+ B=Pb2+ X=Cl- (fit 0.91)",
+            "charge: charge neutral with the Pauling electronegativity test (SMACT)",
+        ),
+        checks={"syntax": 1.0},
+    )
+    shown = formula_reasons(node)
+    assert shown == [
+        "uniqueness: novel, not in the reference",
         "charge: charge neutral with the Pauling electronegativity test (SMACT)",
         "likelihood: perovskite ABX3: A=Cs+ B=Pb2+ X=Cl- (fit 0.91)",
-        "charge: charge neutral with the Pauling electronegativity test (SMACT)"), checks={"syntax": 1.0})
-    shown = formula_reasons(node)
-    assert shown == ["uniqueness: novel, not in the reference",
-                     "charge: charge neutral with the Pauling electronegativity test (SMACT)",
-                     "likelihood: perovskite ABX3: A=Cs+ B=Pb2+ X=Cl- (fit 0.91)"]
+    ]
     llm = FormulaNode("CsPbCl3", 0.9, "llm", 0.8, True, reasons=("the model's note", "ratio: ok"))
     assert formula_reasons(llm) == ["the model's note", "ratio: ok"]
 
 
-@pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")),
-                    reason="no Chromium installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")),
+    reason="no Chromium installed (apt-get install chromium)",
+)
 def test_report_renders_in_headless_chromium(run_folder, tmp_path):
-    from PIL import Image
-
     module = _script()
     shot = tmp_path / "report.png"
     problems = module.check_report(run_folder, shot, width=1100)
@@ -82,5 +103,9 @@ def test_report_renders_in_headless_chromium(run_folder, tmp_path):
     html = (run_folder / "report.html").read_text()
     broken = tmp_path / "broken"
     shutil.copytree(run_folder, broken)
-    (broken / "report.html").write_text(re.sub(r'src="images/01_', 'src="images/missing_', html, count=1))
-    assert any("not a file of the run folder" in p for p in module.check_report(broken, tmp_path / "b.png"))
+    (broken / "report.html").write_text(
+        re.sub(r'src="images/01_', 'src="images/missing_', html, count=1)
+    )
+    assert any(
+        "not a file of the run folder" in p for p in module.check_report(broken, tmp_path / "b.png")
+    )

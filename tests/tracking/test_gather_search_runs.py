@@ -1,4 +1,5 @@
-"""``genms report gather`` on ``genms generate`` run folders and on a sweep of them (tiny fixture runs
+"""``genms report gather`` on ``genms generate`` run folders and on a sweep of them (tiny fixture
+runs
 written by the real run-folder writer, with stand-ins for the models)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Every ``wandb sync`` command line in the docs and code uses options the installed ``wandb`` CLI has."""
+"""Every ``wandb sync`` command line in the docs and code uses options the installed ``wandb`` CLI
+has."""
 
 from __future__ import annotations
 

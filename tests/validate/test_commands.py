@@ -121,7 +121,15 @@ def test_eval_dft_without_runs_explains_how_to_make_them(tmp_path, capsys):
 def test_validate_binary_file_is_a_one_line_error(tmp_path, capsys, name):
     (tmp_path / name).write_bytes(b"data_x\n\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00\xff\xfe")
     with pytest.raises(SystemExit) as exc:
-        main(["validate", str(tmp_path / name), f"out_dir={tmp_path / 'o'}", *EMT, f"hydra.run.dir={tmp_path / 'h'}"])
+        main(
+            [
+                "validate",
+                str(tmp_path / name),
+                f"out_dir={tmp_path / 'o'}",
+                *EMT,
+                f"hydra.run.dir={tmp_path / 'h'}",
+            ]
+        )
     out = capsys.readouterr().out
     assert exc.value.code == 2 and "Traceback" not in out and "UnicodeDecodeError" not in out
     assert "not a text" in out and "is not UTF-8" in out and len(out.strip().splitlines()) == 1
@@ -132,6 +140,14 @@ def test_validate_prints_markup_in_a_path_as_text(tmp_path, capsys):
     folder.mkdir(parents=True)
     (folder / "a.cif").write_bytes(b"\xff\xfe")
     with pytest.raises(SystemExit) as exc:
-        main(["validate", str(folder / "a.cif"), f"out_dir={tmp_path / 'o'}", *EMT, f"hydra.run.dir={tmp_path / 'h'}"])
+        main(
+            [
+                "validate",
+                str(folder / "a.cif"),
+                f"out_dir={tmp_path / 'o'}",
+                *EMT,
+                f"hydra.run.dir={tmp_path / 'h'}",
+            ]
+        )
     out = capsys.readouterr().out
     assert exc.value.code == 2 and "[bold]x[/]" in out and "MarkupError" not in out

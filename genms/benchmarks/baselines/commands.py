@@ -134,8 +134,14 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
                     resume=out_dir is not None and (out_dir / "journal.jsonl").exists(),
                 )
             seconds = time.perf_counter() - start
-            entry = answer_and_sampled_metrics(evaluated_structures(result, cfg.evaluate), result.candidates,
-                                               refs, known, match_cfg, cfg)
+            entry = answer_and_sampled_metrics(
+                evaluated_structures(result, cfg.evaluate),
+                result.candidates,
+                refs,
+                known,
+                match_cfg,
+                cfg,
+            )
             entry.update(
                 {
                     "baseline": name,
