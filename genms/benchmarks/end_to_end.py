@@ -43,6 +43,7 @@ from genms.configs import ConfigError, to_dataclass
 from genms.console import command_line, fail, make_console
 from genms.crystal.convert import to_cif
 from genms.evaluate.family import family_match_many
+from genms.evaluate.intervals import wilson
 from genms.evaluate.matching import MatchConfig
 from genms.evaluate.uniqueness import (
     INDEPENDENT_PATH,
@@ -94,16 +95,6 @@ def family_formula_units(fam: FamilyRequest, default: list[int]) -> list[int]:
     if fam.formula_units:
         return [int(z) for z in fam.formula_units]
     return list(FAMILY_Z.get(fam.family, default))
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> list[float] | None:
-    """Wilson score interval (95 % by default) of a rate of ``k`` successes in ``n`` trials."""
-    if n <= 0:
-        return None
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
 def _default_families() -> list[FamilyRequest]:

@@ -34,6 +34,7 @@ import numpy as np
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
 from genms.diffusion.config import SamplerConfig
+from genms.evaluate.intervals import wilson
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +118,17 @@ def match_items(gts: list[Crystal], cands: list[list[Crystal]], todo_first: list
 
 
 # -- metrics ---------------------------------------------------------------------------------------
-def summarise(n_items: int, first: dict, rest: dict, k_max: int) -> dict:
-    """DiffCSP match rates / RMSEs from per-item results."""
+SIZE_BINS = ((1, 20), (21, 32), (33, 52), (53, None))  # atoms per cell: MP-20, then MPTS-52's range
+
+
+def _rates(items: list[int], first: dict, rest: dict, k_max: int) -> dict:
+    """Match rates (with Wilson 95 % intervals), RMSEs and validity over ``items``."""
     out: dict = {}
-    scored1 = [i for i in range(n_items) if i in first]
+    scored1 = [i for i in items if i in first]
     rms1 = [first[i]["rms"][0] for i in scored1 if first[i]["gt_valid"] and first[i]["rms"][0] is not None]
     out["n_test_k1"] = len(scored1)
     out["match_rate_k1"] = len(rms1) / max(len(scored1), 1)
+    out["match_rate_k1_ci"] = wilson(len(rms1), len(scored1))
     out["rmse_k1"] = float(np.mean(rms1)) if rms1 else None
     if k_max > 1:
         scored = [i for i in scored1 if i in rest]
@@ -134,12 +139,30 @@ def summarise(n_items: int, first: dict, rest: dict, k_max: int) -> dict:
                 best.append(min(found))
         out[f"n_test_k{k_max}"] = len(scored)
         out[f"match_rate_k{k_max}"] = len(best) / max(len(scored), 1)
+        out[f"match_rate_k{k_max}_ci"] = wilson(len(best), len(scored))
         out[f"rmse_k{k_max}"] = float(np.mean(best)) if best else None
         valid = [v for i in scored for v in first[i]["valid"] + rest[i]["valid"]]
     else:
         valid = [v for i in scored1 for v in first[i]["valid"]]
     out["validity"] = float(np.mean(valid)) if valid else None
     out["gt_validity"] = float(np.mean([first[i]["gt_valid"] for i in scored1])) if scored1 else None
+    return out
+
+
+def summarise(n_items: int, first: dict, rest: dict, k_max: int, sizes: list[int] | None = None) -> dict:
+    """DiffCSP match rates / RMSEs from per-item results.
+
+    With ``sizes`` (atoms per test cell) the same numbers are also given per size bin
+    (``by_size["21-32"]`` ...), so that large cells are not hidden in an average over small ones.
+    """
+    out = _rates(list(range(n_items)), first, rest, k_max)
+    if sizes is not None:
+        out["by_size"] = {}
+        for lo, hi in SIZE_BINS:
+            items = [i for i in range(n_items) if sizes[i] >= lo and (hi is None or sizes[i] <= hi)]
+            if items:
+                out["by_size"][f"{lo}-{hi}" if hi else f"{lo}+"] = {"n": len(items),
+                                                                     **_rates(items, first, rest, k_max)}
     return out
 
 
@@ -243,7 +266,7 @@ def run_csp_benchmark(cfg: CSPEvalConfig, gts: list[Crystal], sampler=None, comm
     result["matching_finished"] = finished
     if cfg.results_out:
         _write_results(cfg.results_out, first, rest)
-    result.update(summarise(n, first, rest, k_max))
+    result.update(summarise(n, first, rest, k_max, [len(g.atomic_numbers) for g in gts]))
     return result
 
 
