@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 T = TypeVar("T")
 
@@ -129,6 +130,10 @@ def range_problems(cls: type, data: Any, prefix: str = "") -> list[str]:
         if sub is not None and (isinstance(value, dict) or dataclasses.is_dataclass(value)):
             problems += range_problems(sub, value, f"{key}.")
             continue
+        if sub is not None and isinstance(value, list | tuple):  # a list of dataclasses
+            for i, item in enumerate(value):
+                problems += range_problems(sub, item, f"{key}[{i}].")
+            continue
         rng: Range | None = f.metadata.get("range")
         items: list[tuple[str, Any]]
         if isinstance(value, dict):
@@ -180,15 +185,32 @@ def one_line(exc: BaseException, prefix: str = "") -> str:
     return head + (f" (key {key})" if key and key not in head else "")
 
 
+def check_problems(merged: DictConfig) -> list[str]:
+    """The problem the checks across fields (``__post_init__``) find in a merged config whose
+    values are each in range, as one line each; none when a value cannot be resolved here (an
+    interpolation into another part of the config: the command checks it when it builds it)."""
+    try:
+        OmegaConf.to_object(merged)
+    except OmegaConfBaseException:
+        return []
+    except ConfigError as exc:
+        return exc.problems or [one_line(exc)]
+    except ValueError as exc:
+        return [one_line(exc)]
+    return []
+
+
 def config_problems(cls: type, node: Any, prefix: str = "") -> list[str]:
     """Every problem of ``node`` as a ``cls`` config: one line per key or type the schema
-    refuses and per value out of its range."""
+    refuses and per value out of its range; when every value is in range, the checks across
+    fields of the dataclasses (``__post_init__``: ``model.width`` a multiple of ``model.heads``)."""
     if isinstance(node, DictConfig):
         node = OmegaConf.to_container(node, resolve=False)
     node = node if node is not None else {}
     try:
         merged = OmegaConf.merge(schema_node(cls), node)
-        return range_problems(cls, OmegaConf.to_container(merged, resolve=False), prefix)
+        problems = range_problems(cls, OmegaConf.to_container(merged, resolve=False), prefix)
+        return problems or check_problems(merged)
     except Exception:
         if not isinstance(node, dict):
             raise

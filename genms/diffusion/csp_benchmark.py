@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genms.configs import ranged
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
 from genms.diffusion.config import SamplerConfig
@@ -45,13 +46,13 @@ class CSPEvalConfig:
     split: str = "test"
     csv: str | None = None  # a CDVAE CSV instead of prepared arrays
     label: str = "mp20"
-    limit: int | None = None  # first n test crystals
-    k: list[int] = field(default_factory=lambda: [1, 20])
-    seed: int = 0
-    workers: int | None = None  # matching processes (None = all cores but one)
-    match_timeout_s: float = 60.0  # per StructureMatcher comparison
-    match_budget_s: float | None = None  # wall-time bound on matching (None = no bound)
-    wall_budget_s: float | None = None  # bound on the whole run: matching gets what is left
+    limit: int | None = ranged(None, 1, 10**9)  # first n test crystals
+    k: list[int] = ranged([1, 20], 1, 1000)
+    seed: int = ranged(0, 0, 2**32 - 1)
+    workers: int | None = ranged(None, 1, 1024)  # matching processes (None = all cores but one)
+    match_timeout_s: float = ranged(60.0, 0, 86_400)  # per StructureMatcher comparison
+    match_budget_s: float | None = ranged(None, 0, 10**7, lo_open=True)  # wall-time bound on matching (None = no bound)
+    wall_budget_s: float | None = ranged(None, 0, 10**7, lo_open=True)  # bound on the whole run: matching gets what is left
     output: str = "benchmarks/results/csp_mp20.json"
     samples_out: str | None = None  # save every candidate (CrystalArrays .npz)
     samples_in: str | None = None  # reuse saved candidates instead of sampling

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from genms.configs import in_range
 from genms.crystal.composition import (
     FormulaError,
     canonical_formula,
@@ -52,7 +53,7 @@ CHECKS = ("syntax", "uniqueness", "ratio", "elements", "charge", "likelihood", "
 class RHiConfig:
     weights: dict[str, float] = field(default_factory=lambda: {
         "syntax": 0.0, "uniqueness": 1.0, "ratio": 0.0, "elements": 0.0, "charge": 1.0,
-        "likelihood": 2.0, "llm_rank": 2.0})
+        "likelihood": 2.0, "llm_rank": 2.0}, metadata=in_range(0, 1000))
     hard: list[str] = field(default_factory=lambda: ["syntax", "ratio", "elements", "charge"])
     # uniqueness is hard whenever the request asks for novelty; set this to make it always hard
     uniqueness_always_hard: bool = False

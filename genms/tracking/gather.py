@@ -30,7 +30,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
-from genms.configs import ConfigError, to_dataclass
+from genms.configs import ConfigError, ranged, to_dataclass
 from genms.tracking.reports import RUN_FILE, load_run
 from genms.tracking.sweep_log import SweepLog
 
@@ -66,7 +66,7 @@ class GatherConfig:
     include_failed: bool = False
     paper: str | None = None
     title: str | None = None
-    digits: int = 3
+    digits: int = ranged(3, 0, 20)
     plot: PlotConfig = field(default_factory=PlotConfig)
 
 
