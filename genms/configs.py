@@ -16,10 +16,11 @@ checks a whole config tree at once and lists every bad value, not only the first
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, is_dataclass
 from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
@@ -273,10 +274,43 @@ def schema_node(cls: type) -> DictConfig:
     return schema
 
 
+@functools.cache
+def _unfrozen(cls: type) -> type:
+    """A twin of the frozen dataclass ``cls`` with the same fields, defaults and types."""
+    hints = typing.get_type_hints(cls)
+    fields = [(f.name, hints[f.name], dataclasses.field(default=f.default, default_factory=f.default_factory,
+                                                        metadata=f.metadata))
+              for f in dataclasses.fields(cls)]
+    return dataclasses.make_dataclass(cls.__name__, fields)
+
+
+def _writable_dataclass_lists(node: DictConfig) -> None:
+    """Let Hydra override the elements of every list of frozen dataclasses under ``node``.
+
+    OmegaConf marks each element of a ``list[FrozenDataclass]`` read-only, so an override such as
+    ``families.0.formula_units=[2]`` would fail. The elements are typed with an unfrozen twin
+    of the dataclass instead; ``to_dataclass`` builds the frozen one before any work starts.
+    """
+    for key in list(node.keys()):
+        child = node._get_node(key)
+        if isinstance(child, ListConfig) and not child._is_none():
+            element = child._metadata.element_type
+            if is_dataclass(element) and element.__dataclass_params__.frozen:
+                twin = _unfrozen(element)
+                items = OmegaConf.to_container(child)
+                child._metadata.element_type = twin
+                child._metadata.ref_type = list[twin]
+                node[key] = [twin(**item) for item in items]
+        elif isinstance(child, DictConfig) and not child._is_none():
+            _writable_dataclass_lists(child)
+
+
 def register_schema(name: str, cls: type) -> None:
     """Store ``cls`` in Hydra's ConfigStore as ``name``: a primary config that lists ``name``
     first in its defaults is type-checked against ``cls`` while Hydra composes it."""
-    ConfigStore.instance().store(name=name, node=schema_node(cls))
+    schema = schema_node(cls)
+    _writable_dataclass_lists(schema)
+    ConfigStore.instance().store(name=name, node=schema)
 
 
 def to_dataclass(cls: type[T], node: DictConfig | dict | None) -> T:
