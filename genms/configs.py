@@ -278,8 +278,9 @@ def schema_node(cls: type) -> DictConfig:
 def _unfrozen(cls: type) -> type:
     """A twin of the frozen dataclass ``cls`` with the same fields, defaults and types."""
     hints = typing.get_type_hints(cls)
-    fields = [(f.name, hints[f.name], dataclasses.field(default=f.default, default_factory=f.default_factory,
-                                                        metadata=f.metadata))
+    fields = [(f.name, hints[f.name],
+               dataclasses.field(default=f.default, default_factory=f.default_factory,
+                                 metadata=f.metadata))
               for f in dataclasses.fields(cls)]
     return dataclasses.make_dataclass(cls.__name__, fields)
 
