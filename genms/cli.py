@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,19 +204,25 @@ COMMANDS: dict[tuple[str, str], Command] = {
 
 #: Configs whose runner reads typed nodes one at a time: node -> "module:Class" (a command with a
 #: ``schema`` is checked against it as a whole). Checked before the runner starts; node ``.``
-#: is the top level, of which only the class's fields are checked.
+#: is the top level, of which only the class's fields are checked. A target that is a mapping
+#: (``ARCHS``) holds one class per value of the node's ``arch`` (its first: no ``arch``).
 SECTIONS: dict[str, dict[str, str]] = {
     "data": {"data": "genms.data.config:DataConfig", "paths": "genms.paths:PathsConfig"},
     "train_diffusion": {
+        ".": "genms.diffusion.config:TrainDiffusionOptions",
+        "model": "genms.models.denoisers:ARCHS",
         "diffusion": "genms.diffusion.config:DiffusionConfig",
         "data": "genms.diffusion.config:DiffusionDataConfig",
         "train": "genms.train.config:TrainConfig",
         "optim": "genms.train.config:OptimConfig",
         "logger": "genms.train.config:LoggerConfig",
+        "val_match": "genms.diffusion.config:ValMatchConfig",
         "paths": "genms.paths:PathsConfig",
     },
     "train_energy": {
+        ".": "genms.energy.commands:TrainEnergyOptions",
         "data": "genms.energy.commands:EnergyDataConfig",
+        "task": "genms.energy.task:EnergyTaskConfig",
         "train": "genms.train.config:TrainConfig",
         "optim": "genms.train.config:OptimConfig",
         "logger": "genms.train.config:LoggerConfig",
@@ -227,8 +234,10 @@ SECTIONS: dict[str, dict[str, str]] = {
         "sampler": "genms.diffusion.config:SamplerConfig",
         "paths": "genms.paths:PathsConfig",
     },
-    "eval_csp": {"paths": "genms.paths:PathsConfig"},
-    "eval_metrics": {"paths": "genms.paths:PathsConfig"},
+    "eval_csp": {"eval": "genms.diffusion.csp_benchmark:CSPEvalConfig",
+                 "paths": "genms.paths:PathsConfig"},
+    "eval_metrics": {".": "genms.evaluate.commands:EvalMetricsConfig",
+                     "paths": "genms.paths:PathsConfig"},
 }
 
 
@@ -574,6 +583,15 @@ def config_problems(cmd: Command, cfg: DictConfig) -> list[str]:
     problems: list[str] = []
     for key, target in SECTIONS.get(cmd.config_name, {}).items():
         cls = load_target(target)
+        if isinstance(cls, Mapping):  # one schema per architecture
+            node = OmegaConf.select(cfg, key)
+            if not isinstance(node, DictConfig):
+                continue
+            arch = node.get("arch") or next(iter(cls))
+            if not isinstance(arch, str) or arch not in cls:
+                problems.append(f"{key}.arch={arch!r} is not one of: {', '.join(cls)}")
+                continue
+            cls = cls[arch]
         if key == ".":
             names = [f.name for f in dataclasses.fields(cls)]
             node = {k: OmegaConf.to_container(cfg, resolve=False)[k] for k in names if k in cfg}

@@ -16,14 +16,16 @@ checks a whole config tree at once and lists every bad value, not only the first
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, is_dataclass
 from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 T = TypeVar("T")
 
@@ -129,6 +131,10 @@ def range_problems(cls: type, data: Any, prefix: str = "") -> list[str]:
         if sub is not None and (isinstance(value, dict) or dataclasses.is_dataclass(value)):
             problems += range_problems(sub, value, f"{key}.")
             continue
+        if sub is not None and isinstance(value, list | tuple):  # a list of dataclasses
+            for i, item in enumerate(value):
+                problems += range_problems(sub, item, f"{key}[{i}].")
+            continue
         rng: Range | None = f.metadata.get("range")
         items: list[tuple[str, Any]]
         if isinstance(value, dict):
@@ -180,15 +186,32 @@ def one_line(exc: BaseException, prefix: str = "") -> str:
     return head + (f" (key {key})" if key and key not in head else "")
 
 
+def check_problems(merged: DictConfig) -> list[str]:
+    """The problem the checks across fields (``__post_init__``) find in a merged config whose
+    values are each in range, as one line each; none when a value cannot be resolved here (an
+    interpolation into another part of the config: the command checks it when it builds it)."""
+    try:
+        OmegaConf.to_object(merged)
+    except OmegaConfBaseException:
+        return []
+    except ConfigError as exc:
+        return exc.problems or [one_line(exc)]
+    except ValueError as exc:
+        return [one_line(exc)]
+    return []
+
+
 def config_problems(cls: type, node: Any, prefix: str = "") -> list[str]:
     """Every problem of ``node`` as a ``cls`` config: one line per key or type the schema
-    refuses and per value out of its range."""
+    refuses and per value out of its range; when every value is in range, the checks across
+    fields of the dataclasses (``__post_init__``: ``model.width`` a multiple of ``model.heads``)."""
     if isinstance(node, DictConfig):
         node = OmegaConf.to_container(node, resolve=False)
     node = node if node is not None else {}
     try:
         merged = OmegaConf.merge(schema_node(cls), node)
-        return range_problems(cls, OmegaConf.to_container(merged, resolve=False), prefix)
+        problems = range_problems(cls, OmegaConf.to_container(merged, resolve=False), prefix)
+        return problems or check_problems(merged)
     except Exception:
         if not isinstance(node, dict):
             raise
@@ -251,10 +274,44 @@ def schema_node(cls: type) -> DictConfig:
     return schema
 
 
+@functools.cache
+def _unfrozen(cls: type) -> type:
+    """A twin of the frozen dataclass ``cls`` with the same fields, defaults and types."""
+    hints = typing.get_type_hints(cls)
+    fields = [(f.name, hints[f.name],
+               dataclasses.field(default=f.default, default_factory=f.default_factory,
+                                 metadata=f.metadata))
+              for f in dataclasses.fields(cls)]
+    return dataclasses.make_dataclass(cls.__name__, fields)
+
+
+def _writable_dataclass_lists(node: DictConfig) -> None:
+    """Let Hydra override the elements of every list of frozen dataclasses under ``node``.
+
+    OmegaConf marks each element of a ``list[FrozenDataclass]`` read-only, so an override such as
+    ``families.0.formula_units=[2]`` would fail. The elements are typed with an unfrozen twin
+    of the dataclass instead; ``to_dataclass`` builds the frozen one before any work starts.
+    """
+    for key in list(node.keys()):
+        child = node._get_node(key)
+        if isinstance(child, ListConfig) and not child._is_none():
+            element = child._metadata.element_type
+            if is_dataclass(element) and element.__dataclass_params__.frozen:
+                twin = _unfrozen(element)
+                items = OmegaConf.to_container(child)
+                child._metadata.element_type = twin
+                child._metadata.ref_type = list[twin]
+                node[key] = [twin(**item) for item in items]
+        elif isinstance(child, DictConfig) and not child._is_none():
+            _writable_dataclass_lists(child)
+
+
 def register_schema(name: str, cls: type) -> None:
     """Store ``cls`` in Hydra's ConfigStore as ``name``: a primary config that lists ``name``
     first in its defaults is type-checked against ``cls`` while Hydra composes it."""
-    ConfigStore.instance().store(name=name, node=schema_node(cls))
+    schema = schema_node(cls)
+    _writable_dataclass_lists(schema)
+    ConfigStore.instance().store(name=name, node=schema)
 
 
 def to_dataclass(cls: type[T], node: DictConfig | dict | None) -> T:

@@ -106,6 +106,8 @@ def test_post_init_lists_every_problem():
     (["data", "prepare", "mp_20", "data.workers=-1", "data.chunksize=0"],
      ["data.workers=-1", "data.chunksize=0"]),
     (["validate", "x.cif", "max_atoms=0", "mlip.fmax=nan"], ["max_atoms=0", "mlip.fmax=nan"]),
+    (["eval", "end-to-end", "families.0.formula_units=[0]", "returned=0"],
+     ["families[0].formula_units[0]=0", "returned=0"]),
 ])
 def test_commands_list_every_bad_value_before_any_work(tmp_path, capsys, monkeypatch, argv, lines):
     monkeypatch.chdir(tmp_path)

@@ -31,7 +31,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
-from genms.configs import ConfigError, to_dataclass
+from genms.configs import ConfigError, ranged, to_dataclass
 from genms.crystal.composition import composition_from_numbers, parse_formula
 from genms.crystal.convert import from_cif, to_cif
 from genms.crystal.geometry import min_distance
@@ -57,19 +57,19 @@ class StudyError(ValueError):
 class BestOfNConfig:
     """conf/eval_best_of_n.yaml."""
 
-    n: int = 10
-    n_compositions: int = 1000
+    n: int = ranged(10, 1, 10_000)
+    n_compositions: int = ranged(1000, 1, 10**7)
     dataset: str = "mp_20"
     split: str = "test"
-    max_atoms: int = 20
-    seed: int = 0
+    max_atoms: int = ranged(20, 1, 1000)
+    seed: int = ranged(0, 0, 2**32 - 1)
     device: str = "auto"
-    batch_formulae: int = 64
-    tolerance: float = 1e-3
-    min_distance_ang: float = 0.5
+    batch_formulae: int = ranged(64, 1, 100_000)
+    tolerance: float = ranged(1e-3, 0, 100)
+    min_distance_ang: float = ranged(0.5, 0, 10)
     out_dir: str = "runs/best_of_n"
     output: str = "benchmarks/results/best_of_n.json"
-    dft_subset: int = 20
+    dft_subset: int = ranged(20, 0, 100_000)
     dft_exclude: list[str] = field(default_factory=lambda: list(DFT_EXCLUDE))
     dft_results: str | None = None
     reuse: bool = True  # reuse <out_dir>/compositions.json scored with the same settings

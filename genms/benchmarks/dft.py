@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from genms.configs import to_dataclass
+from genms.configs import ranged, to_dataclass
 from genms.console import command_line, fail, make_console, run_dir
 from genms.io import atomic_write_json
 from genms.parallel.executor import ExecutorConfig
@@ -54,14 +54,14 @@ class EvalDFTConfig:
 
     suite: str = "candidates"
     runs: list[str] = field(default_factory=lambda: ["runs/end_to_end"])
-    per_family: int = 4
+    per_family: int = ranged(4, 1, 10_000)
     known_ids: list[str] = field(default_factory=lambda: ["mp-22862", "mp-4651", "mp-3536"])
     output: str = "benchmarks/results/dft_validation.json"
     out_dir: str | None = None
     protocol: str = "static"
     relax_ids: list[str] = field(default_factory=list)
     retry_failed: bool = False
-    max_atoms: int | None = 40
+    max_atoms: int | None = ranged(40, 1, 1000)
     dft: DFTSettings = field(default_factory=DFTSettings)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
     mlip: MLIPConfig = field(default_factory=MLIPConfig)

@@ -39,10 +39,11 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from genms.benchmarks.families import family_references
-from genms.configs import ConfigError, to_dataclass
+from genms.configs import ConfigError, ranged, to_dataclass
 from genms.console import command_line, fail, make_console
 from genms.crystal.convert import to_cif
 from genms.evaluate.family import family_match_many
+from genms.evaluate.intervals import wilson
 from genms.evaluate.matching import MatchConfig
 from genms.evaluate.uniqueness import (
     INDEPENDENT_PATH,
@@ -86,7 +87,8 @@ PAPER_GENMS = {
 class FamilyRequest:
     family: str
     request: str
-    formula_units: list[int] | None = None  # None: FAMILY_Z, else search.formula_units
+    # None: FAMILY_Z, else search.formula_units
+    formula_units: list[int] | None = ranged(None, 1, 1000)
 
 
 def family_formula_units(fam: FamilyRequest, default: list[int]) -> list[int]:
@@ -94,16 +96,6 @@ def family_formula_units(fam: FamilyRequest, default: list[int]) -> list[int]:
     if fam.formula_units:
         return [int(z) for z in fam.formula_units]
     return list(FAMILY_Z.get(fam.family, default))
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> list[float] | None:
-    """Wilson score interval (95 % by default) of a rate of ``k`` successes in ``n`` trials."""
-    if n <= 0:
-        return None
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
 def _default_families() -> list[FamilyRequest]:
@@ -116,19 +108,21 @@ class EndToEndConfig(PipelineConfig):
     """
 
     families: list[FamilyRequest] = field(default_factory=_default_families)
-    seed: int = 0
+    seed: int = ranged(0, 0, 2**32 - 1)
     device: str = "auto"
     compilation_cache: str | None = "auto"
     evaluate: str = "top_k"
-    returned: int = 100  # evaluate=top_k: the returned answer is the best this many kept structures
+    # evaluate=top_k: the returned answer is the best this many kept structures
+    returned: int = ranged(100, 1, 10**6)
     output: str = "benchmarks/results/end_to_end.json"
     run_dir: str | None = None  # also write each family's run folder here
     warmup: bool = False  # one untimed search first, so timings exclude compilation
-    match_workers: int = 2
-    match_timeout_s: float = 30.0
-    max_references: int | None = None
+    match_workers: int = ranged(2, -1, 1024)  # <= 1: in this process; -1: every core
+    match_timeout_s: float = ranged(30.0, 0, 86_400)  # 0: no limit
+    max_references: int | None = ranged(None, 1, 10**7)
     distinct_references: bool = True  # one reference per anonymous prototype (much faster matching)
-    sampled_match_max: int = 400  # match rate over sampled structures: a random subset this big
+    # match rate over sampled structures: a random subset this big
+    sampled_match_max: int = ranged(400, 0, 10**7)
     references: str = "prototypes"  # prototypes (clean shipped list) | datasets (ratio + group)
     uniqueness_reference: str = "independent"  # independent (data-folder formulae) | rhi | PATH
 

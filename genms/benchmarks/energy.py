@@ -19,7 +19,7 @@ import jax
 import numpy as np
 from omegaconf import DictConfig
 
-from genms.configs import ConfigError, typed
+from genms.configs import ConfigError, ranged, typed
 from genms.data.arrays import CrystalArrays
 from genms.data.prepare import DataNotPreparedError, load_prepared
 from genms.energy.predictor import DEFAULT_BUNDLE, load_predictor
@@ -51,8 +51,8 @@ class EnergyEvalConfig:
     extra_sets: list[dict] = field(default_factory=list)
     speed_dataset: str = "mp_20"
     speed_split: str = "test"
-    speed_min_structures: int = 20000
-    speed_repeats: int = 3
+    speed_min_structures: int = ranged(20000, 1, 10**8)
+    speed_repeats: int = ranged(3, 1, 1000)
     output: str | None = "benchmarks/results/energy.json"
 
     def sets(self) -> tuple[EvalSet, list[EvalSet]]:

@@ -29,7 +29,7 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig
 
-from genms.configs import typed
+from genms.configs import ranged, typed
 from genms.crystal.composition import (
     canonical_formula,
     formula_elements,
@@ -64,8 +64,8 @@ PAPER_TABLE3 = {
 class BenchmarkConfig:
     prompts: str = "experiments/language/prompts.yaml"
     output: str = "benchmarks/results/language.json"
-    n: int = 20  # formulae per prompt and seed
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    n: int = ranged(20, 1, 10_000)  # formulae per prompt and seed
+    seeds: list[int] = ranged([0, 1, 2], 0, 2**32 - 1)
     capacity: bool = True  # enumerate every admissible formula per family (offline proposer only)
     families: list[str] = field(default_factory=list)  # [] = every family of the prompt set
     # Rediscovery: hide half of the known members of a family from the reference, ask for novel
@@ -73,7 +73,7 @@ class BenchmarkConfig:
     rediscovery_families: list[str] = field(
         default_factory=lambda: ["perovskite", "pyrochlore", "spinel"]
     )
-    rediscovery_n: int = 50
+    rediscovery_n: int = ranged(50, 1, 10_000)
 
 
 def _resolve(path: str) -> Path:

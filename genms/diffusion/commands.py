@@ -193,8 +193,9 @@ def validation_match(cfg: DictConfig, task, params) -> dict:
         ecfg = CSPEvalConfig(split=data.val_split, label="val", k=[1], seed=int(vm.get("seed", 0)),
                              workers=vm.get("workers"), match_timeout_s=float(vm.get("match_timeout_s", 20.0)))
         res = run_csp_benchmark(ecfg, gts, sampler)
-        keep = {k: res.get(k) for k in ("match_rate_k1", "rmse_k1", "validity", "structures_per_second",
-                                        "sampling_seconds", "compile_seconds")}
+        keep = {k: res.get(k) for k in ("match_rate_k1", "match_rate_k1_ci", "rmse_k1", "validity",
+                                        "structures_per_second", "sampling_seconds", "compile_seconds")}
+        keep["match_rate_k1_by_size"] = {b: v["match_rate_k1"] for b, v in res.get("by_size", {}).items()}
         keep.update({"steps": sampler.steps, "integrator": sampler.integrator, "anneal_coords": sampler.anneal_coords})
         out[f"variant@{name}"] = keep
         out[f"match_rate_k1@{name}"] = keep["match_rate_k1"]

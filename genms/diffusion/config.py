@@ -34,21 +34,21 @@ class DiffusionConfig:
 
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     coords: str = "torus"
-    joint_fraction: float = 0.1
-    lattice_weight: float = 1.0
-    type_weight: float = 1.0
-    max_atoms: int = 20
-    sampling_steps: int = 256
-    gamma: float = 0.1
+    joint_fraction: float = ranged(0.1, 0, 1)
+    lattice_weight: float = ranged(1.0, 0, 1e4)
+    type_weight: float = ranged(1.0, 0, 1e4)
+    max_atoms: int = ranged(20, 1, 512)
+    sampling_steps: int = ranged(256, 1, 100_000)
+    gamma: float = ranged(0.1, 0, 1)
     project_x0: bool = True
     compute_dtype: str = "auto"
     process: str = "ddpm"
-    coord_weight: float = 1.0
+    coord_weight: float = ranged(1.0, 0, 1e4)
     integrator: str = "euler"
-    anneal_coords: float = 0.0
-    anneal_lattice: float = 0.0
-    train_buckets: tuple[int, ...] = ()  # atom-slot sizes of training batches below max_atoms
-    train_bucket_fraction: tuple[float, ...] = ()  # share of each bucket's batches drawn per epoch (() = all)
+    anneal_coords: float = ranged(0.0, 0, 100)
+    anneal_lattice: float = ranged(0.0, 0, 100)
+    train_buckets: tuple[int, ...] = ranged((), 1, 512)  # atom-slot sizes of training batches below max_atoms
+    train_bucket_fraction: tuple[float, ...] = ranged((), 0, 1, lo_open=True)  # share of each bucket's batches drawn per epoch (() = all)
 
     def __post_init__(self) -> None:
         # YAML and bundle JSON give lists; the config is frozen and hashable with tuples.
@@ -83,11 +83,11 @@ class DiffusionDataConfig:
     dataset: str = "mp_union"
     train_split: str = "train"
     val_split: str = "val"
-    train_limit: int | None = None  # first n training crystals (debugging)
-    val_limit: int | None = 2048
+    train_limit: int | None = ranged(None, 1, 10**9)  # first n training crystals (debugging)
+    val_limit: int | None = ranged(2048, 1, 10**9)
     csv_train: str | None = None  # read a CDVAE-format CSV instead of the prepared arrays
     csv_val: str | None = None
-    z_prior_min_count: int = 5
+    z_prior_min_count: int = ranged(5, 0, 10**9)
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,37 @@ class SamplerConfig:
     anneal_coords: float | None = ranged(None, 0, 100)  # flow bundles: velocity scale slope s in 1 + s·t
     anneal_lattice: float | None = ranged(None, 0, 100)
     compute_dtype: str = "auto"
-    buckets: tuple[int, ...] = (4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 52, 64)
+    buckets: tuple[int, ...] = ranged((4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 52, 64), 1, 1000)
     max_batch: int = ranged(4096, 1, 1 << 20)  # crystals per compiled batch at the smallest bucket
     tokens_per_batch: int = ranged(65536, 1, 1 << 30)  # caps the batch of larger buckets: batch × (atoms + 1)
     pairs_per_batch: int = ranged(262144, 1, 1 << 32)  # periodic models: caps batch × atoms² (pair tensors; memory)
     min_batch: int = ranged(8, 1, 1 << 16)
+
+
+@dataclass(frozen=True)
+class TrainDiffusionOptions:
+    """The numeric top-level options of ``genms train diffusion`` (conf/train_diffusion.yaml)."""
+
+    time_budget_minutes: float | None = ranged(None, 0, 10**6)  # null or 0: train.steps as given
+    time_budget_fraction: float = ranged(0.9, 0, 1, lo_open=True)
+    seed: int = ranged(0, 0, 2**32 - 1)  # train.seed (sweep it with -m seed=0,1)
+
+
+@dataclass(frozen=True)
+class ValMatchVariant(SamplerConfig):
+    """One sampler setting of ``val_match.variants`` (its sampler values replace ``val_match.sampler``'s)."""
+
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ValMatchConfig:
+    """``val_match`` of conf/train_diffusion.yaml: the CSP match rate (k = 1) on the first ``n``
+    validation cells at the end of a run (0: off), for each sampler variant."""
+
+    n: int = ranged(0, 0, 10**6)
+    seed: int = ranged(0, 0, 2**32 - 1)
+    workers: int | None = ranged(None, 1, 1024)  # matching processes; null = all cores but one
+    match_timeout_s: float = ranged(20.0, 0, 86_400)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    variants: list[ValMatchVariant] = field(default_factory=list)

@@ -31,9 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from genms.configs import ranged
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
 from genms.diffusion.config import SamplerConfig
+from genms.evaluate.intervals import wilson
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +46,13 @@ class CSPEvalConfig:
     split: str = "test"
     csv: str | None = None  # a CDVAE CSV instead of prepared arrays
     label: str = "mp20"
-    limit: int | None = None  # first n test crystals
-    k: list[int] = field(default_factory=lambda: [1, 20])
-    seed: int = 0
-    workers: int | None = None  # matching processes (None = all cores but one)
-    match_timeout_s: float = 60.0  # per StructureMatcher comparison
-    match_budget_s: float | None = None  # wall-time bound on matching (None = no bound)
-    wall_budget_s: float | None = None  # bound on the whole run: matching gets what is left
+    limit: int | None = ranged(None, 1, 10**9)  # first n test crystals
+    k: list[int] = ranged([1, 20], 1, 1000)
+    seed: int = ranged(0, 0, 2**32 - 1)
+    workers: int | None = ranged(None, 1, 1024)  # matching processes (None = all cores but one)
+    match_timeout_s: float = ranged(60.0, 0, 86_400)  # per StructureMatcher comparison
+    match_budget_s: float | None = ranged(None, 0, 10**7, lo_open=True)  # wall-time bound on matching (None = no bound)
+    wall_budget_s: float | None = ranged(None, 0, 10**7, lo_open=True)  # bound on the whole run: matching gets what is left
     output: str = "benchmarks/results/csp_mp20.json"
     samples_out: str | None = None  # save every candidate (CrystalArrays .npz)
     samples_in: str | None = None  # reuse saved candidates instead of sampling
@@ -117,13 +119,17 @@ def match_items(gts: list[Crystal], cands: list[list[Crystal]], todo_first: list
 
 
 # -- metrics ---------------------------------------------------------------------------------------
-def summarise(n_items: int, first: dict, rest: dict, k_max: int) -> dict:
-    """DiffCSP match rates / RMSEs from per-item results."""
+SIZE_BINS = ((1, 20), (21, 32), (33, 52), (53, None))  # atoms per cell: MP-20, then MPTS-52's range
+
+
+def _rates(items: list[int], first: dict, rest: dict, k_max: int) -> dict:
+    """Match rates (with Wilson 95 % intervals), RMSEs and validity over ``items``."""
     out: dict = {}
-    scored1 = [i for i in range(n_items) if i in first]
+    scored1 = [i for i in items if i in first]
     rms1 = [first[i]["rms"][0] for i in scored1 if first[i]["gt_valid"] and first[i]["rms"][0] is not None]
     out["n_test_k1"] = len(scored1)
     out["match_rate_k1"] = len(rms1) / max(len(scored1), 1)
+    out["match_rate_k1_ci"] = wilson(len(rms1), len(scored1))
     out["rmse_k1"] = float(np.mean(rms1)) if rms1 else None
     if k_max > 1:
         scored = [i for i in scored1 if i in rest]
@@ -134,12 +140,30 @@ def summarise(n_items: int, first: dict, rest: dict, k_max: int) -> dict:
                 best.append(min(found))
         out[f"n_test_k{k_max}"] = len(scored)
         out[f"match_rate_k{k_max}"] = len(best) / max(len(scored), 1)
+        out[f"match_rate_k{k_max}_ci"] = wilson(len(best), len(scored))
         out[f"rmse_k{k_max}"] = float(np.mean(best)) if best else None
         valid = [v for i in scored for v in first[i]["valid"] + rest[i]["valid"]]
     else:
         valid = [v for i in scored1 for v in first[i]["valid"]]
     out["validity"] = float(np.mean(valid)) if valid else None
     out["gt_validity"] = float(np.mean([first[i]["gt_valid"] for i in scored1])) if scored1 else None
+    return out
+
+
+def summarise(n_items: int, first: dict, rest: dict, k_max: int, sizes: list[int] | None = None) -> dict:
+    """DiffCSP match rates / RMSEs from per-item results.
+
+    With ``sizes`` (atoms per test cell) the same numbers are also given per size bin
+    (``by_size["21-32"]`` ...), so that large cells are not hidden in an average over small ones.
+    """
+    out = _rates(list(range(n_items)), first, rest, k_max)
+    if sizes is not None:
+        out["by_size"] = {}
+        for lo, hi in SIZE_BINS:
+            items = [i for i in range(n_items) if sizes[i] >= lo and (hi is None or sizes[i] <= hi)]
+            if items:
+                out["by_size"][f"{lo}-{hi}" if hi else f"{lo}+"] = {"n": len(items),
+                                                                     **_rates(items, first, rest, k_max)}
     return out
 
 
@@ -243,7 +267,7 @@ def run_csp_benchmark(cfg: CSPEvalConfig, gts: list[Crystal], sampler=None, comm
     result["matching_finished"] = finished
     if cfg.results_out:
         _write_results(cfg.results_out, first, rest)
-    result.update(summarise(n, first, rest, k_max))
+    result.update(summarise(n, first, rest, k_max, [len(g.atomic_numbers) for g in gts]))
     return result
 
 

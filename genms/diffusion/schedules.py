@@ -17,12 +17,14 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from genms.configs import ranged
+
 
 @dataclass(frozen=True)
 class ScheduleConfig:
     kind: str = "cosine"  # "cosine" (paper) or "linear" (log-SNR linear in t)
-    logsnr_min: float = -20.0
-    logsnr_max: float = 20.0
+    logsnr_min: float = ranged(-20.0, -100, 100)
+    logsnr_max: float = ranged(20.0, -100, 100)
 
 
 def logsnr_schedule(t: jax.Array, cfg: ScheduleConfig) -> jax.Array:

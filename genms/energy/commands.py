@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from genms.configs import ConfigError, to_dataclass
+from genms.configs import ConfigError, ranged, to_dataclass
 from genms.data.arrays import CrystalArrays
 from genms.data.prepare import load_prepared
 from genms.diffusion.data import arrays_from_csv
@@ -39,11 +39,22 @@ class EnergyDataConfig:
     target: str = "formation_energy_per_atom"
     train_split: str = "train"
     val_split: str = "val"
-    max_train: int | None = None  # use only the first N training crystals (smoke runs)
-    max_val: int | None = None  # use only the first N validation crystals (smoke runs)
+    # use only the first N training / validation crystals (smoke runs)
+    max_train: int | None = ranged(None, 1, 10**9)
+    max_val: int | None = ranged(None, 1, 10**9)
     # a CDVAE-format CSV (cif + target columns) instead of prepared arrays
     csv_train: str | None = None
     csv_val: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainEnergyOptions:
+    """The numeric top-level options of ``genms train energy`` (conf/train_energy.yaml)."""
+
+    time_budget_minutes: float | None = ranged(None, 0, 10**6)  # null or 0: train.steps as given
+    # with a time budget: fewer ensemble members rather than fewer epochs
+    min_epochs: int | None = ranged(120, 0, 10**6)
+    seed: int = ranged(0, 0, 2**32 - 1)  # train.seed (sweep it with -m seed=0,1)
 
 
 @dataclass(frozen=True)

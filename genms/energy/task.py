@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genms.configs import ranged
 from genms.data.arrays import CrystalArrays
 from genms.energy.batching import FlatBatcher, node_budget, to_graph
 from genms.energy.graph import NeighborTables, neighbor_tables
@@ -29,9 +30,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class EnergyTaskConfig:
     model: EnergyGNNConfig = field(default_factory=EnergyGNNConfig)
-    ensemble_size: int = 1
+    ensemble_size: int = ranged(1, 1, 1024)
     loss: str = "l1"  # l1 | huber | mse, on the normalised residual
-    huber_delta: float = 0.05  # in units of the residual scale
+    huber_delta: float = ranged(0.05, 0, 100, lo_open=True)  # in units of the residual scale
 
 
 def mean_coordination(tables: NeighborTables) -> float:

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from genms.configs import ConfigError, to_dataclass
+from genms.configs import ConfigError, ranged, to_dataclass
 from genms.crystal.composition import composition_from_numbers
 from genms.crystal.convert import StructureReadError, is_structure_file, read_structure
 from genms.evaluate.parallel import parallel_map
@@ -36,7 +36,7 @@ class EvalMetricsConfig:
     """Schema of ``conf/eval_metrics.yaml`` (without the ``paths`` group)."""
 
     inputs: list[str] = field(default_factory=list)
-    n_workers: int = 2
+    n_workers: int = ranged(2, -1, 1024)  # <= 1: in this process; -1: every core
     reference_formulae: str | None = None
     output: str | None = None
     progress: bool = True

@@ -29,6 +29,7 @@ from functools import lru_cache
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 
+from genms.configs import ranged
 from genms.evaluate.parallel import parallel_map
 from genms.evaluate.validity import (
     DEFAULT_VALIDITY,
@@ -45,10 +46,10 @@ log = logging.getLogger(__name__)
 class MatchConfig:
     """StructureMatcher tolerances (CDVAE/DiffCSP/CrystaLLM values) and the per-pair time limit."""
 
-    stol: float = 0.5
-    ltol: float = 0.3
-    angle_tol: float = 10.0
-    timeout_s: float = 60.0  # per comparison; <= 0 disables the limit
+    stol: float = ranged(0.5, 0, 10, lo_open=True)
+    ltol: float = ranged(0.3, 0, 10, lo_open=True)
+    angle_tol: float = ranged(10.0, 0, 180, lo_open=True)
+    timeout_s: float = ranged(60.0, None, 86_400)  # per comparison; <= 0 disables the limit
 
 
 #: The CDVAE/DiffCSP/CrystaLLM tolerances with a 60 s limit per comparison.

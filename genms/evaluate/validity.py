@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
+from genms.configs import ranged
 from genms.crystal.composition import smact_valid
 from genms.crystal.convert import (
     CIFParseError,
@@ -57,8 +58,9 @@ DISTANCE_METHODS = ("minimum_image", "periodic")
 class ValidityConfig:
     """Thresholds of the validity metrics (defaults = CDVAE/DiffCSP)."""
 
-    distance_cutoff: float = 0.5  # Å; a crystal is valid when the minimum distance is >= this
-    volume_cutoff: float = 0.1  # Å^3
+    # Å; a crystal is valid when the minimum distance is >= this
+    distance_cutoff: float = ranged(0.5, 0, 10)
+    volume_cutoff: float = ranged(0.1, 0, 1e6)  # Å^3
     distance_method: str = "minimum_image"  # "minimum_image" (DiffCSP) or "periodic" (exact)
 
     def __post_init__(self) -> None:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from genms.configs import ranged
 from genms.io import atomic_write_json
 from genms.paths import user_cache_dir
 
@@ -49,17 +50,18 @@ class LLMConfig:
     base_url: str = "http://127.0.0.1:8000/v1"
     model: str = ""
     api_key_env: str = "OPENAI_API_KEY"
-    temperature: float = 0.7
-    max_tokens: int = 1024
-    timeout_s: float = 60.0
-    max_retries: int = 3
-    backoff_s: float = 1.0
+    temperature: float = ranged(0.7, 0, 10)
+    max_tokens: int = ranged(1024, 1, 1_000_000)
+    timeout_s: float = ranged(60.0, 0, 3600, lo_open=True)
+    max_retries: int = ranged(3, 0, 100)
+    backoff_s: float = ranged(1.0, 0, MAX_BACKOFF_S)
     cache: bool = True
     cache_dir: str = "auto"  # auto: the user cache's "llm" folder
     prompt_version: str = "v1"
-    formulae_per_call: int = 20
-    max_calls: int = 4  # proposal calls per request (each with a new seed) until n formulae survive
-    max_known_in_prompt: int = 200
+    formulae_per_call: int = ranged(20, 1, 1000)
+    # proposal calls per request (each with a new seed) until n formulae survive
+    max_calls: int = ranged(4, 1, 1000)
+    max_known_in_prompt: int = ranged(200, 0, 100_000)
     rank: bool = True  # let the LLM rank R_hi's survivors when this backend is used
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from genms.configs import ranged
 from genms.crystal.composition import formula_elements, formula_ratio, normalise_ratio
 from genms.data.known import KnownCompound, KnownCompounds
 from genms.io import atomic_write_json
@@ -33,12 +34,12 @@ USER_AGENT = "genms/0.1 (generative materials search; language retrieval)"
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    max_examples: int = 200  # known formulae put in an LLM prompt
+    max_examples: int = ranged(200, 0, 100_000)  # known formulae put in an LLM prompt
     check_sites: bool = True  # examples must fit the family's sites with neutral ions
     wikipedia: bool = False  # online; off by default
     wikipedia_url: str = "https://en.wikipedia.org"
-    wikipedia_timeout_s: float = 10.0
-    wikipedia_max_chars: int = 1500
+    wikipedia_timeout_s: float = ranged(10.0, 0, 3600, lo_open=True)
+    wikipedia_max_chars: int = ranged(1500, 0, 1_000_000)
     cache_dir: str = "auto"  # auto: the user cache's "wikipedia" folder
 
 

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from genms.configs import in_range
 from genms.crystal.composition import (
     FormulaError,
     canonical_formula,
@@ -81,7 +82,9 @@ DEFAULT_WEIGHTS = {
 @dataclass(frozen=True)
 class RHiConfig:
     # checks missing here keep their DEFAULT_WEIGHTS
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: dict[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_WEIGHTS), metadata=in_range(0, 1000)
+    )
     hard: list[str] = field(default_factory=lambda: ["syntax", "ratio", "elements", "charge"])
     # uniqueness is hard whenever the request asks for novelty; set this to make it always hard
     uniqueness_always_hard: bool = False

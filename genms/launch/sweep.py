@@ -42,7 +42,7 @@ from rich.console import Console
 from rich.table import Table
 
 from genms.cli import compose, quote_value
-from genms.configs import ConfigError, to_dataclass
+from genms.configs import ConfigError, ranged, to_dataclass
 from genms.io import atomic_write_json
 from genms.launch.expand import SweepError, SweepPoint, SweepSpec, build_spec, detect_output_key
 from genms.parallel.executor import ExecutorConfig
@@ -86,16 +86,16 @@ class SweepConfig:
     dir: str | None = None
     name: str | None = None
     executor: str = "ray"
-    workers: int | None = None
+    workers: int | None = ranged(None, 1, 100_000)
     address: str | None = None
-    cpus_per_point: float = 1.0
-    gpus_per_point: float = 0.0
-    max_retries: int = 1
+    cpus_per_point: float = ranged(1.0, 0, 1024)
+    gpus_per_point: float = ranged(0.0, 0, 64)
+    max_retries: int = ranged(1, 0, 100)
     retry_failed: bool = True
-    only: int | None = None
+    only: int | None = ranged(None, 0, 10**7)
     dry_run: bool = False
     output_key: str | None = "auto"
-    timeout_s: float | None = None
+    timeout_s: float | None = ranged(None, 0, 10**7, lo_open=True)
     wandb: bool = False
     wandb_mode: str = "offline"
     result_files: list[str] = field(default_factory=lambda: list(DEFAULT_RESULT_FILES))

@@ -29,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genms.configs import ranged
 from genms.crystal.batch import MAX_Z
 from genms.models.layers import MLP, FeedForward, MaskedSelfAttention, sinusoidal_embedding
 
@@ -40,15 +41,23 @@ class DenoiserConfig:
     """Network shape. Paper (Table 8): base 256, multipliers 1/2/4, head dim 64, dropout 0.1."""
 
     arch: str = "set_transformer"
-    base_width: int = 256
-    width_multipliers: tuple[int, ...] = (1, 2, 4)
-    blocks_per_level: int = 1  # MLP+attention blocks per level, on the way down and again up
-    mid_blocks: int = 3  # blocks at the widest level; 3 + 3 + 3 = the paper's 9 blocks
-    head_dim: int = 64
-    mlp_expansion: int = 2
-    dropout: float = 0.1
-    time_embed_dim: int = 256
+    base_width: int = ranged(256, 1, 65_536)
+    width_multipliers: tuple[int, ...] = ranged((1, 2, 4), 1, 64)
+    blocks_per_level: int = ranged(1, 0, 1000)  # MLP+attention blocks per level, on the way down and again up
+    mid_blocks: int = ranged(3, 0, 1000)  # blocks at the widest level; 3 + 3 + 3 = the paper's 9 blocks
+    head_dim: int = ranged(64, 1, 65_536)
+    mlp_expansion: int = ranged(2, 1, 64)
+    dropout: float = ranged(0.1, 0, 1, hi_open=True)
+    time_embed_dim: int = ranged(256, 2, 65_536)
     element_embedding: bool = True  # learned embedding of given atomic numbers (CSP)
+
+    def __post_init__(self) -> None:
+        widths = [self.base_width * m for m in self.width_multipliers]
+        if not widths:
+            raise ValueError("model.width_multipliers must list at least one level")
+        if self.head_dim > 0 and any(w % self.head_dim for w in widths):
+            raise ValueError(f"model.head_dim ({self.head_dim}) must divide the width of every level "
+                             f"(model.base_width × model.width_multipliers = {widths})")
 
     @property
     def n_blocks(self) -> int:

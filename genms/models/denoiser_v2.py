@@ -41,6 +41,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genms.configs import ranged
 from genms.crystal.batch import MAX_Z
 from genms.diffusion.lattice import decode_in_graph
 from genms.models.layers import MLP, FeedForward, masked_mean, sinusoidal_embedding
@@ -60,16 +61,16 @@ class PeriodicDenoiserConfig:
     """Network shape of the periodic denoiser (``model=denoiser_v2``)."""
 
     arch: str = "periodic"
-    width: int = 256
-    depth: int = 6
-    heads: int = 8
-    pair_width: int = 128  # width of the per-layer pair embedding
-    n_freq: int = 8  # Fourier frequencies k = 1..n_freq per axis
-    n_rbf: int = 32  # radial basis functions over [0, r_max]
-    r_max: float = 8.0  # Å
-    mlp_expansion: int = 4
-    dropout: float = 0.0
-    time_embed_dim: int = 128
+    width: int = ranged(256, 1, 65_536)
+    depth: int = ranged(6, 1, 1000)
+    heads: int = ranged(8, 1, 1024)
+    pair_width: int = ranged(128, 1, 65_536)  # width of the per-layer pair embedding
+    n_freq: int = ranged(8, 1, 1024)  # Fourier frequencies k = 1..n_freq per axis
+    n_rbf: int = ranged(32, 1, 4096)  # radial basis functions over [0, r_max]
+    r_max: float = ranged(8.0, 0, 100, lo_open=True)  # Å
+    mlp_expansion: int = ranged(4, 1, 64)
+    dropout: float = ranged(0.0, 0, 1, hi_open=True)
+    time_embed_dim: int = ranged(128, 2, 65_536)
     element_embedding: bool = True
 
     def __post_init__(self) -> None:

@@ -29,20 +29,22 @@ import jax
 import jax.numpy as jnp
 import jraph
 
+from genms.configs import ranged
+
 #: one embedding row per atomic number 0..118 (0 = padding)
 N_SPECIES = 119
 
 
 @dataclass(frozen=True)
 class EnergyGNNConfig:
-    hidden: int = 128
-    steps: int = 4
-    n_rbf: int = 32
-    rbf_width: float = 0.5  # Å, Gaussian width of the radial basis
-    cutoff: float = 5.0  # Å
-    max_neighbors: int = 24  # K: nearest periodic neighbours kept per atom
-    taper: float = 0.5  # Å, width of the smooth cutoff / K-boundary weight
-    avg_neighbors: float = 16.0  # mean summed edge weight per atom (fitted on the training set)
+    hidden: int = ranged(128, 1, 65_536)
+    steps: int = ranged(4, 1, 100)
+    n_rbf: int = ranged(32, 1, 4096)
+    rbf_width: float = ranged(0.5, 0, 100, lo_open=True)  # Å, Gaussian width of the radial basis
+    cutoff: float = ranged(5.0, 0, 100, lo_open=True)  # Å
+    max_neighbors: int = ranged(24, 1, 1024)  # K: nearest periodic neighbours kept per atom
+    taper: float = ranged(0.5, 0, 100, lo_open=True)  # Å, width of the smooth cutoff / K-boundary weight
+    avg_neighbors: float = ranged(16.0, 0, 1e6, lo_open=True)  # mean summed edge weight per atom (fitted on the training set)
     dtype: str = "bfloat16"
 
 

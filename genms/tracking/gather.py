@@ -35,7 +35,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
-from genms.configs import ConfigError, to_dataclass
+from genms.configs import ConfigError, ranged, to_dataclass
 from genms.tracking.reports import RUN_FILE, flatten, load_run
 from genms.tracking.search_runs import (
     METRIC_ORDER,
@@ -100,7 +100,7 @@ class GatherConfig:
     include_failed: bool = False
     paper: str | None = None
     title: str | None = None
-    digits: int = 3
+    digits: int = ranged(3, 0, 20)
     # search runs: family match of their top structures (when the request names a family)
     match: bool = True
     plot: PlotConfig = field(default_factory=PlotConfig)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genms.configs import ranged
 from genms.crystal.convert import CIFParseError, from_cif
 from genms.io import atomic_path, atomic_write_json
 from genms.search.pictures import draw_crystal
@@ -105,7 +106,7 @@ class ReportConfig:
     project: str = "genms"
     experiment: str | None = None
     tags: list[str] = field(default_factory=list)
-    top_k_pictures: int = 6
+    top_k_pictures: int = ranged(6, 0, 1000)
 
 
 def _jsonable(v: Any) -> Any:

@@ -76,19 +76,19 @@ class DFTSettings:
     preset: str = "custom"
     code: str = "gpaw"
     xc: str = "PBE"
-    ecut_ev: float = 520.0
-    kpt_density: float = 3.5
+    ecut_ev: float = ranged(520.0, 0, 5000, lo_open=True)
+    kpt_density: float = ranged(3.5, 0, 100, lo_open=True)
     kpts_gamma: str = "always"
-    smearing_ev: float = 0.05
+    smearing_ev: float = ranged(0.05, 0, 10)
     spin: str = "auto"
-    scf_maxiter: int = 300
-    scf_energy_tol_ev: float = 5e-4
-    molecule_box_ang: float = 10.0
-    relax_ecut_ev: float = 800.0
-    relax_fmax: float = 0.05
-    relax_steps: int = 60
+    scf_maxiter: int = ranged(300, 1, 100_000)
+    scf_energy_tol_ev: float = ranged(5e-4, 0, 1, lo_open=True)
+    molecule_box_ang: float = ranged(10.0, 0, 100, lo_open=True)
+    relax_ecut_ev: float = ranged(800.0, 0, 5000, lo_open=True)
+    relax_fmax: float = ranged(0.05, 0, 100, lo_open=True)
+    relax_steps: int = ranged(60, 0, 100_000)
     relax_cell: bool = True
-    symmetrize_symprec: float | None = 1e-3
+    symmetrize_symprec: float | None = ranged(1e-3, 0, 1)
 
     def __post_init__(self) -> None:
         check_choice("dft.code", self.code, CODES)

@@ -100,15 +100,6 @@ def test_evaluate_option_and_bad_config():
         EndToEndConfig(returned=0)
 
 
-def test_wilson_interval():
-    assert end_to_end.wilson(0, 0) is None
-    lo, hi = end_to_end.wilson(93, 100)
-    assert 0.86 < lo < 0.87 and 0.96 < hi < 0.97
-    lo, hi = end_to_end.wilson(25, 25)
-    assert hi == 1.0 and 0.86 < lo < 0.87
-    assert end_to_end.wilson(0, 10)[0] == 0.0
-
-
 def test_family_z():
     fam = FamilyRequest("pyrochlore", "a pyrochlore")
     assert end_to_end.family_formula_units(fam, []) == [2]  # 22 atoms: Z=2 of A2B2O7

@@ -77,6 +77,12 @@ def cases(tmp: Path) -> list[list[str]]:
             out.append(["propose", "a spinel", shipped, f"{key}={value}", "n=2"])
     out.append(["propose", "a novel chloride perovskite", shipped,
                 "proposer.offline.max_combinations=0"])
+    # the LLM proposer's settings: values that are always out of range, so no server is called
+    for override in ["proposer.llm.temperature=nan", "proposer.llm.temperature=-1",
+                     "proposer.llm.max_tokens=0", "proposer.llm.timeout_s=inf",
+                     "proposer.llm.max_retries=1e308", "proposer.retrieval.wikipedia_timeout_s=0"]:
+        out.append(["propose", "a spinel", shipped, "proposer=llm", "proposer.llm.model=fuzz",
+                    override, "n=2"])
     # generate (the models are fakes: a tiny search)
     small = ["search.H=4", "search.W=2", "search.L=2", "report=false"]
     for i, text in enumerate(HOSTILE_TEXT[:22] + _formula_bombs(rng, 6)):
@@ -124,6 +130,20 @@ def cases(tmp: Path) -> list[list[str]]:
             out.append(["train", command, base, "train.keep=0", f"{key}={value}",
                         f"train.run_dir={tmp / 'runs' / command}",
                         f"export.path={tmp / 'bundles' / command}"])
+    # model shapes (and the options of conf/train_*.yaml that no other node holds)
+    for command, base, override in (
+            ("diffusion", "debug=diffusion_v2_tiny", "model.width=0"),
+            ("diffusion", "debug=diffusion_v2_tiny", "model.width=30"),  # not a multiple of heads
+            ("diffusion", "debug=diffusion_v2_tiny", "model.dropout=1.0"),
+            ("diffusion", "debug=diffusion_v2_tiny", "model.r_max=-inf"),
+            ("diffusion", "debug=diffusion_tiny", "model.head_dim=nan"),
+            ("diffusion", "debug=diffusion_tiny", "val_match.n=-1"),
+            ("energy", "task_name=fuzz", "task.model.cutoff=nan"),
+            ("energy", "task_name=fuzz", "task.ensemble_size=0"),
+            ("energy", "task_name=fuzz", "time_budget_minutes=-inf")):
+        out.append(["train", command, base, "train.keep=0", override,
+                    f"train.run_dir={tmp / 'runs' / command}",
+                    f"export.path={tmp / 'bundles' / command}"])
     return [[*argv, hydra(i)] for i, argv in enumerate(out)]
 
 

@@ -169,3 +169,13 @@ def test_baselines_config_has_the_language_nodes_of_the_search():
         and cfg.rhi == end_to_end.rhi
         and cfg.paths == end_to_end.paths
     )
+
+
+def test_an_element_of_a_list_of_dataclasses_can_be_overridden():
+    overrides = ["families.2.formula_units=[1,2]", "families.0.request=an ABO3"]
+    cfg = to_dataclass(load_target(COMMANDS[("eval", "end-to-end")].schema),
+                       OmegaConf.to_container(compose("eval_end_to_end", overrides), resolve=True))
+    assert cfg.families[2].family == "spinel" and cfg.families[2].formula_units == [1, 2]
+    assert cfg.families[0].request == "an ABO3" and cfg.families[1].formula_units is None
+    with pytest.raises(Exception, match="bogus"):
+        compose("eval_end_to_end", ["families.0.bogus=1"])

@@ -35,7 +35,7 @@ from genms.benchmarks.end_to_end import (
     evaluated_structures,
 )
 from genms.benchmarks.families import family_references
-from genms.configs import ConfigError, to_dataclass
+from genms.configs import ConfigError, ranged, to_dataclass
 from genms.energy.predictor import load_predictor
 from genms.evaluate.matching import MatchConfig
 from genms.io import atomic_write_json
@@ -62,8 +62,8 @@ class RandomBaselineConfig:
     1-230)."""
 
     space_groups: str = "family"
-    max_atoms: int = 40
-    max_tries: int = 30
+    max_atoms: int = ranged(40, 1, 1000)
+    max_tries: int = ranged(30, 1, 100_000)
 
 
 @dataclass(frozen=True)
@@ -73,15 +73,15 @@ class EvalBaselinesConfig(PipelineConfig):
 
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
     families: list[FamilyRequest] = field(default_factory=_default_families)
-    seed: int = 0
+    seed: int = ranged(0, 0, 2**32 - 1)
     device: str = "cpu"
     evaluate: str = "best_per_formula"
     output: str = "benchmarks/results/baselines.json"
     run_dir: str | None = "runs/eval_baselines"  # per (baseline, family): the search's run folder
-    match_workers: int = 2
-    match_timeout_s: float = 30.0
-    max_references: int | None = None
-    sampled_match_max: int = 400
+    match_workers: int = ranged(2, -1, 1024)  # <= 1: in this process; -1: every core
+    match_timeout_s: float = ranged(30.0, 0, 86_400)  # 0: no limit
+    max_references: int | None = ranged(None, 1, 10**7)
+    sampled_match_max: int = ranged(400, 0, 10**7)
     prototypes: PrototypeConfig = field(default_factory=PrototypeConfig)
     random: RandomBaselineConfig = field(default_factory=RandomBaselineConfig)
     report: ReportConfig = field(default_factory=lambda: ReportConfig(wandb=False))

@@ -23,6 +23,7 @@ import pandas as pd
 from pymatgen.core import Element, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+from genms.configs import ranged
 from genms.crystal.composition import FormulaError, formula_ratio, normalise_ratio
 from genms.crystal.convert import from_cif, from_pymatgen, to_cif
 from genms.crystal.structure import Crystal
@@ -58,9 +59,9 @@ class PrototypeConfig:
     datasets: list[str] = field(default_factory=lambda: ["mp_cgcnn", "mp_20"])
     files: list[str] = field(default_factory=list)
     data_dir: str = "auto"
-    max_per_family: int = 24
-    max_atoms: int = 40
-    symprec: float = 0.1
+    max_per_family: int = ranged(24, 1, 100_000)
+    max_atoms: int = ranged(40, 1, 1000)
+    symprec: float = ranged(0.1, 0, 10, lo_open=True)
     cache: bool = True
 
 
