@@ -50,14 +50,20 @@ def _check(sock: socket.socket, address) -> None:
         if not is_loopback(address[0]):
             where = f"{address[0]}:{address[1] if len(address) > 1 else '?'}"
             NETWORK_ATTEMPTS.append(where)
-            raise NetworkBlocked(f"tests may not use the network (tests/conftest.py): connection to {where}")
+            raise NetworkBlocked(
+                f"tests may not use the network (tests/conftest.py): connection to {where}"
+            )
 
 
 def _install_network_guard() -> None:
     """Wraps connect, connect_ex and sendto of every Python socket in this process."""
     if getattr(socket.socket.connect, "__wrapped__", None) is not None:
         return
-    connect, connect_ex, sendto = socket.socket.connect, socket.socket.connect_ex, socket.socket.sendto
+    connect, connect_ex, sendto = (
+        socket.socket.connect,
+        socket.socket.connect_ex,
+        socket.socket.sendto,
+    )
 
     def guarded_connect(self, address):
         _check(self, address)
@@ -72,8 +78,11 @@ def _install_network_guard() -> None:
             _check(self, args[-1])
         return sendto(self, data, *args)
 
-    for name, fn, original in (("connect", guarded_connect, connect), ("connect_ex", guarded_connect_ex, connect_ex),
-                               ("sendto", guarded_sendto, sendto)):
+    for name, fn, original in (
+        ("connect", guarded_connect, connect),
+        ("connect_ex", guarded_connect_ex, connect_ex),
+        ("sendto", guarded_sendto, sendto),
+    ):
         fn.__wrapped__ = original
         setattr(socket.socket, name, fn)
 

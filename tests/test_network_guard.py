@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +14,9 @@ from tests.conftest import NETWORK_ATTEMPTS, NetworkBlocked, is_loopback
 
 
 @pytest.mark.parametrize("host, ok", [
-    ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("::1", True), ("::ffff:127.0.0.1", True),
-    ("10.0.0.1", False), ("8.8.8.8", False), ("example.com", False), ("0.0.0.0", False), ("::", False),
+    ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("::1", True),
+    ("::ffff:127.0.0.1", True), ("10.0.0.1", False), ("8.8.8.8", False), ("example.com", False),
+    ("0.0.0.0", False), ("::", False),
 ])
 def test_loopback_addresses(host, ok):
     assert is_loopback(host) is ok
@@ -59,10 +63,6 @@ def test_loopback_connections_work():
 
 def test_a_test_that_swallows_the_error_still_fails(tmp_path):
     """Run pytest on a test that catches the refusal: the guard fails it anyway."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     test = tmp_path / "test_swallow.py"
     test.write_text(
         "import socket\n"
@@ -72,8 +72,8 @@ def test_a_test_that_swallows_the_error_still_fails(tmp_path):
         "    except OSError:\n"
         "        pass\n")
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider",
-                           "--rootdir", str(tmp_path), str(test)], cwd=root, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p",
+                           "no:cacheprovider", "--rootdir", str(tmp_path), str(test)], cwd=root,
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "the test tried to use the network: 192.0.2.1:80" in proc.stdout

@@ -156,13 +156,21 @@ def _ci(flags: list) -> list[float] | None:
     return wilson(int(sum(bool(f) for f in flags)), len(flags))
 
 
-def answer_and_sampled_metrics(answer: list[Candidate], sampled: list[Candidate], refs, known, match_cfg,
-                               cfg) -> dict:
+def answer_and_sampled_metrics(
+    answer: list[Candidate], sampled: list[Candidate], refs, known, match_cfg, cfg
+) -> dict:
     """:func:`structure_metrics` over the returned ``answer``, with those over every ``sampled``
     structure under ``"sampled"`` (matching capped at ``cfg.sampled_match_max``)."""
     entry = structure_metrics(answer, refs.references, known, match_cfg, cfg.match_workers)
-    entry["sampled"] = structure_metrics(sampled, refs.references, known, match_cfg, cfg.match_workers,
-                                         cfg.sampled_match_max, cfg.seed)
+    entry["sampled"] = structure_metrics(
+        sampled,
+        refs.references,
+        known,
+        match_cfg,
+        cfg.match_workers,
+        cfg.sampled_match_max,
+        cfg.seed,
+    )
     return entry
 
 
@@ -248,7 +256,9 @@ def run_end_to_end(cfg: EndToEndConfig, console=None, command: str = "") -> dict
             if cfg.evaluate == "top_k" and len(answer) < cfg.returned:
                 log.warning("%s: %d structures returned, fewer than returned=%d (raise H, W or L)",
                             fam.family, len(answer), cfg.returned)
-            entry = answer_and_sampled_metrics(answer, result.candidates, refs, known, match_cfg, cfg)
+            entry = answer_and_sampled_metrics(
+                answer, result.candidates, refs, known, match_cfg, cfg
+            )
             entry.update(
                 {
                     "request": fam.request,

@@ -17,9 +17,10 @@ from rich.table import Table
 
 from genms.configs import ConfigError, to_dataclass
 from genms.console import exit_with
+from genms.data.build import prepare_all, prepare_dataset
 from genms.data.config import DataConfig
 from genms.data.download import DownloadError, download_dataset
-from genms.data.prepare import PrepareContext, SplitResult, prepare_all, prepare_dataset
+from genms.data.prepare import PrepareContext, SplitResult
 from genms.data.report import render_split_table, render_union_table
 from genms.data.sources import DATASETS, DOWNLOADABLE, DataSourceError, data_roots
 from genms.paths import resolve_cache_dir, resolve_data_dir, user_cache_dir
@@ -48,13 +49,15 @@ def _dataset(cfg: DictConfig, command: str, choices) -> str:
 def _match_line(stats: dict | None) -> str:
     if not stats:
         return ""
-    return (f"{stats['cells_matched']} cells matched to a test structure ({stats['pairs']} same-formula "
-            f"pairs, {stats['pairs_computed']} compared now, {stats['pairs_timed_out']} timed out), ")
+    return (
+        f"{stats['cells_matched']} cells matched to a test structure ({stats['pairs']} "
+        f"same-formula pairs, {stats['pairs_computed']} compared now, "
+        f"{stats['pairs_timed_out']} timed out), "
+    )
 
 
-def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: float, cache_dir) -> None:
-    from rich.console import Console
-
+def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: float,
+           cache_dir) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
     rows = [
         {"dataset": r.dataset, "split": r.split, "status": r.status, "report": r.report}
@@ -72,12 +75,14 @@ def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: flo
         if r.dataset == "mp_union" and r.split == "train" and "union" in r.meta:
             console.print(render_union_table(r.meta["union"]))
             u = r.meta["union"]
-            console.print(f"MP union: {u['held_out_ids']} MP-20 val/test ids held out, "
-                          f"{u['test_formula_spacegroup_pairs']} test (formula, space group) pairs, "
-                          f"{u['spacegroups_computed']} space groups computed, "
-                          f"{_match_line(u.get('test_structure_match'))}"
-                          f"{u['cgcnn_targets_masked']} mp_cgcnn energies masked; absent sources: "
-                          f"{u['absent_sources'] or 'none'}")
+            console.print(
+                f"MP union: {u['held_out_ids']} MP-20 val/test ids held out, "
+                f"{u['test_formula_spacegroup_pairs']} test (formula, space group) pairs, "
+                f"{u['spacegroups_computed']} space groups computed, "
+                f"{_match_line(u.get('test_structure_match'))}"
+                f"{u['cgcnn_targets_masked']} mp_cgcnn energies masked; absent sources: "
+                f"{u['absent_sources'] or 'none'}"
+            )
     for name, why in unavailable.items():
         console.print(f"[yellow]{name}: not prepared[/yellow] ({why})")
     cached = sum(r.status == "cached" for r in results)

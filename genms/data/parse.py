@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from genms.crystal.composition import FormulaError, composition_from_numbers, parse_formula
 from genms.crystal.convert import CIFParseError, from_cif, niggli_reduce
 from genms.crystal.structure import Crystal, lattice_from_params, lattice_to_params, wrap_frac
 from genms.data.arrays import CrystalArrays
@@ -47,7 +48,9 @@ MAX_LATTICE_LENGTH_ANG = 1000.0
 #: A volume per atom above this (Å³) is not a crystal's (``absurd_cell``; MP's largest is ~900).
 MAX_VOLUME_PER_ATOM_ANG3 = 10_000.0
 
-_CELL_RE = re.compile(r"^[ \t]*_cell_(length_[abc]|angle_alpha|angle_beta|angle_gamma)[ \t]+(\S+)", re.M)
+_CELL_RE = re.compile(
+    r"^[ \t]*_cell_(length_[abc]|angle_alpha|angle_beta|angle_gamma)[ \t]+(\S+)", re.M
+)
 _FORMULA_SUM_RE = re.compile(r"^[ \t]*_chemical_formula_sum[ \t]+(\S.*?)[ \t]*$", re.M)
 
 
@@ -94,8 +97,6 @@ def formula_sum_problem(text: str, atomic_numbers: np.ndarray) -> str | None:
     """Why the parsed atoms disagree with the CIF's ``_chemical_formula_sum`` (other
     proportions, or fewer atoms than it lists: a truncated atom loop), or None. A formula sum
     that cannot be read is not judged."""
-    from genms.crystal.composition import FormulaError, composition_from_numbers, parse_formula
-
     m = _FORMULA_SUM_RE.search(text)
     if m is None:
         return None
@@ -128,7 +129,9 @@ def closest_distance(frac_coords: np.ndarray, lattice: np.ndarray, cutoff: float
     best = math.inf
     for start in range(0, n, step):
         rows = np.arange(start, min(start + step, n))
-        d = np.linalg.norm(cart[rows, None, None, :] - cart[None, :, None, :] + cart_shifts[None, None], axis=-1)
+        d = np.linalg.norm(
+            cart[rows, None, None, :] - cart[None, :, None, :] + cart_shifts[None, None], axis=-1
+        )
         d[np.arange(len(rows)), rows, zero] = np.inf  # an atom and itself
         best = min(best, float(d.min()))
     return best
@@ -163,7 +166,10 @@ def parse_cif(text: str, niggli: bool = True, canonical_orientation: bool = True
     if not math.isfinite(longest) or longest > MAX_LATTICE_LENGTH_ANG:
         return ("absurd_cell", f"lattice length {longest:.4g} Å > {MAX_LATTICE_LENGTH_ANG:g} Å")
     if not math.isfinite(volume_per_atom) or volume_per_atom > MAX_VOLUME_PER_ATOM_ANG3:
-        return ("absurd_cell", f"volume per atom {volume_per_atom:.4g} Å³ > {MAX_VOLUME_PER_ATOM_ANG3:g} Å³")
+        return (
+            "absurd_cell",
+            f"volume per atom {volume_per_atom:.4g} Å³ > {MAX_VOLUME_PER_ATOM_ANG3:g} Å³",
+        )
     try:
         if niggli:
             crystal = niggli_reduce(crystal)

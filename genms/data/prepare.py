@@ -4,7 +4,8 @@ For each split the rows of its source are parsed (:mod:`genms.data.parse`), filt
 skipped, and counted by reason, when it holds bytes that are not UTF-8, its CIF does not parse,
 it is disordered, truncated or not physical (see ``report.REASONS``), its composition differs
 from the row's formula, a required target is missing or NaN, it has more than ``max_atoms``
-atoms, or an earlier row with the same id was kept) and written as :class:`~genms.data.arrays.CrystalArrays` at a stable path with
+atoms, or an earlier row with the same id was kept) and written as
+:class:`~genms.data.arrays.CrystalArrays` at a stable path with
 ``meta["fingerprint"]`` = sha256 over the source files' bytes, the settings and
 :data:`FORMAT_VERSION`. A file whose fingerprint matches is not rebuilt.
 
@@ -21,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from genms.crystal.composition import FormulaError, composition_from_numbers, parse_formula
 from genms.data.arrays import CrystalArrays
 from genms.data.config import DataConfig, resolve_parse_cache_dir
-from genms.data.parse import PARSE_VERSION, ParsedSource, parse_source
+from genms.data.parse import PARSE_VERSION, ParsedSource, parse_source, same_proportions
 from genms.data.report import SkipReport
 from genms.data.sources import (
     CGCNN_FRACTIONS,
@@ -34,7 +36,6 @@ from genms.data.sources import (
     SourceTable,
     file_sha256,
     folder_sha256,
-    get_spec,
     locate,
     read_cif_folder,
     read_csv_table,
@@ -202,9 +203,6 @@ def _formula_mismatch(table: SourceTable, parsed: ParsedSource, row: int, entry:
     formula = table.formulas[row] if table.formulas is not None else ""
     if not formula:
         return None
-    from genms.crystal.composition import FormulaError, composition_from_numbers, parse_formula
-    from genms.data.parse import same_proportions
-
     try:
         expected = parse_formula(formula)
     except (FormulaError, ValueError):
@@ -215,7 +213,9 @@ def _formula_mismatch(table: SourceTable, parsed: ParsedSource, row: int, entry:
     return f"the CIF holds {got.reduced_formula}, the row says {formula}"
 
 
-def assemble(table: SourceTable, parsed: ParsedSource, rows: list[int], meta: dict) -> CrystalArrays:
+def assemble(
+    table: SourceTable, parsed: ParsedSource, rows: list[int], meta: dict
+) -> CrystalArrays:
     """Arrays of the given source rows (all of which parsed), with the table's ids and targets."""
     rows_arr = np.asarray(rows, np.int64)
     sub = parsed.arrays.subset(parsed.index_of_rows(len(table))[rows_arr])
@@ -331,35 +331,3 @@ def prepare_cif_dir(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]
     meta = {"dataset": spec.name, "split": "all", "fingerprint": fp, "settings": settings,
             "sources": [src], "source_paths": [str(folder)], "report": report.to_dict()}
     return [ctx.save(assemble(table, parsed, rows, meta), spec.name, "all")]
-
-
-def prepare_dataset(name: str, ctx: PrepareContext) -> list[SplitResult]:
-    spec = get_spec(name)
-    if spec.kind == "csv":
-        return prepare_csv(spec, ctx)
-    if spec.kind == "random_split":
-        return prepare_random_split(spec, ctx)
-    if spec.kind == "cif_dir":
-        return prepare_cif_dir(spec, ctx)
-    # union.py imports this module; importing it here, when it is needed, keeps that one-way.
-    from genms.data.union import prepare_union  # noqa: PLC0415
-
-    return prepare_union(spec, ctx)
-
-
-def prepare_all(ctx: PrepareContext) -> tuple[list[SplitResult], dict[str, str]]:
-    """Every dataset whose sources exist (``cif_dir`` only when ``data.cif_dir`` is set).
-
-    Returns the results and, per dataset that could not be prepared, the reason.
-    """
-    results: list[SplitResult] = []
-    unavailable: dict[str, str] = {}
-    for name, spec in DATASETS.items():
-        if spec.kind == "cif_dir" and not ctx.cfg.cif_dir:
-            continue
-        try:
-            results.extend(prepare_dataset(name, ctx))
-        except DataSourceError as exc:
-            unavailable[name] = str(exc)
-            log.warning("%s: %s", name, exc)
-    return results, unavailable

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_object_dtype, is_string_dtype
 
 from genms.paths import resolve_data_dir, user_cache_dir
 
@@ -55,7 +56,9 @@ MP_TARGETS = (
     ("spacegroup_number", "spacegroup.number"),
 )
 FORMATS: dict[str, TableFormat] = {
-    "mp_20": TableFormat("material_id", MP_TARGETS, ("formation_energy_per_atom",), formula_column="pretty_formula"),
+    "mp_20": TableFormat(
+        "material_id", MP_TARGETS, ("formation_energy_per_atom",), formula_column="pretty_formula"
+    ),
     "perov_5": TableFormat(
         "material_id",
         (
@@ -143,7 +146,9 @@ def read_csv_table(path: str | Path, fmt: TableFormat, name: str | None = None) 
             targets[tname] = np.full(len(df), np.nan)
     formulas = None
     if fmt.formula_column and fmt.formula_column in df.columns:
-        formulas = [f.strip() if isinstance(f, str) else "" for f in df[fmt.formula_column].tolist()]
+        formulas = [
+            f.strip() if isinstance(f, str) else "" for f in df[fmt.formula_column].tolist()
+        ]
     ids = ids.astype(object)
     bad_rows = undecodable_rows(df)
     for r in bad_rows:  # the row is skipped: only a printable id is kept, for the report
@@ -163,8 +168,6 @@ def printable(text: str) -> str:
 def undecodable_rows(df) -> dict[int, tuple[str, str]]:
     """Rows of a table read with ``encoding_errors="surrogateescape"`` that hold bytes that are
     not UTF-8 -> ("bad_encoding", which byte in which column)."""
-    from pandas.api.types import is_object_dtype, is_string_dtype
-
     bad: dict[int, tuple[str, str]] = {}
     for col in df.columns:
         if not (is_object_dtype(df[col].dtype) or is_string_dtype(df[col].dtype)):
@@ -175,7 +178,10 @@ def undecodable_rows(df) -> dict[int, tuple[str, str]]:
             m = _SURROGATE.search(value)
             if m is not None:
                 byte = ord(m.group()) - 0xDC00
-                bad[r] = ("bad_encoding", f"byte {byte:#04x} in column {printable(str(col))!r} is not UTF-8")
+                bad[r] = (
+                    "bad_encoding",
+                    f"byte {byte:#04x} in column {printable(str(col))!r} is not UTF-8",
+                )
     return bad
 
 
@@ -196,7 +202,10 @@ def read_cif_folder(folder: str | Path) -> SourceTable:
             cifs.append(data.decode("utf-8"))
         except UnicodeDecodeError as exc:
             cifs.append("")
-            bad_rows[r] = ("bad_encoding", f"byte {data[exc.start]:#04x} at offset {exc.start} is not UTF-8")
+            bad_rows[r] = (
+                "bad_encoding",
+                f"byte {data[exc.start]:#04x} at offset {exc.start} is not UTF-8",
+            )
     return SourceTable(folder.name, np.array([f.stem for f in files]), cifs, {}, None, bad_rows)
 
 
@@ -286,14 +295,34 @@ DATASETS: dict[str, DatasetSpec] = {
         "mpts_52",
     ),
     "mp_cgcnn": DatasetSpec(
-        "mp_cgcnn", "random_split", 200, "36,737 MP structures with DFT formation energies (CGCNN)",
-        ("mp_cgcnn_36k",), (("train", "data.csv"), ("val", "data.csv"), ("test", "data.csv")), "mp_cgcnn"),
-    "wbm": DatasetSpec("wbm", "csv", 100, "10,000 WBM structures (out-of-distribution test set)",
-                       ("wbm_subset_10k",), (("test", "val.csv"),), "wbm"),
-    "mp_union": DatasetSpec("mp_union", "union", 52, "leak-free MP training union; val/test = MP-20 val/test",
-                            (), (("train", ""), ("val", ""), ("test", ""))),
-    "cif_dir": DatasetSpec("cif_dir", "cif_dir", 200, "a folder of CIF files (data.cif_dir=...)",
-                           (), (("all", ""),)),
+        "mp_cgcnn",
+        "random_split",
+        200,
+        "36,737 MP structures with DFT formation energies (CGCNN)",
+        ("mp_cgcnn_36k",),
+        (("train", "data.csv"), ("val", "data.csv"), ("test", "data.csv")),
+        "mp_cgcnn",
+    ),
+    "wbm": DatasetSpec(
+        "wbm",
+        "csv",
+        100,
+        "10,000 WBM structures (out-of-distribution test set)",
+        ("wbm_subset_10k",),
+        (("test", "val.csv"),),
+        "wbm",
+    ),
+    "mp_union": DatasetSpec(
+        "mp_union",
+        "union",
+        52,
+        "leak-free MP training union; val/test = MP-20 val/test",
+        (),
+        (("train", ""), ("val", ""), ("test", "")),
+    ),
+    "cif_dir": DatasetSpec(
+        "cif_dir", "cif_dir", 200, "a folder of CIF files (data.cif_dir=...)", (), (("all", ""),)
+    ),
 }
 
 

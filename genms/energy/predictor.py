@@ -144,7 +144,9 @@ class GNNEnergyPredictor:
         """Large cells: device neighbour tables, then graphs packed into one fixed node budget
         (a single compiled GNN shape for every size)."""
         cfg = self.config
-        tables = neighbor_tables(arrays, cfg.cutoff, cfg.max_neighbors, cfg.taper, fixed_shapes=False)
+        tables = neighbor_tables(
+            arrays, cfg.cutoff, cfg.max_neighbors, cfg.taper, fixed_shapes=False
+        )
         # The node budget: flat_nodes, or less when fewer atoms are asked for (a power of two,
         # so few shapes compile); never less than the largest cell.
         total = int(arrays.n_atoms.sum())

@@ -1,4 +1,5 @@
-"""Formulae above the size limits fail fast, with one line naming the limit (bounded memory/time)."""
+"""Formulae above the size limits fail fast, with one line naming the limit (bounded
+memory/time)."""
 
 from __future__ import annotations
 

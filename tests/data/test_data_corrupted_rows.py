@@ -12,10 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from genms.cli import main
+from genms.crystal.geometry import min_distance
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
+from genms.data.build import prepare_dataset
 from genms.data.parse import MIN_DISTANCE_ANG, closest_distance, parse_cif
-from genms.data.prepare import prepare_dataset
 from genms.data.sources import read_cif_folder
 
 GOOD = ["mp-1101", "mp-30339", "mp-1185399", "mp-7928", "mp-4291", "mp-8123"]
@@ -32,15 +34,24 @@ def test_every_bad_row_is_skipped_by_reason_and_every_good_row_kept(corrupted_ro
     (result,) = prepare_dataset("mp_20", make_ctx([corrupted_root]))
     report = result.report
     assert report["rows"] == 17 and report["kept"] == 6
-    assert report["skipped"] == {"absurd_cell": 2, "bad_encoding": 3, "cif_parse_error": 1, "formula_mismatch": 1,
-                                 "nonpositive_cell": 2, "overlapping_atoms": 1, "truncated_cif": 1}
+    assert report["skipped"] == {
+        "absurd_cell": 2,
+        "bad_encoding": 3,
+        "cif_parse_error": 1,
+        "formula_mismatch": 1,
+        "nonpositive_cell": 2,
+        "overlapping_atoms": 1,
+        "truncated_cif": 1,
+    }
     examples = report["examples"]
     assert examples["overlapping_atoms"] == ["mp-overlap: two atoms 0.004 Å apart (< 0.5 Å)"]
     assert examples["absurd_cell"][0].startswith("mp-huge-cell: lattice length 1e+06 Å")
     assert examples["absurd_cell"][1].startswith("mp-sparse: volume per atom")
     assert examples["nonpositive_cell"][0].startswith("mp-negative-length: _cell_length_a -")
     assert examples["truncated_cif"][0].startswith("mp-truncated: the atoms read (Ce1Co2) disagree")
-    assert examples["formula_mismatch"] == ["mp-wrong-formula: the CIF holds TmCuSi, the row says SmTe2"]
+    assert examples["formula_mismatch"] == [
+        "mp-wrong-formula: the CIF holds TmCuSi, the row says SmTe2"
+    ]
     assert "byte 0xff in column 'source'" in examples["bad_encoding"][0]
     assert "byte 0xe9 in column 'cif'" in examples["bad_encoding"][1]
     assert "byte 0xc3 in column 'material_id'" in examples["bad_encoding"][2]
@@ -51,15 +62,28 @@ def test_every_bad_row_is_skipped_by_reason_and_every_good_row_kept(corrupted_ro
 
 
 def test_cli_reports_the_reasons(corrupted_root, tmp_path, capsys):
-    from genms.cli import main
-
-    main(["data", "prepare", "mp_20", f"paths.data_dir={corrupted_root}", f"paths.cache_dir={tmp_path / 'prep'}",
-          f"data.parse_cache_dir={tmp_path / 'parsed'}", "data.workers=0", "data.progress=false",
-          f"hydra.run.dir={tmp_path / 'h'}"])
+    main(
+        [
+            "data",
+            "prepare",
+            "mp_20",
+            f"paths.data_dir={corrupted_root}",
+            f"paths.cache_dir={tmp_path / 'prep'}",
+            f"data.parse_cache_dir={tmp_path / 'parsed'}",
+            "data.workers=0",
+            "data.progress=false",
+            f"hydra.run.dir={tmp_path / 'h'}",
+        ]
+    )
     out = capsys.readouterr().out
     assert "Traceback" not in out
     flat = "".join(out.split()).replace("│", "")  # the table may wrap the reasons column
-    for reason in ("bad_encoding=3", "overlapping_atoms=1", "nonpositive_cell=2", "truncated_cif=1"):
+    for reason in (
+        "bad_encoding=3",
+        "overlapping_atoms=1",
+        "nonpositive_cell=2",
+        "truncated_cif=1",
+    ):
         assert reason in flat
 
 
@@ -75,13 +99,12 @@ def test_a_cif_file_with_bad_bytes_is_one_skipped_row(tmp_path, fixtures_dir):
 
 
 def test_closest_distance_finds_periodic_neighbours_in_bounded_memory():
-    from genms.crystal.geometry import min_distance
-
     lattice = np.diag([3.0, 4.0, 5.0])
     frac = np.array([[0.0, 0.0, 0.0], [0.999, 0.0, 0.0]])  # 0.003 Å apart through the boundary
     assert closest_distance(frac, lattice, MIN_DISTANCE_ANG) == pytest.approx(0.003, abs=1e-9)
     one = np.array([[0.2, 0.3, 0.4]])
-    assert closest_distance(one, lattice, MIN_DISTANCE_ANG) >= MIN_DISTANCE_ANG  # its own image is 3 Å away
+    # its own image is 3 Å away
+    assert closest_distance(one, lattice, MIN_DISTANCE_ANG) >= MIN_DISTANCE_ANG
     many = np.random.default_rng(0).random((300, 3))  # several chunks of rows
     box = np.eye(3) * 40.0
     assert closest_distance(many, box, 40.0) == pytest.approx(

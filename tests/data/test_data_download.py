@@ -136,5 +136,7 @@ def test_cli_download_against_a_mirror(server, tmp_path, fixtures_dir, monkeypat
             ]
         )
     err = capsys.readouterr().err
-    assert exc.value.code == 2 and re.search("genms data download: .*perov_5/train.csv: git blob SHA", err)
+    assert exc.value.code == 2 and re.search(
+        "genms data download: .*perov_5/train.csv: git blob SHA", err
+    )
     assert not (tmp_path / "d" / "perov_5" / "train.csv").exists()

@@ -115,8 +115,10 @@ def test_timeout_counts_as_non_match_and_is_reported():
 def _same_distances(a: list, b: list) -> bool:
     """Equal RMS lists: None (no match) in the same places, floats to float precision."""
     return len(a) == len(b) and all(
-        (x is None and y is None) or (x is not None and y is not None and x == pytest.approx(y, rel=1e-6, abs=1e-9))
-        for x, y in zip(a, b, strict=True))
+        (x is None and y is None)
+        or (x is not None and y is not None and x == pytest.approx(y, rel=1e-6, abs=1e-9))
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 def test_parallel_equals_serial(mp20_test):

@@ -22,6 +22,7 @@ ray = pytest.importorskip("ray")  # the executor must cope with ray imported fir
 from genms.parallel.executor import ExecutorConfig, MapSpec, TaskFailed, WorkerSpec  # noqa: E402
 from genms.parallel.journal import Journal  # noqa: E402
 from genms.parallel.ray_executor import RayExecutor  # noqa: E402
+from tests.conftest import is_loopback  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +74,6 @@ def test_private_ray_serves_no_dashboard_and_listens_on_loopback_only(executor):
         listening += [(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN]
     assert listening, "found no Ray process listening"
     assert all(port != 8265 for _, port in listening), listening
-    from tests.conftest import is_loopback
-
     assert all(is_loopback(ip) for ip, _ in listening), listening
 
 

@@ -29,7 +29,11 @@ from omegaconf import OmegaConf
 from genms.benchmarks.baselines.prototypes import PrototypeConfig
 from genms.benchmarks.baselines.random_symmetric import RandomSymmetricSampler
 from genms.benchmarks.baselines.template import TemplateSubstitutionSampler
-from genms.benchmarks.end_to_end import FamilyRequest, answer_and_sampled_metrics, evaluated_structures
+from genms.benchmarks.end_to_end import (
+    FamilyRequest,
+    answer_and_sampled_metrics,
+    evaluated_structures,
+)
 from genms.benchmarks.families import family_references
 from genms.configs import ConfigError, ranged, to_dataclass
 from genms.energy.predictor import load_predictor
@@ -130,8 +134,14 @@ def run_baselines(cfg: EvalBaselinesConfig, say=log.info, predictor: Any = None)
                     resume=out_dir is not None and (out_dir / "journal.jsonl").exists(),
                 )
             seconds = time.perf_counter() - start
-            entry = answer_and_sampled_metrics(evaluated_structures(result, cfg.evaluate), result.candidates,
-                                               refs, known, match_cfg, cfg)
+            entry = answer_and_sampled_metrics(
+                evaluated_structures(result, cfg.evaluate),
+                result.candidates,
+                refs,
+                known,
+                match_cfg,
+                cfg,
+            )
             entry.update(
                 {
                     "baseline": name,
