@@ -126,7 +126,7 @@ COMMANDS: dict[tuple[str, str], Command] = {
         variadic=True,
     ),
     ("eval", "csp"): Command(
-        "eval_csp", "genms.diffusion.commands:eval_csp", (), "CSP benchmark (match rate / RMSE)"
+        "eval_csp", "genms.benchmarks.csp:eval_csp", (), "CSP benchmark (match rate / RMSE)"
     ),
     ("eval", "energy"): Command(
         "eval_energy",
@@ -234,7 +234,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "sampler": "genms.diffusion.config:SamplerConfig",
         "paths": "genms.paths:PathsConfig",
     },
-    "eval_csp": {"eval": "genms.diffusion.csp_benchmark:CSPEvalConfig",
+    "eval_csp": {"eval": "genms.benchmarks.csp:CSPEvalConfig",
                  "paths": "genms.paths:PathsConfig"},
     "eval_metrics": {".": "genms.evaluate.commands:EvalMetricsConfig",
                      "paths": "genms.paths:PathsConfig"},

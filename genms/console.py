@@ -3,6 +3,7 @@ Hydra run it belongs to (its folder and the overrides it was started with)."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -58,3 +59,8 @@ def command_line(command: str) -> str:
     except ValueError:  # not under Hydra
         overrides = []
     return " ".join([command, *overrides])
+
+
+def typed_command() -> str:
+    """The command as typed (the CLI puts ``genms <cmd>`` and the overrides in ``sys.argv``)."""
+    return " ".join([sys.argv[0]] + [shlex.quote(a) for a in sys.argv[1:]])

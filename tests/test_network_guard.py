@@ -13,21 +13,11 @@ import pytest
 from tests.conftest import NETWORK_ATTEMPTS, NetworkBlocked, is_loopback
 
 
-@pytest.mark.parametrize(
-    "host, ok",
-    [
-        ("127.0.0.1", True),
-        ("127.0.0.2", True),
-        ("localhost", True),
-        ("::1", True),
-        ("::ffff:127.0.0.1", True),
-        ("10.0.0.1", False),
-        ("8.8.8.8", False),
-        ("example.com", False),
-        ("0.0.0.0", False),
-        ("::", False),
-    ],
-)
+@pytest.mark.parametrize("host, ok", [
+    ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("::1", True),
+    ("::ffff:127.0.0.1", True), ("10.0.0.1", False), ("8.8.8.8", False), ("example.com", False),
+    ("0.0.0.0", False), ("::", False),
+])
 def test_loopback_addresses(host, ok):
     assert is_loopback(host) is ok
 
@@ -82,24 +72,8 @@ def test_a_test_that_swallows_the_error_still_fails(tmp_path):
         "    except OSError:\n"
         "        pass\n")
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "tests.conftest",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            str(test),
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p",
+                           "no:cacheprovider", "--rootdir", str(tmp_path), str(test)], cwd=root,
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "the test tried to use the network: 192.0.2.1:80" in proc.stdout

@@ -1,5 +1,7 @@
 """Where every benchmark number and result table is made (``genms eval ...``, ``genms experiment``).
 
+* :mod:`.csp` — ``genms eval csp``: crystal structure prediction (match rate / RMSE at k = 1
+  and k = 20) of π_lo alone, also the validation match rate of ``genms train diffusion``.
 * :mod:`.end_to_end` — ``genms eval end-to-end``: Table 1, GenMS column (validity, uniqueness,
   match rate, GNN energy, timing per family); :mod:`.families` holds the families' reference
   structures it matches against.
@@ -12,6 +14,5 @@
 genms.benchmarks.throughput``).
 * :mod:`.tables` — the ``experiments/`` result tables (Tables 1–4, Figure 4) beside the paper's.
 
-The CSP benchmark (``genms eval csp``) is still :mod:`genms.diffusion.csp_benchmark`. The
-metrics themselves live in :mod:`genms.evaluate`.
+The metrics themselves live in :mod:`genms.evaluate`.
 """

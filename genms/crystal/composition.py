@@ -46,8 +46,8 @@ def check_formula_size(formula: str, amounts: dict[str, float]) -> None:
     for el, n in amounts.items():
         if not math.isfinite(n) or n > MAX_ELEMENT_COUNT:
             raise FormulaLimitError(
-                f"formula {formula!r} has {n:g} atoms of {el}; at most {MAX_ELEMENT_COUNT} atoms "
-                "of one element are supported"
+                f"formula {formula!r} has {n:g} atoms of {el}; at most {MAX_ELEMENT_COUNT} "
+                "atoms of one element are supported"
             )
     total = sum(amounts.values())
     if total > MAX_FORMULA_ATOMS:

@@ -17,9 +17,10 @@ from rich.table import Table
 
 from genms.configs import ConfigError, to_dataclass
 from genms.console import exit_with
+from genms.data.build import prepare_all, prepare_dataset
 from genms.data.config import DataConfig
 from genms.data.download import DownloadError, download_dataset
-from genms.data.prepare import PrepareContext, SplitResult, prepare_all, prepare_dataset
+from genms.data.prepare import PrepareContext, SplitResult
 from genms.data.report import render_split_table, render_union_table
 from genms.data.sources import DATASETS, DOWNLOADABLE, DataSourceError, data_roots
 from genms.paths import resolve_cache_dir, resolve_data_dir, user_cache_dir
@@ -50,14 +51,13 @@ def _match_line(stats: dict | None) -> str:
         return ""
     return (
         f"{stats['cells_matched']} cells matched to a test structure ({stats['pairs']} "
-        "same-formula "
-        f"pairs, {stats['pairs_computed']} compared now, {stats['pairs_timed_out']} timed out), "
+        f"same-formula pairs, {stats['pairs_computed']} compared now, "
+        f"{stats['pairs_timed_out']} timed out), "
     )
 
 
-def _print(
-    results: list[SplitResult], unavailable: dict[str, str], elapsed: float, cache_dir
-) -> None:
+def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: float,
+           cache_dir) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
     rows = [
         {"dataset": r.dataset, "split": r.split, "status": r.status, "report": r.report}

@@ -36,7 +36,6 @@ from genms.data.sources import (
     SourceTable,
     file_sha256,
     folder_sha256,
-    get_spec,
     locate,
     read_cif_folder,
     read_csv_table,
@@ -328,35 +327,3 @@ def prepare_cif_dir(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]
     meta = {"dataset": spec.name, "split": "all", "fingerprint": fp, "settings": settings,
             "sources": [src], "source_paths": [str(folder)], "report": report.to_dict()}
     return [ctx.save(assemble(table, parsed, rows, meta), spec.name, "all")]
-
-
-def prepare_dataset(name: str, ctx: PrepareContext) -> list[SplitResult]:
-    spec = get_spec(name)
-    if spec.kind == "csv":
-        return prepare_csv(spec, ctx)
-    if spec.kind == "random_split":
-        return prepare_random_split(spec, ctx)
-    if spec.kind == "cif_dir":
-        return prepare_cif_dir(spec, ctx)
-    # union.py imports this module; importing it here, when it is needed, keeps that one-way.
-    from genms.data.union import prepare_union  # noqa: PLC0415
-
-    return prepare_union(spec, ctx)
-
-
-def prepare_all(ctx: PrepareContext) -> tuple[list[SplitResult], dict[str, str]]:
-    """Every dataset whose sources exist (``cif_dir`` only when ``data.cif_dir`` is set).
-
-    Returns the results and, per dataset that could not be prepared, the reason.
-    """
-    results: list[SplitResult] = []
-    unavailable: dict[str, str] = {}
-    for name, spec in DATASETS.items():
-        if spec.kind == "cif_dir" and not ctx.cfg.cif_dir:
-            continue
-        try:
-            results.extend(prepare_dataset(name, ctx))
-        except DataSourceError as exc:
-            unavailable[name] = str(exc)
-            log.warning("%s: %s", name, exc)
-    return results, unavailable

@@ -18,16 +18,12 @@ REASONS: dict[str, str] = {
     "disordered": "partial occupancies (no single element per site)",
     "reduction_failed": "Niggli reduction or cell canonicalisation failed",
     "bad_encoding": "the row holds bytes that are not UTF-8 (only this row is skipped)",
-    "nonpositive_cell": (
-        "a lattice length in the CIF is zero or negative, or an angle is outside (0, 180) "
-        "degrees"
-    ),
+    "nonpositive_cell": "a lattice length in the CIF is zero or negative, or an angle is outside "
+    "(0, 180) degrees",
     "absurd_cell": "a lattice length above 1,000 Å or a volume per atom above 10,000 Å³",
     "overlapping_atoms": "two atoms closer than 0.5 Å",
-    "truncated_cif": (
-        "the atoms read disagree with the CIF's _chemical_formula_sum (a truncated atom "
-        "loop)"
-    ),
+    "truncated_cif": "the atoms read disagree with the CIF's _chemical_formula_sum (a truncated "
+    "atom loop)",
     "formula_mismatch": "the CIF's composition differs from the row's formula column",
     "missing_target": "the required target is missing or NaN",
     "too_many_atoms": "more atoms than data.max_atoms",
@@ -35,14 +31,10 @@ REASONS: dict[str, str] = {
     "duplicate_id": "an earlier row with the same id was kept",
     "target_outlier": "target outside the accepted range (mp_cgcnn: formation energy < -5 eV/atom)",
     "val_test_id": "MP union: material id is in the MP-20 val or test files",
-    "test_formula_spacegroup": (
-        "MP union: reduced formula and space group equal an MP-20 test "
-        "entry's"
-    ),
-    "test_structure_match": (
-        "MP union: StructureMatcher matches the structure to an MP-20 test "
-        "entry"
-    ),
+    "test_formula_spacegroup": "MP union: reduced formula and space group equal an MP-20 test "
+    "entry's",
+    "test_structure_match": "MP union: StructureMatcher matches the structure to an MP-20 test "
+    "entry",
 }
 
 MAX_EXAMPLES = 3

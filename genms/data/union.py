@@ -32,9 +32,10 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from pymatgen.core import Lattice, Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from genms.data.arrays import CrystalArrays
 from genms.data.parse import ParsedSource, map_with_progress
@@ -58,17 +59,16 @@ from genms.data.sources import (
 )
 from genms.evaluate.matching import DEFAULT_MATCH, MatchConfig, rms_distance
 
-if TYPE_CHECKING:  # pragma: no cover
-    from pymatgen.core import Structure
-
 log = logging.getLogger(__name__)
 
 RULE = (
-    "train = MP structures with <= max_atoms atoms from MP-20 train, mp_cgcnn_36k and MPTS-52, minus "
-    "material ids in the MP-20 val/test files, de-duplicated by material id (MP-20 > mp_cgcnn > MPTS-52), "
+    "train = MP structures with <= max_atoms atoms from MP-20 train, mp_cgcnn_36k and MPTS-52, "
+    "minus material ids in the MP-20 val/test files, de-duplicated by material id "
+    "(MP-20 > mp_cgcnn > MPTS-52), "
     "minus structures whose reduced formula and space group equal an MP-20 test entry's, "
-    f"minus structures that StructureMatcher (stol {DEFAULT_MATCH.stol:g}, ltol {DEFAULT_MATCH.ltol:g}, "
-    f"angle_tol {DEFAULT_MATCH.angle_tol:g}) matches to an MP-20 test entry of the same reduced formula; "
+    f"minus structures that StructureMatcher (stol {DEFAULT_MATCH.stol:g}, "
+    f"ltol {DEFAULT_MATCH.ltol:g}, angle_tol {DEFAULT_MATCH.angle_tol:g}) matches to an MP-20 "
+    "test entry of the same reduced formula; "
     "val/test = MP-20 val/test"
 )
 SG = "spacegroup_number"
@@ -95,12 +95,15 @@ class UnionSource:
         return table, ctx.parse(table, entry["sha256"]), entry
 
 
-def union_sources(roots: list[Path]) -> tuple[UnionSource, UnionSource, list[UnionSource], list[str]]:
+def union_sources(
+    roots: list[Path],
+) -> tuple[UnionSource, UnionSource, list[UnionSource], list[str]]:
     """(MP-20 val, MP-20 test, train sources in preference order, absent optional sources)."""
     _, mp20 = locate(DATASETS["mp_20"], roots)
     if "val" not in mp20 or "test" not in mp20:
         raise DataSourceError(
-            f"mp_union needs the MP-20 val and test files; found {sorted(mp20)}; run `genms data download mp_20`"
+            f"mp_union needs the MP-20 val and test files; found {sorted(mp20)}; "
+            "run `genms data download mp_20`"
         )
     train, absent = [], []
     if "train" in mp20:
@@ -116,9 +119,17 @@ def union_sources(roots: list[Path]) -> tuple[UnionSource, UnionSource, list[Uni
         if name == "mp_cgcnn":
             train.append(UnionSource("mp_cgcnn", files["train"], "mp_cgcnn"))
         else:
-            train += [UnionSource(f"mpts_52/{s}", files[s], "mpts_52") for s in ("val", "test", "train") if s in files]
-    return (UnionSource("mp_20/val", mp20["val"], "mp_20"), UnionSource("mp_20/test", mp20["test"], "mp_20"),
-            train, absent)
+            train += [
+                UnionSource(f"mpts_52/{s}", files[s], "mpts_52")
+                for s in ("val", "test", "train")
+                if s in files
+            ]
+    return (
+        UnionSource("mp_20/val", mp20["val"], "mp_20"),
+        UnionSource("mp_20/test", mp20["test"], "mp_20"),
+        train,
+        absent,
+    )
 
 
 def formula_key(numbers: np.ndarray) -> tuple:
@@ -138,32 +149,34 @@ Cell = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _cell(arrays: CrystalArrays, i: int, o: np.ndarray) -> Cell:
-    return (arrays.frac_coords[o[i]:o[i + 1]].astype(np.float64), arrays.atomic_numbers[o[i]:o[i + 1]],
-            arrays.lattice[i].astype(np.float64))
+    return (
+        arrays.frac_coords[o[i] : o[i + 1]].astype(np.float64),
+        arrays.atomic_numbers[o[i] : o[i + 1]],
+        arrays.lattice[i].astype(np.float64),
+    )
 
 
 def _structure(cell: Cell) -> Structure:
-    from pymatgen.core import Lattice, Structure
-
     frac, numbers, lattice = cell
     return Structure(Lattice(lattice), numbers.tolist(), frac)
 
 
 def _spacegroup_task(task: tuple[Cell, float]) -> int:
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
     os.environ.setdefault("SPGLIB_WARNING", "OFF")  # spglib's C-level chatter on stderr
     cell, symprec = task
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return int(SpacegroupAnalyzer(_structure(cell), symprec=symprec).get_space_group_number())
+            return int(
+                SpacegroupAnalyzer(_structure(cell), symprec=symprec).get_space_group_number()
+            )
     except Exception:  # spglib finds no symmetry dataset for a few odd cells
         return -1
 
 
 def _match_task(task: tuple[Cell, list[Cell], MatchConfig]) -> list[float | str | None]:
-    """One train cell against test cells: the RMS of each match, ``None`` (no match) or ``TIMEOUT``."""
+    """One train cell against test cells: the RMS of each match, ``None`` (no match) or
+    ``TIMEOUT``."""
     os.environ.setdefault("SPGLIB_WARNING", "OFF")
     train_cell, test_cells, config = task
     with warnings.catch_warnings():
@@ -196,8 +209,19 @@ def fill_spacegroups(arrays: CrystalArrays, ctx: PrepareContext) -> tuple[np.nda
     keys = {int(i): _structure_hash(arrays, int(i), o) for i in todo}
     missing = [i for i in todo.tolist() if keys[i] not in cache]
     tasks = ((_cell(arrays, i, o), symprec) for i in missing)
-    for i, sg in zip(missing, map_with_progress(_spacegroup_task, tasks, len(missing), ctx.cfg.workers,
-                                                ctx.cfg.chunksize, "space groups", ctx.cfg.progress), strict=True):
+    for i, sg in zip(
+        missing,
+        map_with_progress(
+            _spacegroup_task,
+            tasks,
+            len(missing),
+            ctx.cfg.workers,
+            ctx.cfg.chunksize,
+            "space groups",
+            ctx.cfg.progress,
+        ),
+        strict=True,
+    ):
         cache[keys[i]] = sg
     if missing and cache_path is not None:
         _write_json(cache_path, cache)
@@ -260,25 +284,44 @@ def match_test_structures(parts: dict[str, CrystalArrays], test: CrystalArrays,
         if matched:
             rms[label][i], test_index[label][i] = min(matched)
     flat = [v for pairs in values.values() for v, _ in pairs]
-    stats = {"settings": match_settings(config), "cells_compared": len(candidates), "pairs": len(flat),
-             "pairs_computed": computed, "pairs_matched": sum(isinstance(v, float) for v in flat),
-             "pairs_timed_out": sum(v == TIMEOUT for v in flat),
-             "cells_matched": int(sum((t >= 0).sum() for t in test_index.values()))}
+    stats = {
+        "settings": match_settings(config),
+        "cells_compared": len(candidates),
+        "pairs": len(flat),
+        "pairs_computed": computed,
+        "pairs_matched": sum(isinstance(v, float) for v in flat),
+        "pairs_timed_out": sum(v == TIMEOUT for v in flat),
+        "cells_matched": int(sum((t >= 0).sum() for t in test_index.values())),
+    }
     return StructureMatches(test_index, rms, stats)
 
 
-def _compare_missing(parts: dict[str, CrystalArrays], test: CrystalArrays, candidates: list[tuple],
-                     test_hash: list[str], cache: dict, cache_path: Path | None, config: MatchConfig,
-                     ctx: PrepareContext) -> int:
-    """Run the comparisons absent from ``cache`` (filled in place, saved as it goes); returns how many."""
+def _compare_missing(
+    parts: dict[str, CrystalArrays],
+    test: CrystalArrays,
+    candidates: list[tuple],
+    test_hash: list[str],
+    cache: dict,
+    cache_path: Path | None,
+    config: MatchConfig,
+    ctx: PrepareContext,
+) -> int:
+    """Run the comparisons absent from ``cache`` (filled in place, saved as it goes); returns
+    how many."""
     todo = []
     for label, i, partners, h in candidates:
         missing = [j for j in partners if f"{h}:{test_hash[j]}" not in cache]
         if missing:
             todo.append((label, i, missing, h))
     to = test.offsets
-    tasks = ((_cell(parts[label], i, parts[label].offsets), [_cell(test, j, to) for j in missing], config)
-             for label, i, missing, _ in todo)
+    tasks = (
+        (
+            _cell(parts[label], i, parts[label].offsets),
+            [_cell(test, j, to) for j in missing],
+            config,
+        )
+        for label, i, missing, _ in todo
+    )
     results = map_with_progress(_match_task, tasks, len(todo), ctx.cfg.workers, MATCH_CHUNKSIZE,
                                 "structure matches", ctx.cfg.progress)
     for n, ((_, _, missing, h), values) in enumerate(zip(todo, results, strict=True), 1):
@@ -315,9 +358,13 @@ def _write_json(path: Path, data: dict) -> None:
 def prepare_union(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
     val_src, test_src, train_srcs, absent = union_sources(ctx.roots)
     max_atoms = ctx.max_atoms(spec)
-    settings = {**ctx.cfg.parse_settings(), "max_atoms": max_atoms, "symprec": ctx.cfg.union_symprec,
-                "cgcnn_min_formation_energy": ctx.cfg.cgcnn_min_formation_energy,
-                "test_structure_match": match_settings(match_config(ctx))}
+    settings = {
+        **ctx.cfg.parse_settings(),
+        "max_atoms": max_atoms,
+        "symprec": ctx.cfg.union_symprec,
+        "cgcnn_min_formation_energy": ctx.cfg.cgcnn_min_formation_energy,
+        "test_structure_match": match_settings(match_config(ctx)),
+    }
     entries = {s.label: source_entry(s.path) for s in [val_src, test_src, *train_srcs]}
     fps = {split: fingerprint({"dataset": spec.name, "split": split, "settings": settings,
                                "sources": [entries[k] | {"label": k} for k in sorted(entries)]})
@@ -391,8 +438,12 @@ def prepare_union(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
         "cgcnn_targets_masked": masked,
         "rule": RULE,
     }
-    base = {"dataset": spec.name, "settings": settings, "sources": [entries[k] | {"label": k} for k in sorted(entries)],
-            "source_paths": [str(s.path) for s in [val_src, test_src, *train_srcs]]}
+    base = {
+        "dataset": spec.name,
+        "settings": settings,
+        "sources": [entries[k] | {"label": k} for k in sorted(entries)],
+        "source_paths": [str(s.path) for s in [val_src, test_src, *train_srcs]],
+    }
     train = CrystalArrays.concatenate(list(parts.values()))
     results = [ctx.save(_with_meta(train, base | {"split": "train", "fingerprint": fps["train"],
                                                   "report": totals.to_dict(), "union": union_meta}),
@@ -417,7 +468,9 @@ def _drop_rows(arrays: CrystalArrays, report: SkipReport, reason: str,
     return arrays.subset([i for i in range(len(arrays)) if i not in drops])
 
 
-def _with_meta(arrays: CrystalArrays, meta: dict, extra_targets: dict | None = None) -> CrystalArrays:
+def _with_meta(
+    arrays: CrystalArrays, meta: dict, extra_targets: dict | None = None
+) -> CrystalArrays:
     targets = dict(arrays.targets) | (extra_targets or {})
     return CrystalArrays(arrays.frac_coords, arrays.atomic_numbers, arrays.lattice, arrays.n_atoms,
                          arrays.ids, targets, meta or dict(arrays.meta))

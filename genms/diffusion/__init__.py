@@ -1,1 +1,1 @@
-"""π_lo: formula-conditioned crystal diffusion (training task, sampler, Z prior, CSP benchmark)."""
+"""π_lo: formula-conditioned crystal diffusion (training task, sampler, Z prior, bundles)."""

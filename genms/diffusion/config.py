@@ -1,4 +1,5 @@
-"""Typed configs of π_lo (schemas for ``conf/train_diffusion.yaml``, ``sample.yaml``, ``eval_csp.yaml``)."""
+"""Typed configs of π_lo (schemas for ``conf/train_diffusion.yaml``, ``sample.yaml``,
+``eval_csp.yaml``)."""
 
 from __future__ import annotations
 
@@ -47,30 +48,47 @@ class DiffusionConfig:
     integrator: str = "euler"
     anneal_coords: float = ranged(0.0, 0, 100)
     anneal_lattice: float = ranged(0.0, 0, 100)
-    train_buckets: tuple[int, ...] = ranged((), 1, 512)  # atom-slot sizes of training batches below max_atoms
-    train_bucket_fraction: tuple[float, ...] = ranged((), 0, 1, lo_open=True)  # share of each bucket's batches drawn per epoch (() = all)
+    # atom-slot sizes of training batches below max_atoms
+    train_buckets: tuple[int, ...] = ranged((), 1, 512)
+    # share of each bucket's batches drawn per epoch (() = all)
+    train_bucket_fraction: tuple[float, ...] = ranged((), 0, 1, lo_open=True)
 
     def __post_init__(self) -> None:
         # YAML and bundle JSON give lists; the config is frozen and hashable with tuples.
         object.__setattr__(self, "train_buckets", tuple(int(b) for b in self.train_buckets))
-        object.__setattr__(self, "train_bucket_fraction", tuple(float(f) for f in self.train_bucket_fraction))
+        object.__setattr__(
+            self, "train_bucket_fraction", tuple(float(f) for f in self.train_bucket_fraction)
+        )
         if self.process not in PROCESSES:
             raise ValueError(f"diffusion.process must be one of {PROCESSES}, got {self.process!r}")
         if self.integrator not in ("euler", "heun"):
-            raise ValueError(f"diffusion.integrator must be 'euler' or 'heun', got {self.integrator!r}")
-        checks = {"joint_fraction": (0.0, 1.0), "gamma": (0.0, 1.0), "coord_weight": (0.0, 1e4),
-                  "lattice_weight": (0.0, 1e4), "type_weight": (0.0, 1e4), "anneal_coords": (0.0, 100.0),
-                  "anneal_lattice": (0.0, 100.0)}
+            raise ValueError(
+                f"diffusion.integrator must be 'euler' or 'heun', got {self.integrator!r}"
+            )
+        checks = {
+            "joint_fraction": (0.0, 1.0),
+            "gamma": (0.0, 1.0),
+            "coord_weight": (0.0, 1e4),
+            "lattice_weight": (0.0, 1e4),
+            "type_weight": (0.0, 1e4),
+            "anneal_coords": (0.0, 100.0),
+            "anneal_lattice": (0.0, 100.0),
+        }
         for name, (lo, hi) in checks.items():
             value = float(getattr(self, name))
             if not lo <= value <= hi:  # also rejects NaN
                 raise ValueError(f"diffusion.{name} must be in [{lo:g}, {hi:g}], got {value}")
         if any(not 0.0 < float(f) <= 1.0 for f in self.train_bucket_fraction):
-            raise ValueError(f"diffusion.train_bucket_fraction values must be in (0, 1], got {self.train_bucket_fraction}")
+            raise ValueError(
+                "diffusion.train_bucket_fraction values must be in (0, 1], "
+                f"got {self.train_bucket_fraction}"
+            )
         if not 1 <= int(self.max_atoms) <= 512:
             raise ValueError(f"diffusion.max_atoms must be in [1, 512], got {self.max_atoms}")
         if not 1 <= int(self.sampling_steps) <= 100_000:
-            raise ValueError(f"diffusion.sampling_steps must be in [1, 100000], got {self.sampling_steps}")
+            raise ValueError(
+                f"diffusion.sampling_steps must be in [1, 100000], got {self.sampling_steps}"
+            )
 
 
 PROCESSES = ("ddpm", "flow")
@@ -98,14 +116,21 @@ class SamplerConfig:
     steps: int | None = ranged(None, 1, 10_000)
     gamma: float | None = ranged(None, 0, 1)
     integrator: str | None = None  # flow bundles: euler | heun
-    anneal_coords: float | None = ranged(None, 0, 100)  # flow bundles: velocity scale slope s in 1 + s·t
+    # flow bundles: velocity scale slope s in 1 + s·t
+    anneal_coords: float | None = ranged(None, 0, 100)
     anneal_lattice: float | None = ranged(None, 0, 100)
     compute_dtype: str = "auto"
     buckets: tuple[int, ...] = ranged((4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 52, 64), 1, 1000)
     max_batch: int = ranged(4096, 1, 1 << 20)  # crystals per compiled batch at the smallest bucket
-    tokens_per_batch: int = ranged(65536, 1, 1 << 30)  # caps the batch of larger buckets: batch × (atoms + 1)
-    pairs_per_batch: int = ranged(262144, 1, 1 << 32)  # periodic models: caps batch × atoms² (pair tensors; memory)
+    # caps the batch of larger buckets: batch × (atoms + 1)
+    tokens_per_batch: int = ranged(65536, 1, 1 << 30)
+    # periodic models: caps batch × atoms² (pair tensors; memory)
+    pairs_per_batch: int = ranged(262144, 1, 1 << 32)
     min_batch: int = ranged(8, 1, 1 << 16)
+
+    def __post_init__(self) -> None:
+        # YAML gives a list; the config is frozen and hashable with a tuple.
+        object.__setattr__(self, "buckets", tuple(int(b) for b in self.buckets))
 
 
 @dataclass(frozen=True)
@@ -119,7 +144,8 @@ class TrainDiffusionOptions:
 
 @dataclass(frozen=True)
 class ValMatchVariant(SamplerConfig):
-    """One sampler setting of ``val_match.variants`` (its sampler values replace ``val_match.sampler``'s)."""
+    """One sampler setting of ``val_match.variants`` (its sampler values replace
+    ``val_match.sampler``'s)."""
 
     name: str = ""
 

@@ -1,4 +1,5 @@
-"""The learning curve of a π_lo model trained over several runs (chunks of one run, or warm-started runs).
+"""The learning curve of a π_lo model trained over several runs (chunks of one run, or
+warm-started runs).
 
 Every training run with ``val_match.n > 0`` appends one record per chunk to
 ``<run_dir>/val_curve.jsonl`` (step, cumulative samples seen, train loss, validation match
@@ -16,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
 from genms.io import atomic_write_json
 
 
@@ -23,7 +26,9 @@ def read_records(path: str | Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
-def merge_curve(curve_path: str | Path, new_files: list[str | Path], meta: dict | None = None) -> dict:
+def merge_curve(
+    curve_path: str | Path, new_files: list[str | Path], meta: dict | None = None
+) -> dict:
     """Add the records of ``new_files`` to the curve at ``curve_path`` (created when missing)."""
     curve_path = Path(curve_path)
     curve = json.loads(curve_path.read_text()) if curve_path.is_file() else {"records": []}
@@ -37,8 +42,13 @@ def merge_curve(curve_path: str | Path, new_files: list[str | Path], meta: dict 
     return curve
 
 
-def merge_loss(curve_path: str | Path, metrics_file: str | Path, samples_before: int, batch_size: int,
-               every: int = 2000) -> dict:
+def merge_loss(
+    curve_path: str | Path,
+    metrics_file: str | Path,
+    samples_before: int,
+    batch_size: int,
+    every: int = 2000,
+) -> dict:
     """Add a run's training loss (``metrics.jsonl`` rows with ``train/loss``) to the curve, averaged
     over windows of ``every`` steps and placed at ``samples_before + step × batch_size``."""
     curve_path = Path(curve_path)
@@ -56,15 +66,13 @@ def merge_loss(curve_path: str | Path, metrics_file: str | Path, samples_before:
 
 
 def plot_curve(curve: dict, png: str | Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     recs = curve["records"]
     seen = [r["samples_seen"] / 1e6 for r in recs]
-    variants = sorted({k.split("@", 1)[1] for r in recs for k in r if k.startswith("match_rate_k1@")})
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    variants = sorted(
+        {k.split("@", 1)[1] for r in recs for k in r if k.startswith("match_rate_k1@")}
+    )
+    fig = Figure(figsize=(11, 4))
+    ax1, ax2 = fig.subplots(1, 2)
     for v in variants:
         pts = [(s, r[f"match_rate_k1@{v}"]) for s, r in zip(seen, recs, strict=True)
                if r.get(f"match_rate_k1@{v}") is not None]
@@ -74,7 +82,11 @@ def plot_curve(curve: dict, png: str | Path) -> Path:
         ax1.axhline(value, ls="--", lw=1, color="grey")
         ax1.text(ax1.get_xlim()[0], value, f" {name}", va="bottom", fontsize=8, color="grey")
     ax1.set_xlabel("crystal samples seen (millions)")
-    ax1.set_ylabel(f"val match rate, k=1 ({recs[-1].get('val_cells', '?')} cells)" if recs else "val match rate")
+    ax1.set_ylabel(
+        f"val match rate, k=1 ({recs[-1].get('val_cells', '?')} cells)"
+        if recs
+        else "val match rate"
+    )
     ax1.set_ylim(0, 1)
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=8)
@@ -88,7 +100,6 @@ def plot_curve(curve: dict, png: str | Path) -> Path:
     fig.tight_layout()
     png = Path(png)
     fig.savefig(png, dpi=120)
-    plt.close(fig)
     return png
 
 
@@ -100,7 +111,7 @@ def main(argv: list[str]) -> None:
     curve = merge_curve(argv[0], [argv[1]])
     if len(argv) == 5:
         curve = merge_loss(argv[0], argv[2], int(argv[3]), int(argv[4]))
-    print(plot_curve(curve, Path(argv[0]).with_suffix(".png")))  # noqa: T201 - script output
+    sys.stdout.write(f"{plot_curve(curve, Path(argv[0]).with_suffix('.png'))}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

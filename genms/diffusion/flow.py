@@ -65,7 +65,11 @@ def objective(apply: Callable, batch: dict, x_type, key, cfg):
     lat_mse = ((v_lat - (l1 - l0)) ** 2).mean(-1)
     type_mse = (((v_atoms[..., 3:] - (x_type - z0)) ** 2)[..., 0] * m).sum(-1) / n_atoms
     jf = joint.astype(jnp.float32)
-    per_crystal = cfg.coord_weight * coord_mse + cfg.lattice_weight * lat_mse + cfg.type_weight * jf * type_mse
+    per_crystal = (
+        cfg.coord_weight * coord_mse
+        + cfg.lattice_weight * lat_mse
+        + cfg.type_weight * jf * type_mse
+    )
     # Implied clean coordinates, compared up to a global shift: comparable across processes.
     f1_hat = ft + (1.0 - tb) * v_atoms[..., :3] * COORD_STD
     err = wrap(f1_hat - f1)
@@ -84,7 +88,8 @@ def objective(apply: Callable, batch: dict, x_type, key, cfg):
 
 def integrate(velocity: Callable, frac, lattice, type_channel, steps: int, method: str = "euler",
               anneal_coords: float = 0.0, anneal_lattice: float = 0.0):
-    """Integrate ``velocity(frac, lattice, type_channel, t) -> (v_frac, v_lat, v_type)`` from 0 to 1.
+    """Integrate ``velocity(frac, lattice, type_channel, t) -> (v_frac, v_lat, v_type)`` from
+    0 to 1.
 
     Runs inside ``jax.lax.scan`` (one compiled loop). ``v_frac`` is in units of ``COORD_STD``.
     Returns the final (frac in [0, 1), lattice, type_channel).

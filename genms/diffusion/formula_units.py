@@ -55,7 +55,9 @@ class FormulaUnitPrior:
     min_count: int = 5
 
     @classmethod
-    def fit(cls, cells: Iterable[Sequence[int]], max_atoms: int, min_count: int = 5) -> FormulaUnitPrior:
+    def fit(
+        cls, cells: Iterable[Sequence[int]], max_atoms: int, min_count: int = 5
+    ) -> FormulaUnitPrior:
         """``cells``: the atomic numbers of every training cell."""
         exact: dict[str, Counter] = {}
         anon: dict[str, Counter] = {}
@@ -70,7 +72,9 @@ class FormulaUnitPrior:
         as_dict = lambda d: {k: dict(sorted(v.items())) for k, v in d.items()}  # noqa: E731
         return cls(as_dict(exact), as_dict(anon), as_dict(size), max_atoms, min_count)
 
-    def distribution(self, reduced: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray, str]:
+    def distribution(
+        self, reduced: tuple[tuple[int, int], ...]
+    ) -> tuple[np.ndarray, np.ndarray, str]:
         """(Z values, probabilities, level used) for a reduced composition."""
         n_fu = _fu_size(reduced)
         z_max = self.max_atoms // n_fu
@@ -96,10 +100,13 @@ class FormulaUnitPrior:
             for z, c in counts.items():
                 sizes[int(size) * int(z)] += c
         zs = np.arange(1, z_max + 1)
-        weight = np.array([sizes.get(int(z) * n_fu, 0) + 1.0 for z in zs])  # +1: no Z gets zero mass
+        # +1: no Z gets zero mass
+        weight = np.array([sizes.get(int(z) * n_fu, 0) + 1.0 for z in zs])
         return zs, weight / weight.sum(), "global"
 
-    def choose(self, atomic_numbers_per_fu: Sequence[int], n: int, rng: np.random.Generator) -> np.ndarray:
+    def choose(
+        self, atomic_numbers_per_fu: Sequence[int], n: int, rng: np.random.Generator
+    ) -> np.ndarray:
         """Draw ``n`` Z values for the composition given by one formula unit's atomic numbers."""
         reduced, _ = composition_key(atomic_numbers_per_fu)
         zs, p, _ = self.distribution(reduced)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax.numpy as jnp
 import numpy as np
 
 #: Decoded angles are clipped to this range (degrees) so every sample is a real cell.
@@ -29,7 +30,8 @@ MIN_VOLUME_FACTOR = 0.05
 
 
 def volume_factor(angles_deg: np.ndarray) -> np.ndarray:
-    """sqrt(1 − cos²α − cos²β − cos²γ + 2 cosα cosβ cosγ); NaN-free, ≤ 0 for impossible angle triples."""
+    """sqrt(1 − cos²α − cos²β − cos²γ + 2 cosα cosβ cosγ); NaN-free, ≤ 0 for impossible angle
+    triples."""
     c = np.cos(np.radians(angles_deg))
     v = 1.0 - (c**2).sum(-1) + 2.0 * c.prod(-1)
     return np.sign(v) * np.sqrt(np.abs(v))
@@ -67,7 +69,8 @@ class LatticeNormaliser:
         return ((raw - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
 
     def decode(self, features: np.ndarray, n_atoms: np.ndarray) -> np.ndarray:
-        """Normalised features -> [a, b, c, α, β, γ] (Å, degrees), angles clipped to a valid range."""
+        """Normalised features -> [a, b, c, α, β, γ] (Å, degrees), angles clipped to a valid
+        range."""
         raw = np.asarray(features, np.float64) * np.asarray(self.std) + np.asarray(self.mean)
         scale = np.cbrt(np.maximum(np.asarray(n_atoms, np.float64), 1.0))[..., None]
         lengths = np.exp(np.clip(raw[..., :3], -10.0, 10.0)) * scale
@@ -89,8 +92,6 @@ def decode_in_graph(features, n_atoms, mean, std):
     clipped to :data:`ANGLE_RANGE` only; impossible triples are left to the caller (the periodic
     geometry floors the cell's volume factor).
     """
-    import jax.numpy as jnp
-
     raw = features * jnp.asarray(std, jnp.float32) + jnp.asarray(mean, jnp.float32)
     scale = jnp.cbrt(jnp.maximum(n_atoms, 1.0))[:, None]
     lengths = jnp.exp(jnp.clip(raw[:, :3], -10.0, 10.0)) * scale

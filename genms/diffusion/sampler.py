@@ -24,24 +24,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genms.crystal.batch import decode_atomic_number
 from genms.crystal.composition import atomic_numbers_for, check_cell_size
+from genms.crystal.convert import to_pymatgen
 from genms.crystal.structure import Crystal
 from genms.diffusion import flow
-from genms.diffusion.config import DiffusionConfig, SamplerConfig
-from genms.diffusion.formula_units import FormulaUnitPrior
-from genms.diffusion.lattice import LatticeNormaliser
-from genms.diffusion.schedules import (
-    ScheduleConfig,
-    ancestral_step,
-    logsnr_schedule,
-    predict_x0,
-    time_grid,
-)
-from genms.diffusion.task import atom_channels, build_denoiser, encode_z
+from genms.diffusion.bundle import DiffusionBundle
+from genms.diffusion.config import SamplerConfig
+from genms.diffusion.inputs import decode_atomic_numbers, encode_atomic_numbers, pad_cells
+from genms.diffusion.schedules import ancestral_step, logsnr_schedule, predict_x0, time_grid
+from genms.diffusion.task import atom_channels, build_denoiser
 from genms.diffusion.torus import decode_frac, project_x0
 from genms.models import denoiser_v2
-from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
+from genms.paths import MODELS_DIR
 from genms.progress import report
 
 log = logging.getLogger(__name__)
@@ -51,17 +45,7 @@ LATTICE_X0_CLIP = 8.0
 
 
 def default_bundle_path() -> Path:
-    from genms.paths import MODELS_DIR
-
     return MODELS_DIR / "denoiser"
-
-
-def configs_from_extras(extras: dict) -> tuple[AnyDenoiserConfig, DiffusionConfig]:
-    if extras.get("kind") != "genms.diffusion":
-        raise ValueError("this bundle is not a genms diffusion model (bundle.json has no kind 'genms.diffusion')")
-    diff = dict(extras["diffusion"])
-    diff["schedule"] = ScheduleConfig(**diff["schedule"])
-    return denoiser_config(dict(extras["model"])), DiffusionConfig(**diff)
 
 
 def _pow2_at_least(n: int) -> int:
@@ -75,21 +59,28 @@ def _pow2_at_most(n: int) -> int:
 class DiffusionSampler:
     """A loaded denoiser plus everything needed to turn formulae into crystals."""
 
-    def __init__(self, params, extras: dict, cfg: SamplerConfig | None = None) -> None:
+    def __init__(self, bundle: DiffusionBundle, cfg: SamplerConfig | None = None) -> None:
         self.cfg = cfg or SamplerConfig()
-        self.model_cfg, self.diff_cfg = configs_from_extras(extras)
-        self.extras = extras
-        self.normaliser = LatticeNormaliser.from_dict(extras["lattice_normaliser"])
-        self.z_prior = FormulaUnitPrior.from_dict(extras["formula_units"])
+        self.bundle = bundle
+        self.model_cfg, self.diff_cfg = bundle.model, bundle.diffusion
+        self.normaliser, self.z_prior = bundle.normaliser, bundle.z_prior
         self.steps = int(self.cfg.steps or self.diff_cfg.sampling_steps)
         self.gamma = float(self.diff_cfg.gamma if self.cfg.gamma is None else self.cfg.gamma)
-        pick = lambda name: getattr(self.diff_cfg, name) if getattr(self.cfg, name) is None else getattr(self.cfg, name)  # noqa: E731
+
+        def pick(name: str):  # the sampler setting, else the bundle's default
+            given = getattr(self.cfg, name)
+            return getattr(self.diff_cfg, name) if given is None else given
+
         self.integrator = str(pick("integrator"))
-        self.anneal_coords, self.anneal_lattice = float(pick("anneal_coords")), float(pick("anneal_lattice"))
+        self.anneal_coords = float(pick("anneal_coords"))
+        self.anneal_lattice = float(pick("anneal_lattice"))
         if self.steps < 1:
             raise ValueError("sampling needs at least 1 step")
-        self.model = build_denoiser(self.model_cfg, self.diff_cfg, self.normaliser, self.cfg.compute_dtype)
-        self.params = jax.device_put(jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), params))
+        self.model = build_denoiser(
+            self.model_cfg, self.diff_cfg, self.normaliser, self.cfg.compute_dtype
+        )
+        self.params = jax.device_put(
+            jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), bundle.params))
         self.coord_channels = atom_channels(self.diff_cfg) - 1
         self._compiled: dict[tuple[int, int], object] = {}
         self.traces = 0  # total traces of the compiled sampler (tests check it stays bounded)
@@ -98,7 +89,8 @@ class DiffusionSampler:
 
     # -- the compiled reverse process ------------------------------------------------------------
     def _sample_batch(self, params, numbers, mask, type_given, key):
-        """numbers int32[B, N] (0 = generate), mask bool[B, N], type_given bool[B] -> (atoms, lattice)."""
+        """numbers int32[B, N] (0 = generate), mask bool[B, N], type_given bool[B] -> (atoms,
+        lattice)."""
         b, n = mask.shape
         self.traces += 1  # runs at trace time only
         self.trace_shapes[(b, n)] = self.trace_shapes.get((b, n), 0) + 1
@@ -106,7 +98,7 @@ class DiffusionSampler:
             return self._flow_batch(params, numbers, mask, type_given, key)
         cc, steps = self.coord_channels, self.steps
         k_init, k_lat, k_loop = jax.random.split(key, 3)
-        x_type = encode_z(numbers)[..., None]
+        x_type = encode_atomic_numbers(numbers)[..., None]
         fix_type = type_given[:, None, None]
         given = jnp.where(type_given[:, None], numbers, 0)
         z_atoms = jax.random.normal(k_init, (b, n, cc + 1))
@@ -118,7 +110,9 @@ class DiffusionSampler:
         def body(carry, i):
             z_a, z_l = carry
             l_t, l_s = logsnrs[i], logsnrs[i + 1]
-            eps_a, eps_l = self.model.apply(params, z_a, given, type_given, z_l, jnp.full((b,), l_t), mask)
+            eps_a, eps_l = self.model.apply(
+                params, z_a, given, type_given, z_l, jnp.full((b,), l_t), mask
+            )
             x0_a = predict_x0(z_a, eps_a, l_t)
             x0_l = predict_x0(z_l, eps_l, l_t)
             if self.diff_cfg.project_x0:
@@ -127,10 +121,16 @@ class DiffusionSampler:
                 x0_l = jnp.clip(x0_l, -LATTICE_X0_CLIP, LATTICE_X0_CLIP)
             k_a, k_l = jax.random.split(jax.random.fold_in(k_loop, i))
             last = i == steps - 1
-            new_a = jnp.where(last, x0_a, ancestral_step(z_a, x0_a, l_t, l_s, jax.random.normal(k_a, z_a.shape),
-                                                        self.gamma))
-            new_l = jnp.where(last, x0_l, ancestral_step(z_l, x0_l, l_t, l_s, jax.random.normal(k_l, z_l.shape),
-                                                        self.gamma))
+            new_a = jnp.where(
+                last,
+                x0_a,
+                ancestral_step(z_a, x0_a, l_t, l_s, jax.random.normal(k_a, z_a.shape), self.gamma),
+            )
+            new_l = jnp.where(
+                last,
+                x0_l,
+                ancestral_step(z_l, x0_l, l_t, l_s, jax.random.normal(k_l, z_l.shape), self.gamma),
+            )
             new_a = new_a.at[..., -1:].set(jnp.where(fix_type, x_type, new_a[..., -1:]))
             new_a = jnp.where(mask[..., None], new_a, 0.0)
             return (new_a, new_l), None
@@ -139,10 +139,11 @@ class DiffusionSampler:
         return decode_frac(z_atoms[..., :cc], self.diff_cfg.coords), z_atoms[..., -1], z_lat
 
     def _flow_batch(self, params, numbers, mask, type_given, key):
-        """Integrate the flow from uniform coordinates and a normal lattice (and types) to a crystal."""
+        """Integrate the flow from uniform coordinates and a normal lattice (and types) to a
+        crystal."""
         b, n = mask.shape
         k_f, k_l, k_z = jax.random.split(key, 3)
-        x_type = encode_z(numbers)[..., None]
+        x_type = encode_atomic_numbers(numbers)[..., None]
         fix_type = type_given[:, None, None]
         given = jnp.where(type_given[:, None], numbers, 0)
         m = mask[..., None]
@@ -154,9 +155,15 @@ class DiffusionSampler:
             return v_atoms[..., :3], v_lat, jnp.where(fix_type, 0.0, v_atoms[..., 3:])
 
         frac, lattice, z = flow.integrate(
-            velocity, jax.random.uniform(k_f, (b, n, 3)), jax.random.normal(k_l, (b, 6)),
-            jnp.where(fix_type, x_type, jax.random.normal(k_z, (b, n, 1))), self.steps, self.integrator,
-            self.anneal_coords, self.anneal_lattice)
+            velocity,
+            jax.random.uniform(k_f, (b, n, 3)),
+            jax.random.normal(k_l, (b, 6)),
+            jnp.where(fix_type, x_type, jax.random.normal(k_z, (b, n, 1))),
+            self.steps,
+            self.integrator,
+            self.anneal_coords,
+            self.anneal_lattice,
+        )
         z = jnp.where(fix_type, x_type, jnp.clip(z, -1.0, 1.0))
         return jnp.where(m, frac, 0.0), jnp.where(mask, z[..., 0], 0.0), lattice
 
@@ -166,8 +173,8 @@ class DiffusionSampler:
             if n_atoms <= b:
                 return int(b)
         raise ValueError(
-            f"a cell of {n_atoms} atoms exceeds the largest sampling bucket {max(self.cfg.buckets)}; "
-            "choose fewer formula units or add a bucket (sampler.buckets)"
+            f"a cell of {n_atoms} atoms exceeds the largest sampling bucket "
+            f"{max(self.cfg.buckets)}; choose fewer formula units or add a bucket (sampler.buckets)"
         )
 
     def batch_cap(self, bucket: int) -> int:
@@ -185,7 +192,8 @@ class DiffusionSampler:
             idx = np.flatnonzero(buckets == bucket)
             cap = self.batch_cap(int(bucket))
             if idx.size > cap:
-                # Several equal batches (one program), each at most the cap, padded to a multiple of 64.
+                # Several equal batches (one program), each at most the cap, padded to a
+                # multiple of 64.
                 n_batches = math.ceil(idx.size / cap)
                 size = min(cap, 64 * math.ceil(idx.size / n_batches / 64))
             else:  # one batch: the next power of two
@@ -194,16 +202,10 @@ class DiffusionSampler:
                 out.append((int(bucket), size, idx[start : start + size]))
         return out
 
-    def _dummy_inputs(self, bucket: int, size: int):
-        numbers = np.ones((size, bucket), np.int32)
-        mask = np.zeros((size, bucket), bool)
-        mask[:, 0] = True
-        return numbers, mask, np.ones((size,), bool)
-
     def _executable(self, size: int, bucket: int):
         """The compiled sampler for one (batch, bucket) shape, compiled ahead of time once."""
         if (size, bucket) not in self._compiled:
-            args = (self.params, *self._dummy_inputs(bucket, size), jax.random.key(0))
+            args = (self.params, *pad_cells([], [], size, bucket), jax.random.key(0))
             self._compiled[(size, bucket)] = self._jitted.lower(*args).compile()
         return self._compiled[(size, bucket)]
 
@@ -226,11 +228,15 @@ class DiffusionSampler:
         total = 0.0
         for bucket, size, _ in self.plan(n_atoms):
             if (bucket, size) not in per_shape:
-                per_shape[(bucket, size)] = self.forward_flops(bucket, size) * self.steps * self.calls_per_step
+                per_shape[(bucket, size)] = (
+                    self.forward_flops(bucket, size) * self.steps * self.calls_per_step
+                )
             total += per_shape[(bucket, size)]
         return total
 
-    def _run_requests(self, numbers_list: Sequence[np.ndarray], type_given: Sequence[bool], key) -> list[Crystal]:
+    def _run_requests(
+        self, numbers_list: Sequence[np.ndarray], type_given: Sequence[bool], key
+    ) -> list[Crystal]:
         n_atoms = [len(x) for x in numbers_list]
         if any(n < 1 for n in n_atoms):
             raise ValueError("every requested cell needs at least one atom")
@@ -238,36 +244,37 @@ class DiffusionSampler:
         plan, total, done = self.plan(n_atoms), len(n_atoms), 0
         new = sorted({(s, b) for b, s, _ in plan if (s, b) not in self._compiled})
         for bi, (bucket, size, idx) in enumerate(plan):
-            numbers = np.zeros((size, bucket), np.int32)
-            mask = np.zeros((size, bucket), bool)
-            given = np.zeros((size,), bool)
-            for row, r in enumerate(idx):
-                numbers[row, : n_atoms[r]] = numbers_list[r]
-                mask[row, : n_atoms[r]] = True
-                given[row] = type_given[r]
-            mask[len(idx):, 0] = True  # padding rows hold one dummy atom (results discarded)
+            numbers, mask, given = pad_cells([numbers_list[r] for r in idx],
+                                             [type_given[r] for r in idx], size, bucket)
             if (size, bucket) not in self._compiled:  # progress hook: compiling takes a while
-                report("compile", new.index((size, bucket)), len(new), f"the sampler for {size} cells of <= {bucket} atoms")
+                report("compile", new.index((size, bucket)), len(new),
+                       f"the sampler for {size} cells of <= {bucket} atoms")
             out = self._run(self.params, numbers, mask, given, jax.random.fold_in(key, bi))
             pending.append((idx, out))  # dispatched asynchronously; fetched below
         results: list[Crystal | None] = [None] * len(n_atoms)
         if new:
             report("compile", len(new), len(new), "the sampler")
-        report("sample", 0, total, f"sampling {total} structures in {len(plan)} batches, {self.steps} steps")
+        what = f"sampling {total} structures in {len(plan)} batches, {self.steps} steps"
+        report("sample", 0, total, what)
         for idx, out in pending:
             frac, type_channel, lat = (np.asarray(x, np.float64) for x in jax.device_get(out))
             done += len(idx)
-            report("sample", done, total, f"sampling {total} structures in {len(plan)} batches, {self.steps} steps")
+            report("sample", done, total, what)
             for row, r in enumerate(idx):
                 n = n_atoms[r]
-                z = np.asarray(numbers_list[r]) if type_given[r] else decode_atomic_number(type_channel[row, :n])
+                z = (
+                    np.asarray(numbers_list[r])
+                    if type_given[r]
+                    else decode_atomic_numbers(type_channel[row, :n])
+                )
                 params = self.normaliser.decode(lat[row], n)
                 results[r] = Crystal.from_params(frac[row, :n], z, params)
         return results  # type: ignore[return-value]
 
     # -- public API -------------------------------------------------------------------------------
     def sample_cells(self, cells: Sequence[Sequence[int]], key) -> list[Crystal]:
-        """Crystal structure prediction: one crystal per list of atomic numbers (the cell's atoms)."""
+        """Crystal structure prediction: one crystal per list of atomic numbers (the cell's
+        atoms)."""
         cells = [np.asarray(c, np.int64) for c in cells]
         return self._run_requests(cells, [True] * len(cells), key)
 
@@ -293,7 +300,9 @@ class DiffusionSampler:
             formula_units = [formula_units] * len(formulae)
         if formula_units is not None and len(formula_units) != len(formulae):
             raise ValueError(f"{len(formula_units)} formula_units for {len(formulae)} formulae")
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(jax.random.fold_in(key, 0))).ravel())
+        rng = np.random.default_rng(
+            np.asarray(jax.random.key_data(jax.random.fold_in(key, 0))).ravel()
+        )
         cells, owner = [], []
         for i, formula in enumerate(formulae):
             unit = atomic_numbers_for(formula, 1)
@@ -314,10 +323,10 @@ class DiffusionSampler:
             out[i].append(c)
         return out
 
-    def sample_structures(self, formulae: Sequence[str], n: int, key, z: Sequence[int] | int | None = None):
+    def sample_structures(
+        self, formulae: Sequence[str], n: int, key, z: Sequence[int] | int | None = None
+    ):
         """Like :meth:`sample` but returns pymatgen ``Structure`` objects."""
-        from genms.crystal.convert import to_pymatgen
-
         return [[to_pymatgen(c) for c in group] for group in self.sample(formulae, n, key, z)]
 
     def forward_flops(self, bucket: int, batch: int) -> float:
@@ -341,25 +350,36 @@ class DiffusionSampler:
             else:
                 per_token += leaf.size
         widths = [self.model_cfg.base_width * m for m in self.model_cfg.width_multipliers]
-        block_widths = (widths * self.model_cfg.blocks_per_level + [widths[-1]] * self.model_cfg.mid_blocks
-                        + widths * self.model_cfg.blocks_per_level)
+        block_widths = (
+            widths * self.model_cfg.blocks_per_level
+            + [widths[-1]] * self.model_cfg.mid_blocks
+            + widths * self.model_cfg.blocks_per_level
+        )
         attention = sum(4 * tokens * tokens * w for w in block_widths)
         return float(batch * (2 * tokens * per_token + 2 * per_crystal + attention))
 
     def xla_forward_flops(self, bucket: int, batch: int) -> float:
         """XLA's own FLOP count of one denoiser call (reliable on CPU)."""
         cc = self.coord_channels
-        args = (self.params, jnp.zeros((batch, bucket, cc + 1)), jnp.ones((batch, bucket), jnp.int32),
-                jnp.ones((batch,), bool), jnp.zeros((batch, 6)), jnp.zeros((batch,)), jnp.ones((batch, bucket), bool))
+        args = (
+            self.params,
+            jnp.zeros((batch, bucket, cc + 1)),
+            jnp.ones((batch, bucket), jnp.int32),
+            jnp.ones((batch,), bool),
+            jnp.zeros((batch, 6)),
+            jnp.zeros((batch,)),
+            jnp.ones((batch, bucket), bool),
+        )
         cost = jax.jit(lambda *a: self.model.apply(*a)).lower(*args).compile().cost_analysis()
         cost = cost[0] if isinstance(cost, list) else cost
         return float(cost.get("flops", float("nan")))
 
 
-def load_sampler(path: str | Path | None = None, cfg: SamplerConfig | None = None) -> DiffusionSampler:
-    """The sampler of a bundle folder (``None``: the shipped model in ``genms/assets/models/denoiser``)."""
-    from genms.train.bundle import load_bundle
-
+def load_sampler(
+    path: str | Path | None = None, cfg: SamplerConfig | None = None
+) -> DiffusionSampler:
+    """The sampler of a bundle folder (``None``: the shipped model in
+    ``genms/assets/models/denoiser``)."""
     cfg = cfg or SamplerConfig()
     path = Path(path or cfg.bundle or default_bundle_path())
     if not (path / "bundle.json").is_file():
@@ -367,5 +387,4 @@ def load_sampler(path: str | Path | None = None, cfg: SamplerConfig | None = Non
             f"no denoiser bundle at {path}; train one with `genms train diffusion` "
             "(it exports to the run folder's 'bundle/') or pass sampler.bundle=PATH"
         )
-    params, extras = load_bundle(path)
-    return DiffusionSampler(params, extras, cfg)
+    return DiffusionSampler(DiffusionBundle.load(path), cfg)

@@ -10,69 +10,39 @@ the atomic-number channel's ε error.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genms.crystal.batch import MAX_Z
 from genms.data.arrays import CrystalArrays
 from genms.diffusion import flow
+from genms.diffusion.bundle import DiffusionBundle, bundle_extras
 from genms.diffusion.config import DiffusionConfig
 from genms.diffusion.formula_units import FormulaUnitPrior
+from genms.diffusion.inputs import densify, encode_atomic_numbers
 from genms.diffusion.lattice import LatticeNormaliser
 from genms.diffusion.schedules import alpha_sigma, logsnr_schedule, predict_x0
 from genms.diffusion.torus import coord_channels, decode_frac, encode_frac, torus_delta
-from genms.models.denoiser import Denoiser, dtype_from_name
+from genms.models.denoiser import Denoiser
 from genms.models.denoiser_v2 import PeriodicDenoiser
 from genms.models.denoisers import AnyDenoiserConfig, check_pairing
+from genms.models.dtypes import COMPUTE_NAMES, parse_dtype
 
 log = logging.getLogger(__name__)
-
-
-def encode_z(numbers: jax.Array) -> jax.Array:
-    """Atomic numbers -> the continuous channel in [−1, 1] (``genms.crystal.batch`` convention)."""
-    return (numbers.astype(jnp.float32) - 1.0) / (MAX_Z - 1.0) * 2.0 - 1.0
-
-
-@dataclasses.dataclass(frozen=True)
-class DenseSplit:
-    """A split as padded arrays: frac [M, N, 3], numbers [M, N], mask [M, N], lattice [M, 6]."""
-
-    frac: np.ndarray
-    numbers: np.ndarray
-    mask: np.ndarray
-    lattice: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.mask.shape[0])
-
-
-def densify(arrays: CrystalArrays, max_atoms: int, normaliser: LatticeNormaliser) -> DenseSplit:
-    """Pad every crystal to ``max_atoms`` slots (callers drop larger cells first)."""
-    n = np.asarray(arrays.n_atoms, np.int64)
-    if n.size and n.max() > max_atoms:
-        raise ValueError(f"a crystal has {n.max()} atoms; max_atoms is {max_atoms}")
-    m = len(arrays)
-    row = np.repeat(np.arange(m), n)
-    slot = np.arange(n.sum()) - np.repeat(arrays.offsets[:-1], n)
-    frac = np.zeros((m, max_atoms, 3), np.float32)
-    numbers = np.zeros((m, max_atoms), np.int32)
-    mask = np.zeros((m, max_atoms), bool)
-    frac[row, slot] = arrays.frac_coords
-    numbers[row, slot] = arrays.atomic_numbers
-    mask[row, slot] = True
-    lattice = normaliser.encode(arrays.lattice_params, n)
-    return DenseSplit(frac, numbers, mask, lattice)
 
 
 def drop_large(arrays: CrystalArrays, max_atoms: int, name: str) -> CrystalArrays:
     keep = np.flatnonzero(arrays.n_atoms <= max_atoms)
     if keep.size < len(arrays):
-        log.warning("%s: dropping %d of %d cells with more than %d atoms", name, len(arrays) - keep.size,
-                    len(arrays), max_atoms)
+        log.warning(
+            "%s: dropping %d of %d cells with more than %d atoms",
+            name,
+            len(arrays) - keep.size,
+            len(arrays),
+            max_atoms,
+        )
         arrays = arrays.subset(keep)
     return arrays
 
@@ -82,8 +52,14 @@ class DiffusionTask:
 
     name = "diffusion"
 
-    def __init__(self, model_cfg: AnyDenoiserConfig, diff_cfg: DiffusionConfig, train: CrystalArrays,
-                 val: CrystalArrays | None = None, z_prior_min_count: int = 5) -> None:
+    def __init__(
+        self,
+        model_cfg: AnyDenoiserConfig,
+        diff_cfg: DiffusionConfig,
+        train: CrystalArrays,
+        val: CrystalArrays | None = None,
+        z_prior_min_count: int = 5,
+    ) -> None:
         check_pairing(model_cfg, diff_cfg.process)
         self.model_cfg, self.cfg = model_cfg, diff_cfg
         train = drop_large(train, diff_cfg.max_atoms, "train")
@@ -91,15 +67,23 @@ class DiffusionTask:
             raise ValueError("the training split needs at least 2 crystals")
         self.normaliser = LatticeNormaliser.fit(train.lattice_params, train.n_atoms)
         self.z_prior = FormulaUnitPrior.fit(
-            (train.atomic_numbers[s:e] for s, e in zip(train.offsets[:-1], train.offsets[1:], strict=True)),
-            diff_cfg.max_atoms, z_prior_min_count)
+            (
+                train.atomic_numbers[s:e]
+                for s, e in zip(train.offsets[:-1], train.offsets[1:], strict=True)
+            ),
+            diff_cfg.max_atoms,
+            z_prior_min_count,
+        )
         self.splits = {"train": densify(train, diff_cfg.max_atoms, self.normaliser)}
         if val is not None and len(val):
             val = drop_large(val, diff_cfg.max_atoms, "val")
             self.splits["val"] = densify(val, diff_cfg.max_atoms, self.normaliser)
         self.data_info = {
             "train": {"n": len(train), "meta": _short_meta(train.meta)},
-            "val": {"n": 0 if val is None else len(val), "meta": _short_meta(val.meta) if val is not None else {}},
+            "val": {
+                "n": 0 if val is None else len(val),
+                "meta": _short_meta(val.meta) if val is not None else {},
+            },
         }
         self.model = build_denoiser(model_cfg, diff_cfg, self.normaliser)
         self.buckets = training_buckets(diff_cfg)
@@ -129,7 +113,9 @@ class DiffusionTask:
 
     def batch_order(self, batch_size: int, seed: int) -> BucketedOrder:
         """Batches drawn within one atom-count bucket each (see :class:`BucketedOrder`)."""
-        return BucketedOrder(self.n_atoms["train"], self.buckets, batch_size, seed, self.cfg.train_bucket_fraction)
+        return BucketedOrder(
+            self.n_atoms["train"], self.buckets, batch_size, seed, self.cfg.train_bucket_fraction
+        )
 
     def init(self, key: jax.Array, batch: dict):
         b = batch["mask"].shape[0]
@@ -153,7 +139,13 @@ class DiffusionTask:
                 "count": w.sum()}
 
     def checkpoint_extras(self) -> dict:
-        return bundle_extras(self.model_cfg, self.cfg, self.normaliser, self.z_prior, self.data_info)
+        return bundle_extras(self.model_cfg, self.cfg, self.normaliser, self.z_prior,
+                             self.data_info)
+
+    def bundle(self, params) -> DiffusionBundle:
+        """``params`` of this task's model as a bundle (no training record)."""
+        return DiffusionBundle(params, self.model_cfg, self.cfg, self.normaliser, self.z_prior,
+                               data=self.data_info)
 
     # -- the objective -------------------------------------------------------------------------
     def _per_crystal(self, params, batch: dict, key: jax.Array, train: bool):
@@ -161,10 +153,21 @@ class DiffusionTask:
             k_flow, k_drop = jax.random.split(key)
 
             def apply(atom_x, given, type_given, lattice_x, time):
-                return self.model.apply(params, atom_x, given, type_given, lattice_x, time, batch["mask"],
-                                        train=train, rngs={"dropout": k_drop})
+                return self.model.apply(
+                    params,
+                    atom_x,
+                    given,
+                    type_given,
+                    lattice_x,
+                    time,
+                    batch["mask"],
+                    train=train,
+                    rngs={"dropout": k_drop},
+                )
 
-            return flow.objective(apply, batch, encode_z(batch["numbers"])[..., None], k_flow, self.cfg)
+            return flow.objective(
+                apply, batch, encode_atomic_numbers(batch["numbers"])[..., None], k_flow, self.cfg
+            )
         return self._ddpm_per_crystal(params, batch, key, train)
 
     def _ddpm_per_crystal(self, params, batch: dict, key: jax.Array, train: bool):
@@ -176,19 +179,30 @@ class DiffusionTask:
         t = jnp.mod(jax.random.uniform(k_t) + jnp.arange(b) / b, 1.0)
         logsnr = logsnr_schedule(t, cfg.schedule)
         alpha, sigma = alpha_sigma(logsnr)
-        x_type = encode_z(batch["numbers"])[..., None]
+        x_type = encode_atomic_numbers(batch["numbers"])[..., None]
         x_atoms = jnp.concatenate([encode_frac(batch["frac"], cfg.coords), x_type], axis=-1)
         eps = jax.random.normal(k_eps, x_atoms.shape)
         z_atoms = alpha[:, None, None] * x_atoms + sigma[:, None, None] * eps
         joint = jax.random.bernoulli(k_joint, cfg.joint_fraction, (b,))
         # Conditioned crystals see the clean atomic-number channel; joint ones its noisy version.
-        z_atoms = z_atoms.at[..., -1:].set(jnp.where(joint[:, None, None], z_atoms[..., -1:], x_type))
+        z_atoms = z_atoms.at[..., -1:].set(
+            jnp.where(joint[:, None, None], z_atoms[..., -1:], x_type)
+        )
         z_atoms = jnp.where(mask[..., None], z_atoms, 0.0)
         eps_lat = jax.random.normal(k_lat, batch["lattice"].shape)
         z_lat = alpha[:, None] * batch["lattice"] + sigma[:, None] * eps_lat
         given = jnp.where(joint[:, None], 0, batch["numbers"])
         eps_atoms_hat, eps_lat_hat = self.model.apply(
-            params, z_atoms, given, ~joint, z_lat, logsnr, mask, train=train, rngs={"dropout": k_drop})
+            params,
+            z_atoms,
+            given,
+            ~joint,
+            z_lat,
+            logsnr,
+            mask,
+            train=train,
+            rngs={"dropout": k_drop},
+        )
 
         m = mask.astype(jnp.float32)
         n_atoms = jnp.maximum(m.sum(-1), 1.0)
@@ -220,17 +234,22 @@ def atom_channels(diff_cfg: DiffusionConfig) -> int:
     return (3 if diff_cfg.process == "flow" else coord_channels(diff_cfg.coords)) + 1
 
 
-def build_denoiser(model_cfg: AnyDenoiserConfig, diff_cfg: DiffusionConfig, normaliser: LatticeNormaliser,
-                   compute_dtype: str | None = None) -> Denoiser | PeriodicDenoiser:
+def build_denoiser(
+    model_cfg: AnyDenoiserConfig,
+    diff_cfg: DiffusionConfig,
+    normaliser: LatticeNormaliser,
+    compute_dtype: str | None = None,
+) -> Denoiser | PeriodicDenoiser:
     check_pairing(model_cfg, diff_cfg.process)
-    dtype = dtype_from_name(compute_dtype or diff_cfg.compute_dtype)
+    dtype = parse_dtype(compute_dtype or diff_cfg.compute_dtype, COMPUTE_NAMES, "compute dtype")
     if model_cfg.arch == "periodic":
         return PeriodicDenoiser(model_cfg, normaliser.mean, normaliser.std, dtype=dtype)
     return Denoiser(model_cfg, atom_channels(diff_cfg), dtype=dtype)
 
 
 def training_buckets(diff_cfg: DiffusionConfig) -> tuple[int, ...]:
-    """Atom-slot sizes of training batches: ``diffusion.train_buckets`` below max_atoms, then max_atoms."""
+    """Atom-slot sizes of training batches: ``diffusion.train_buckets`` below max_atoms, then
+    max_atoms."""
     small = sorted({int(b) for b in diff_cfg.train_buckets if 0 < int(b) < diff_cfg.max_atoms})
     return (*small, int(diff_cfg.max_atoms))
 
@@ -254,9 +273,15 @@ class BucketedOrder:
         self.batch_size, self.seed = batch_size, seed
         fractions = tuple(fractions) or (1.0,) * len(buckets)
         if len(fractions) != len(buckets):
-            raise ValueError(f"{len(fractions)} bucket fractions for {len(buckets)} training buckets {buckets}")
-        counts = [max(int(round(f * (len(m) // batch_size))), 1) if len(m) >= batch_size else int(len(m) > 0)
-                  for m, f in zip(self.members, fractions, strict=True)]
+            raise ValueError(
+                f"{len(fractions)} bucket fractions for {len(buckets)} training buckets {buckets}"
+            )
+        counts = [
+            max(int(round(f * (len(m) // batch_size))), 1)
+            if len(m) >= batch_size
+            else int(len(m) > 0)
+            for m, f in zip(self.members, fractions, strict=True)
+        ]
         self.steps_per_epoch = max(sum(counts), 1)
         self._counts = counts
         self._cache: tuple[int, list[np.ndarray]] | None = None
@@ -274,19 +299,6 @@ class BucketedOrder:
         if self._cache is None or self._cache[0] != epoch:
             self._cache = (epoch, self._epoch(epoch))
         return self._cache[1][i].tolist()
-
-
-def bundle_extras(model_cfg: AnyDenoiserConfig, diff_cfg: DiffusionConfig, normaliser: LatticeNormaliser,
-                  z_prior: FormulaUnitPrior, data_info: dict) -> dict:
-    """Everything inference needs besides the weights (JSON-able)."""
-    return {
-        "kind": "genms.diffusion",
-        "model": dataclasses.asdict(model_cfg),
-        "diffusion": dataclasses.asdict(diff_cfg),
-        "lattice_normaliser": normaliser.to_dict(),
-        "formula_units": z_prior.to_dict(),
-        "data": data_info,
-    }
 
 
 def _short_meta(meta: dict) -> dict:

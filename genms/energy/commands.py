@@ -13,10 +13,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-import jax
 import numpy as np
-import optax
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from genms.configs import ConfigError, ranged, to_dataclass
 from genms.data.arrays import CrystalArrays
@@ -26,9 +24,9 @@ from genms.energy.ensemble import MIN_CALIBRATION, calibrate_bundle
 from genms.energy.task import EnergyTask, EnergyTaskConfig
 from genms.models.energy_gnn import EnergyGNNConfig
 from genms.paths import repo_path
+from genms.train.budget import steps_in_budget, time_train_step, with_steps
 from genms.train.commands import run_training
 from genms.train.config import OptimConfig, TrainConfig
-from genms.train.optim import build_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -61,32 +59,6 @@ class TrainEnergyOptions:
 class ExportConfig:
     path: str | None = "genms/assets/models/energy"  # relative paths are relative to the repo
     dtype: str = "float16"
-
-
-def _time_step(task, train_cfg, optim_cfg, n: int = 15) -> float:
-    """Seconds per training step (value_and_grad + optimiser update), after compilation."""
-    tx = build_optimizer(optim_cfg, 1000)
-    rng = np.random.default_rng(train_cfg.seed)
-    n_train, bs = task.num_examples("train"), train_cfg.batch_size
-    batches = [
-        task.make_batch("train", rng.permutation(n_train)[:bs].tolist(), bs) for _ in range(4)
-    ]
-    params = task.init(jax.random.key(0), batches[0])
-    opt = tx.init(params)
-
-    @jax.jit
-    def step(p, o, b):
-        (loss, _), g = jax.value_and_grad(task.loss, has_aux=True)(p, b, None, True)
-        u, o = tx.update(g, o, p)
-        return optax.apply_updates(p, u), o, loss
-
-    params, opt, loss = step(params, opt, batches[0])
-    jax.block_until_ready(loss)
-    t = time.perf_counter()
-    for i in range(n):
-        params, opt, loss = step(params, opt, batches[i % len(batches)])
-    jax.block_until_ready(loss)
-    return (time.perf_counter() - t) / n
 
 
 def task_config(node) -> EnergyTaskConfig:
@@ -137,8 +109,9 @@ def train(cfg: DictConfig):
     log.info("data + neighbour tables: %.1f s", time.time() - t0)
     budget = cfg.get("time_budget_minutes")
     if budget:
-        per_step = _time_step(task, train_cfg, optim_cfg)
-        steps = max(int(budget * 60 / per_step), 10)
+        per_step = time_train_step(task, train_cfg.batch_size, optim_cfg, seed=train_cfg.seed,
+                                   n=15, n_batches=4)
+        steps = steps_in_budget(budget, per_step)
         members = task.cfg.ensemble_size
         epochs = steps * train_cfg.batch_size / task.num_examples("train")
         min_epochs = cfg.get("min_epochs") or 0
@@ -156,10 +129,7 @@ def train(cfg: DictConfig):
             steps * train_cfg.batch_size / task.num_examples("train"),
             budget,
         )
-        with open_dict(cfg):
-            cfg.train.steps = steps
-            cfg.train.eval_every = min(int(cfg.train.eval_every), steps)
-            cfg.train.ckpt_every = min(int(cfg.train.ckpt_every), steps)
+        cfg = with_steps(cfg, steps)
     export_to = repo_path(export.path) if export.path else None
     result = run_training(cfg, task, export_to=export_to, export_dtype=export.dtype)
     if export_to and result.completed and task.cfg.ensemble_size > 1:

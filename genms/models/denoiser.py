@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from genms.configs import ranged
-from genms.crystal.batch import MAX_Z
+from genms.diffusion.inputs import MAX_Z
 from genms.models.layers import MLP, FeedForward, MaskedSelfAttention, sinusoidal_embedding
 
 LATTICE_DIM = 6
@@ -43,8 +43,10 @@ class DenoiserConfig:
     arch: str = "set_transformer"
     base_width: int = ranged(256, 1, 65_536)
     width_multipliers: tuple[int, ...] = ranged((1, 2, 4), 1, 64)
-    blocks_per_level: int = ranged(1, 0, 1000)  # MLP+attention blocks per level, on the way down and again up
-    mid_blocks: int = ranged(3, 0, 1000)  # blocks at the widest level; 3 + 3 + 3 = the paper's 9 blocks
+    # MLP+attention blocks per level, on the way down and again up
+    blocks_per_level: int = ranged(1, 0, 1000)
+    # blocks at the widest level; 3 + 3 + 3 = the paper's 9 blocks
+    mid_blocks: int = ranged(3, 0, 1000)
     head_dim: int = ranged(64, 1, 65_536)
     mlp_expansion: int = ranged(2, 1, 64)
     dropout: float = ranged(0.1, 0, 1, hi_open=True)
@@ -56,8 +58,10 @@ class DenoiserConfig:
         if not widths:
             raise ValueError("model.width_multipliers must list at least one level")
         if self.head_dim > 0 and any(w % self.head_dim for w in widths):
-            raise ValueError(f"model.head_dim ({self.head_dim}) must divide the width of every level "
-                             f"(model.base_width × model.width_multipliers = {widths})")
+            raise ValueError(
+                f"model.head_dim ({self.head_dim}) must divide the width of every level "
+                f"(model.base_width × model.width_multipliers = {widths})"
+            )
 
     @property
     def n_blocks(self) -> int:
@@ -71,12 +75,12 @@ class Block(nn.Module):
 
     @nn.compact
     def __call__(self, h, cond, mask, *, train: bool):
-        h = FeedForward(self.width, self.cfg.mlp_expansion, self.cfg.dropout, dtype=self.dtype, name="mlp")(
-            h, cond, train=train
-        )
-        return MaskedSelfAttention(self.width, self.cfg.head_dim, self.cfg.dropout, dtype=self.dtype, name="attn")(
-            h, mask, train=train
-        )
+        h = FeedForward(
+            self.width, self.cfg.mlp_expansion, self.cfg.dropout, dtype=self.dtype, name="mlp"
+        )(h, cond, train=train)
+        return MaskedSelfAttention(
+            self.width, self.cfg.head_dim, self.cfg.dropout, dtype=self.dtype, name="attn"
+        )(h, mask, train=train)
 
 
 class Denoiser(nn.Module):
@@ -87,7 +91,17 @@ class Denoiser(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, atom_x, atomic_numbers, type_given, lattice_x, logsnr, atom_mask, *, train: bool = False):
+    def __call__(
+        self,
+        atom_x,
+        atomic_numbers,
+        type_given,
+        lattice_x,
+        logsnr,
+        atom_mask,
+        *,
+        train: bool = False,
+    ):
         cfg = self.cfg
         widths = [cfg.base_width * m for m in cfg.width_multipliers]
         w0 = widths[0]
@@ -111,7 +125,9 @@ class Denoiser(nn.Module):
             if h.shape[-1] != width:
                 h = nn.Dense(width, dtype=self.dtype, name=f"down_proj_{lvl}")(h)
             for b in range(cfg.blocks_per_level):
-                h = Block(width, cfg, self.dtype, name=f"down_{lvl}_{b}")(h, cond, mask, train=train)
+                h = Block(width, cfg, self.dtype, name=f"down_{lvl}_{b}")(
+                    h, cond, mask, train=train
+                )
             skips.append(h)
         for b in range(cfg.mid_blocks):
             h = Block(widths[-1], cfg, self.dtype, name=f"mid_{b}")(h, cond, mask, train=train)
@@ -123,16 +139,11 @@ class Denoiser(nn.Module):
                 h = Block(width, cfg, self.dtype, name=f"up_{lvl}_{b}")(h, cond, mask, train=train)
 
         h = nn.LayerNorm(dtype=jnp.float32, name="out_norm")(h.astype(jnp.float32))
-        eps_atom = nn.Dense(self.atom_channels, kernel_init=nn.initializers.zeros, name="atom_out")(h[:, 1:])
-        eps_lattice = nn.Dense(LATTICE_DIM, kernel_init=nn.initializers.zeros, name="lattice_out")(h[:, 0])
+        eps_atom = nn.Dense(self.atom_channels, kernel_init=nn.initializers.zeros, name="atom_out")(
+            h[:, 1:]
+        )
+        eps_lattice = nn.Dense(LATTICE_DIM, kernel_init=nn.initializers.zeros, name="lattice_out")(
+            h[:, 0]
+        )
         eps_atom = jnp.where(atom_mask[..., None], eps_atom, 0.0)
         return eps_atom, eps_lattice
-
-
-def dtype_from_name(name: str) -> jnp.dtype:
-    """"float32" / "bfloat16" / "auto" (bfloat16 on GPU/TPU, float32 on CPU)."""
-    if name == "auto":
-        return jnp.bfloat16 if jax.default_backend() in ("gpu", "cuda", "rocm", "tpu") else jnp.float32
-    if name not in ("float32", "bfloat16"):
-        raise ValueError(f"compute dtype must be float32, bfloat16 or auto, not {name!r}")
-    return jnp.dtype(name)

@@ -1,4 +1,5 @@
-"""The periodic denoiser of π_lo v2: a transformer over atoms that sees the cell's periodic geometry.
+"""The periodic denoiser of π_lo v2: a transformer over atoms that sees the cell's periodic
+geometry.
 
 Each atom is a token (element embedding when the formula is given, plus the type channel);
 the cell enters in two rotation-invariant ways: its six normalised lattice features (lengths
@@ -42,7 +43,7 @@ import jax
 import jax.numpy as jnp
 
 from genms.configs import ranged
-from genms.crystal.batch import MAX_Z
+from genms.diffusion.inputs import MAX_Z
 from genms.diffusion.lattice import decode_in_graph
 from genms.models.layers import MLP, FeedForward, masked_mean, sinusoidal_embedding
 from genms.models.periodic import (
@@ -74,11 +75,14 @@ class PeriodicDenoiserConfig:
     element_embedding: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("width", "depth", "heads", "pair_width", "n_freq", "n_rbf", "mlp_expansion", "time_embed_dim"):
+        for name in ("width", "depth", "heads", "pair_width", "n_freq", "n_rbf", "mlp_expansion",
+                     "time_embed_dim"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"model.{name} must be at least 1, got {getattr(self, name)}")
         if self.width % self.heads:
-            raise ValueError(f"model.width ({self.width}) must be a multiple of model.heads ({self.heads})")
+            raise ValueError(
+                f"model.width ({self.width}) must be a multiple of model.heads ({self.heads})"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
         if not self.r_max > 0.0:
@@ -86,7 +90,8 @@ class PeriodicDenoiserConfig:
 
 
 def _film_norm(x, cond, width: int, name: str):
-    """LayerNorm without affine parameters, then a FiLM scale/shift from ``cond`` (zero-initialised)."""
+    """LayerNorm without affine parameters, then a FiLM scale/shift from ``cond``
+    (zero-initialised)."""
     h = nn.LayerNorm(use_scale=False, use_bias=False, dtype=jnp.float32, name=f"{name}_norm")(x)
     film = nn.Dense(2 * width, kernel_init=nn.initializers.zeros, name=f"{name}_film")(cond)
     scale, shift = jnp.split(film[:, None, :], 2, axis=-1)
@@ -109,8 +114,11 @@ class PeriodicBlock(nn.Module):
              + nn.Dense(p, dtype=self.dtype, use_bias=False, name="pair_j")(x)[:, None, :, :]
              + nn.Dense(p, dtype=self.dtype, use_bias=False, name="pair_geom")(pair))
         e = jax.nn.silu(e)
-        bias = nn.Dense(heads, dtype=self.dtype, kernel_init=nn.initializers.zeros, name="pair_bias")(e)
-        pair_value = nn.DenseGeneral((heads, head_dim), dtype=self.dtype, name="pair_value")(e)  # [B,N,N,H,D]
+        bias = nn.Dense(
+            heads, dtype=self.dtype, kernel_init=nn.initializers.zeros, name="pair_bias"
+        )(e)
+        pair_value = nn.DenseGeneral((heads, head_dim), dtype=self.dtype,
+                                     name="pair_value")(e)  # [B,N,N,H,D]
         qkv = nn.DenseGeneral((3, heads, head_dim), dtype=self.dtype, name="qkv")(x)
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) / math.sqrt(head_dim)
@@ -120,17 +128,27 @@ class PeriodicBlock(nn.Module):
         weights = nn.Dropout(cfg.dropout, deterministic=not train)(weights).astype(self.dtype)
         out = (jnp.einsum("bhqk,bkhd->bqhd", weights, v)
                + jnp.einsum("bhqk,bqkhd->bqhd", weights, pair_value))
-        out = nn.DenseGeneral(cfg.width, axis=(-2, -1), dtype=self.dtype, kernel_init=nn.initializers.zeros,
-                              name="out")(out)
+        out = nn.DenseGeneral(
+            cfg.width,
+            axis=(-2, -1),
+            dtype=self.dtype,
+            kernel_init=nn.initializers.zeros,
+            name="out",
+        )(out)
         h = h + out.astype(h.dtype)
-        return FeedForward(cfg.width, cfg.mlp_expansion, cfg.dropout, dtype=self.dtype, name="mlp")(h, cond, train=train)
+        return FeedForward(cfg.width, cfg.mlp_expansion, cfg.dropout, dtype=self.dtype, name="mlp")(
+            h, cond, train=train
+        )
 
 
 def pair_geometry(frac, lattice_params, cfg: PeriodicDenoiserConfig):
-    """float[B, N, 3], float[B, 6] -> float32[B, N, N, 6·n_freq + n_rbf]: the invariant pair features."""
+    """float[B, N, 3], float[B, 6] -> float32[B, N, N, 6·n_freq + n_rbf]: the invariant pair
+    features."""
     d = wrapped_differences(frac.astype(jnp.float32))
     r = nearest_image_distances(d, lattice_matrix(lattice_params))
-    return jnp.concatenate([fourier_features(d, cfg.n_freq), radial_basis(r, cfg.n_rbf, cfg.r_max)], axis=-1)
+    return jnp.concatenate(
+        [fourier_features(d, cfg.n_freq), radial_basis(r, cfg.n_rbf, cfg.r_max)], axis=-1
+    )
 
 
 class PeriodicDenoiser(nn.Module):
@@ -142,7 +160,9 @@ class PeriodicDenoiser(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, atom_x, atomic_numbers, type_given, lattice_x, time, atom_mask, *, train: bool = False):
+    def __call__(
+        self, atom_x, atomic_numbers, type_given, lattice_x, time, atom_mask, *, train: bool = False
+    ):
         cfg = self.cfg
         m = atom_mask.astype(jnp.float32)
         n_atoms = m.sum(-1)
@@ -150,7 +170,9 @@ class PeriodicDenoiser(nn.Module):
         lattice_x = lattice_x.astype(jnp.float32)
 
         t_feat = sinusoidal_embedding(time * 1000.0, cfg.time_embed_dim)
-        cell_feat = jnp.concatenate([lattice_x, jnp.log(jnp.maximum(n_atoms, 1.0))[:, None]], axis=-1)
+        cell_feat = jnp.concatenate(
+            [lattice_x, jnp.log(jnp.maximum(n_atoms, 1.0))[:, None]], axis=-1
+        )
         cond = (MLP((cfg.time_embed_dim, cfg.time_embed_dim), name="time_mlp")(t_feat)
                 + MLP((cfg.time_embed_dim, cfg.time_embed_dim), name="cell_mlp")(cell_feat))
         cond = jax.nn.silu(cond)
@@ -164,7 +186,9 @@ class PeriodicDenoiser(nn.Module):
             emb = nn.Embed(MAX_Z + 1, cfg.width, name="element")(jnp.clip(atomic_numbers, 0, MAX_Z))
             h = h + type_given[:, None, None].astype(jnp.float32) * emb
         for i in range(cfg.depth):
-            h = PeriodicBlock(cfg, self.dtype, name=f"block_{i}")(h, pair, cond, atom_mask, train=train)
+            h = PeriodicBlock(cfg, self.dtype, name=f"block_{i}")(
+                h, pair, cond, atom_mask, train=train
+            )
 
         h = nn.LayerNorm(dtype=jnp.float32, name="out_norm")(h.astype(jnp.float32))
         v_frac = nn.Dense(3, kernel_init=nn.initializers.zeros, name="coord_out")(h)
@@ -172,7 +196,9 @@ class PeriodicDenoiser(nn.Module):
         v_type = nn.Dense(1, kernel_init=nn.initializers.zeros, name="type_out")(h)
         pooled = masked_mean(h, m)
         v_lat = nn.Dense(cfg.width, name="lattice_hidden")(pooled)
-        v_lat = nn.Dense(LATTICE_DIM, kernel_init=nn.initializers.zeros, name="lattice_out")(jax.nn.silu(v_lat))
+        v_lat = nn.Dense(LATTICE_DIM, kernel_init=nn.initializers.zeros, name="lattice_out")(
+            jax.nn.silu(v_lat)
+        )
         v_atoms = jnp.where(atom_mask[..., None], jnp.concatenate([v_frac, v_type], axis=-1), 0.0)
         return v_atoms, v_lat
 

@@ -22,7 +22,8 @@ PROCESS_OF = {"set_transformer": "ddpm", "periodic": "flow"}
 
 
 def denoiser_config(node: Mapping[str, Any] | Any) -> AnyDenoiserConfig:
-    """A typed model config from a Hydra node or a bundle's ``model`` dict (no ``arch``: the paper's)."""
+    """A typed model config from a Hydra node or a bundle's ``model`` dict (no ``arch``: the
+    paper's)."""
     arch = (node or {}).get("arch", "set_transformer")
     if arch not in ARCHS:
         raise ValueError(f"model.arch must be one of {sorted(ARCHS)}, got {arch!r}")
@@ -37,6 +38,7 @@ def check_pairing(model_cfg: AnyDenoiserConfig, process: str) -> None:
     want = PROCESS_OF[model_cfg.arch]
     if process != want:
         raise ValueError(
-            f"model.arch={model_cfg.arch} is trained with diffusion.process={want}, not {process!r}; "
-            f"use `model=denoiser diffusion=default` (ddpm) or `model=denoiser_v2 diffusion=flow` (flow)"
+            f"model.arch={model_cfg.arch} is trained with diffusion.process={want}, "
+            f"not {process!r}; use `model=denoiser diffusion=default` (ddpm) or "
+            "`model=denoiser_v2 diffusion=flow` (flow)"
         )

@@ -1,4 +1,5 @@
-"""The crystal energy graph network (R_lo): a GNoME-style message-passing GNN in Flax over jraph graphs.
+"""The crystal energy graph network (R_lo): a GNoME-style message-passing GNN in Flax over
+jraph graphs.
 
 Architecture (GNoME ``CrystalEnergyModel`` family, Battaglia-style graph network):
 
@@ -30,6 +31,8 @@ import jax.numpy as jnp
 import jraph
 
 from genms.configs import ranged
+from genms.models.dtypes import FLOAT_NAMES, parse_dtype
+from genms.models.layers import MLP
 
 #: one embedding row per atomic number 0..118 (0 = padding)
 N_SPECIES = 119
@@ -43,31 +46,11 @@ class EnergyGNNConfig:
     rbf_width: float = ranged(0.5, 0, 100, lo_open=True)  # Å, Gaussian width of the radial basis
     cutoff: float = ranged(5.0, 0, 100, lo_open=True)  # Å
     max_neighbors: int = ranged(24, 1, 1024)  # K: nearest periodic neighbours kept per atom
-    taper: float = ranged(0.5, 0, 100, lo_open=True)  # Å, width of the smooth cutoff / K-boundary weight
-    avg_neighbors: float = ranged(16.0, 0, 1e6, lo_open=True)  # mean summed edge weight per atom (fitted on the training set)
+    # Å, width of the smooth cutoff / K-boundary weight
+    taper: float = ranged(0.5, 0, 100, lo_open=True)
+    # mean summed edge weight per atom (fitted on the training set)
+    avg_neighbors: float = ranged(16.0, 0, 1e6, lo_open=True)
     dtype: str = "bfloat16"
-
-
-def _dtype(name: str):
-    return {"bfloat16": jnp.bfloat16, "float32": jnp.float32, "float16": jnp.float16}[name]
-
-
-class MLP(nn.Module):
-    """Dense -> LayerNorm -> swish -> Dense (optionally with a pre-LayerNorm on the input)."""
-
-    hidden: int
-    out: int
-    dtype: object = jnp.float32
-    pre_norm: bool = False
-
-    @nn.compact
-    def __call__(self, x):
-        if self.pre_norm:
-            x = nn.LayerNorm(dtype=self.dtype)(x)
-        x = nn.Dense(self.hidden, dtype=self.dtype)(x)
-        x = nn.LayerNorm(dtype=self.dtype)(x)
-        x = nn.swish(x)
-        return nn.Dense(self.out, dtype=self.dtype)(x)
 
 
 def gaussian_rbf(distance, n_rbf: int, cutoff: float, width: float):
@@ -107,10 +90,12 @@ class MessagePassingStep(nn.Module):
         # node update: smooth-weighted sum of incoming edges, normalised by mean coordination
         agg = jnp.sum(weight[..., None] * e.astype(jnp.float32), axis=1) / self.avg_neighbors
         node_in = jnp.concatenate([h, agg, u[node_graph]], axis=-1)
-        h = (h + MLP(hd, hd, dtype=dt, pre_norm=True, name="node_mlp")(node_in).astype(jnp.float32)) * mask[:, None]
+        node_mlp = MLP((hd, hd), "swish", norm=True, pre_norm=True, dtype=dt, name="node_mlp")
+        h = (h + node_mlp(node_in).astype(jnp.float32)) * mask[:, None]
         # global update: mean over real atoms
         mean_h = jax.ops.segment_sum(h, node_graph, n_graphs) / jnp.maximum(n_atoms, 1.0)[:, None]
-        u = u + MLP(hd, hd, dtype=dt, pre_norm=True, name="glob_mlp")(jnp.concatenate([u, mean_h], -1)).astype(jnp.float32)
+        glob_mlp = MLP((hd, hd), "swish", norm=True, pre_norm=True, dtype=dt, name="glob_mlp")
+        u = u + glob_mlp(jnp.concatenate([u, mean_h], -1)).astype(jnp.float32)
         return h, e, u
 
 
@@ -122,7 +107,7 @@ class CrystalEnergyGNN(nn.Module):
     @nn.compact
     def __call__(self, graph: jraph.GraphsTuple) -> jax.Array:
         cfg = self.config
-        dt = _dtype(cfg.dtype)
+        dt = parse_dtype(cfg.dtype, FLOAT_NAMES, "model.dtype")
         species = graph.nodes["species"]
         mask = graph.nodes["mask"].astype(jnp.float32)
         n_nodes = species.shape[0]

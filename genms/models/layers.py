@@ -1,7 +1,8 @@
 """Small Flax (Linen) layers shared by the models.
 
 * :func:`sinusoidal_embedding` — fixed Fourier features of a scalar (diffusion time / log-SNR).
-* :class:`MLP` — a plain multi-layer perceptron.
+* :class:`MLP` — the multi-layer perceptron of every model: plain (the denoisers) or with a
+  LayerNorm before each activation (the energy GNN).
 * :class:`MaskedSelfAttention` — order-invariant multi-head self-attention over a padded set
   (no positional encoding), softmax in float32.
 * :class:`FeedForward` — pre-norm MLP block with a FiLM (scale/shift) conditioning input.
@@ -34,18 +35,30 @@ def masked_mean(x: jax.Array, m: jax.Array) -> jax.Array:
 
 
 class MLP(nn.Module):
-    """Dense layers with ``activation`` between them (none after the last)."""
+    """Dense layers of widths ``features`` with ``activation`` between them (none after the
+    last); ``norm`` puts a LayerNorm before each activation and ``pre_norm`` one on the input.
+
+    Parameter names are those the shipped bundles hold: ``dense_<i>`` for the plain MLP, Flax's
+    own ``Dense_<i>`` / ``LayerNorm_<i>`` for the normalised one.
+    """
 
     features: Sequence[int]
     activation: str = "silu"
+    norm: bool = False
+    pre_norm: bool = False
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         act = getattr(jax.nn, self.activation)
+        named = not (self.norm or self.pre_norm)
+        if self.pre_norm:
+            x = nn.LayerNorm(dtype=self.dtype)(x)
         for i, width in enumerate(self.features):
-            x = nn.Dense(width, dtype=self.dtype, name=f"dense_{i}")(x)
+            x = nn.Dense(width, dtype=self.dtype, name=f"dense_{i}" if named else None)(x)
             if i < len(self.features) - 1:
+                if self.norm:
+                    x = nn.LayerNorm(dtype=self.dtype)(x)
                 x = act(x)
         return x
 
@@ -69,7 +82,9 @@ class FeedForward(nn.Module):
         h = nn.Dense(self.width * self.expansion, dtype=self.dtype, name="up")(h)
         h = getattr(jax.nn, self.activation)(h)
         h = nn.Dropout(self.dropout, deterministic=not train)(h)
-        h = nn.Dense(self.width, dtype=self.dtype, kernel_init=nn.initializers.zeros, name="down")(h)
+        h = nn.Dense(self.width, dtype=self.dtype, kernel_init=nn.initializers.zeros, name="down")(
+            h
+        )
         return x + h.astype(x.dtype)
 
 
@@ -100,6 +115,10 @@ class MaskedSelfAttention(nn.Module):
         weights = nn.Dropout(self.dropout, deterministic=not train)(weights)
         out = jnp.einsum("bhqk,bkhd->bqhd", weights.astype(self.dtype), v)
         out = nn.DenseGeneral(
-            self.width, axis=(-2, -1), dtype=self.dtype, kernel_init=nn.initializers.zeros, name="out"
+            self.width,
+            axis=(-2, -1),
+            dtype=self.dtype,
+            kernel_init=nn.initializers.zeros,
+            name="out",
         )(out)
         return x + out.astype(x.dtype)

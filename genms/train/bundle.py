@@ -2,7 +2,8 @@
 
 A bundle is a folder with ``params.msgpack`` (flax serialisation, optionally cast to float16 or
 bfloat16 to halve its size) and ``bundle.json`` (the task's extras: model config, normalisers,
-data fingerprint, training provenance). Loading needs neither orbax nor the training code.
+data fingerprint, training provenance). Loading needs neither orbax nor the training code
+(:mod:`genms.train.export` turns a run's checkpoint into a bundle).
 Large parameter files are split into ``params.msgpack.partNN`` pieces under ``max_part_mb``.
 
 :func:`save_bundle` writes a new bundle into a temporary folder beside the destination and then
@@ -12,6 +13,7 @@ swaps the two folders, so a reader (or a crash) sees the old bundle or the new o
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
 import shutil
@@ -20,20 +22,21 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-_DTYPES = {"float32": np.float32, "float16": np.float16, "bfloat16": None}
+from genms.models.dtypes import FLOAT_NAMES, parse_dtype
+
+#: The file beside the parameters that describes them.
+META_FILE = "bundle.json"
 
 
 def _cast(params: Any, dtype: str) -> Any:
-    if dtype not in _DTYPES:
-        raise ValueError(f"bundle dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
-    if dtype == "bfloat16":
-        import jax.numpy as jnp
-
+    target = parse_dtype(dtype, FLOAT_NAMES, "bundle dtype")
+    if target == jnp.bfloat16:
         return jax.tree.map(lambda x: np.asarray(jnp.asarray(x, jnp.bfloat16)), params)
-    return jax.tree.map(lambda x: np.asarray(x, dtype=_DTYPES[dtype]), params)
+    return jax.tree.map(lambda x: np.asarray(x, dtype=target), params)
 
 
 _RENAME_EXCHANGE = 2
@@ -47,7 +50,13 @@ def _exchange(a: Path, b: Path) -> bool:
         renameat2 = libc.renameat2
     except (OSError, AttributeError):
         return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
     return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
@@ -72,7 +81,13 @@ def save_bundle(path: str | Path, params: Any, extras: dict, dtype: str = "float
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = serialization.msgpack_serialize(jax.tree.map(np.asarray, _cast(params, dtype)))
-    meta = {**extras, "bundle": {"dtype": dtype, "n_params": int(sum(np.size(x) for x in jax.tree.leaves(params)))}}
+    meta = {
+        **extras,
+        "bundle": {
+            "dtype": dtype,
+            "n_params": int(sum(np.size(x) for x in jax.tree.leaves(params))),
+        },
+    }
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
     try:
         umask = os.umask(0)
@@ -80,7 +95,7 @@ def save_bundle(path: str | Path, params: Any, extras: dict, dtype: str = "float
         os.chmod(tmp, (path.stat().st_mode & 0o7777) if path.is_dir() else (0o777 & ~umask))
         if path.is_dir():
             for item in path.iterdir():
-                if item.name == "bundle.json" or item.name.startswith("params.msgpack"):
+                if item.name == META_FILE or item.name.startswith("params.msgpack"):
                     continue
                 if item.is_dir():
                     shutil.copytree(item, tmp / item.name)
@@ -92,7 +107,7 @@ def save_bundle(path: str | Path, params: Any, extras: dict, dtype: str = "float
         else:
             for i in range(0, len(blob), part):
                 (tmp / f"params.msgpack.part{i // part:02d}").write_bytes(blob[i : i + part])
-        (tmp / "bundle.json").write_bytes(json.dumps(meta, indent=2, default=float).encode())
+        (tmp / META_FILE).write_bytes(json.dumps(meta, indent=2, default=float).encode())
         _replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -100,12 +115,18 @@ def save_bundle(path: str | Path, params: Any, extras: dict, dtype: str = "float
     return path
 
 
+def read_meta(path: str | Path) -> dict:
+    """The ``bundle.json`` of the bundle in ``path`` (the parameters are not read)."""
+    meta_file = Path(path) / META_FILE
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"{path} is not a model bundle (no {META_FILE})")
+    return json.loads(meta_file.read_text())
+
+
 def load_bundle(path: str | Path, dtype=np.float32) -> tuple[Any, dict]:
     """Params (cast back to ``dtype``) and the extras dict. Clear error when missing."""
     path = Path(path)
-    meta_file = path / "bundle.json"
-    if not meta_file.is_file():
-        raise FileNotFoundError(f"{path} is not a model bundle (no bundle.json)")
+    meta = read_meta(path)
     parts = sorted(path.glob("params.msgpack.part*"))
     if parts:
         blob = b"".join(p.read_bytes() for p in parts)
@@ -115,19 +136,12 @@ def load_bundle(path: str | Path, dtype=np.float32) -> tuple[Any, dict]:
         raise FileNotFoundError(f"{path} has no params.msgpack")
     params = serialization.msgpack_restore(blob)
     params = jax.tree.map(lambda x: np.asarray(x, dtype=dtype), params)
-    return params, json.loads(meta_file.read_text())
+    return params, meta
 
 
-def export_from_run(run_dir: str | Path, out_path: str | Path, dtype: str = "float16",
-                    use_ema: bool = True, step: int | None = None) -> Path:
-    """Latest (or ``step``) checkpoint of a training run -> bundle."""
-    from genms.train.checkpoint import Checkpointer
-
-    ckpt = Checkpointer(run_dir)
-    state, meta, step = ckpt.restore_raw(step)
-    ckpt.close()
-    params = state["ema_params"] if use_ema else state["params"]
-    extras = dict(meta.get("extras", {}))
-    extras["provenance"] = {"run_dir": str(run_dir), "step": step, "ema": use_ema,
-                            "config": meta.get("config", {})}
-    return save_bundle(out_path, params, extras, dtype=dtype)
+def params_checksum(path: str | Path) -> str:
+    """The first 16 hex digits of the sha256 over the bundle's parameter files, in order."""
+    h = hashlib.sha256()
+    for f in sorted(Path(path).glob("params.msgpack*")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]

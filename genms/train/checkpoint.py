@@ -45,7 +45,9 @@ class Checkpointer:
     def save(self, step: int, state: Any, meta: dict) -> None:
         self.manager.save(
             step,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+            ),
             force=True,
         )
         self.manager.wait_until_finished()
@@ -76,7 +78,8 @@ class Checkpointer:
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
         restored = self.manager.restore(
-            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore())
+            step,
+            args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()),
         )
         state = jax.tree.map(lambda x: x, restored["state"])
         return state, dict(restored["meta"]), int(step)

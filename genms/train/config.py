@@ -24,7 +24,8 @@ class OptimConfig:
     eps: float = ranged(1e-8, 0, 1, lo_open=True)
     weight_decay: float = ranged(0.0, 0, 10)
     warmup_steps: int = ranged(0, 0)
-    schedule: str = "constant"  # constant | cosine (decays to lr * final_lr_fraction at train.steps)
+    # constant | cosine (decays to lr * final_lr_fraction at train.steps)
+    schedule: str = "constant"
     final_lr_fraction: float = ranged(0.0, 0, 1)
     grad_clip: float | None = ranged(None, 0)  # 0 or null: no clipping
 
@@ -32,7 +33,9 @@ class OptimConfig:
         if self.name not in ("adam", "adamw"):
             raise ValueError(f"optim.name must be 'adam' or 'adamw', got {self.name!r}")
         if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"optim.schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+            raise ValueError(
+                f"optim.schedule must be 'constant' or 'cosine', got {self.schedule!r}"
+            )
         check_ranges(self, f"{self.CONFIG_KEY}.")
 
 
@@ -51,8 +54,10 @@ class TrainConfig:
     resume: bool = False
     eval_max_batches: int | None = ranged(None, 1)
     devices: int | None = ranged(None, 1)  # None = all local devices
-    max_minutes: float | None = ranged(None, 0)  # stop (and checkpoint) after this wall time: chunked training
-    init_from: str | None = None  # a bundle folder: start from its parameters (fresh optimiser, EMA = params)
+    # stop (and checkpoint) after this wall time: chunked training
+    max_minutes: float | None = ranged(None, 0)
+    # a bundle folder: start from its parameters (fresh optimiser, EMA = params)
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         check_ranges(self, f"{self.CONFIG_KEY}.")

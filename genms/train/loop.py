@@ -26,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from genms.tracking.writers import build_writer
+from genms.train.bundle import load_bundle
 from genms.train.checkpoint import Checkpointer
 from genms.train.config import LoggerConfig, OptimConfig, TrainConfig
 from genms.train.optim import build_optimizer, ema_update, learning_rate_schedule
@@ -33,7 +35,6 @@ from genms.train.periodic import should_run
 from genms.train.sharding import make_mesh, maybe_initialize_distributed, replicated, shard_batch
 from genms.train.state import TrainState
 from genms.train.task import Task
-from genms.tracking.writers import build_writer
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,9 @@ class BatchOrder:
 class _Prefetcher:
     """Builds host batches for steps ``start..end-1`` in a background thread."""
 
-    def __init__(self, task: Task, order: BatchOrder, batch_size: int, start: int, end: int) -> None:
+    def __init__(
+        self, task: Task, order: BatchOrder, batch_size: int, start: int, end: int
+    ) -> None:
         self._q: queue.Queue = queue.Queue(maxsize=3)
         self._stop = threading.Event()
 
@@ -138,16 +141,20 @@ def warm_start(state: TrainState, bundle: str | Path, tx, sharding) -> TrainStat
     The bundle's parameter tree must match the model's exactly (names and shapes): a warm start
     continues the same network, it does not transplant weights between architectures.
     """
-    from genms.train.bundle import load_bundle
-
     loaded, _ = load_bundle(bundle)
     want = jax.tree_util.tree_structure(state.params)
     if jax.tree_util.tree_structure(loaded) != want:
         raise ValueError(f"{bundle} holds parameters of a different network than this model; "
                          "warm-start only from a bundle of the same model config")
-    bad = [(jax.tree_util.keystr(p), np.shape(a), np.shape(b)) for (p, a), b in
-           zip(jax.tree_util.tree_flatten_with_path(loaded)[0], jax.tree.leaves(state.params), strict=True)
-           if np.shape(a) != np.shape(b)]
+    bad = [
+        (jax.tree_util.keystr(p), np.shape(a), np.shape(b))
+        for (p, a), b in zip(
+            jax.tree_util.tree_flatten_with_path(loaded)[0],
+            jax.tree.leaves(state.params),
+            strict=True,
+        )
+        if np.shape(a) != np.shape(b)
+    ]
     if bad:
         raise ValueError(f"{bundle}: parameter shapes differ from this model's, e.g. {bad[0]}")
     params = jax.tree.map(lambda a, ref: jnp.asarray(a, ref.dtype), loaded, state.params)
@@ -176,7 +183,11 @@ def train(task: Task, train_cfg: TrainConfig, optim_cfg: OptimConfig,
     root = jax.random.key(train_cfg.seed)
     init_key, train_key, eval_key = (jax.random.fold_in(root, i) for i in range(3))
     make_order = getattr(task, "batch_order", None)
-    order = make_order(bs, train_cfg.seed) if make_order else BatchOrder(task.num_examples("train"), bs, train_cfg.seed)
+    order = (
+        make_order(bs, train_cfg.seed)
+        if make_order
+        else BatchOrder(task.num_examples("train"), bs, train_cfg.seed)
+    )
     tx = build_optimizer(optim_cfg, total)
     schedule = learning_rate_schedule(optim_cfg, total)
     example = task.make_batch("train", order.indices(0), bs)
@@ -196,7 +207,9 @@ def train(task: Task, train_cfg: TrainConfig, optim_cfg: OptimConfig,
         state, _, start = ckpt.restore(target)
         log.info("resumed %s at step %d", run_dir, start)
     else:
-        state = jax.jit(init_state, out_shardings=state_sharding)(init_key, shard_batch(mesh, example))
+        state = jax.jit(init_state, out_shardings=state_sharding)(
+            init_key, shard_batch(mesh, example)
+        )
         if train_cfg.init_from:
             state = warm_start(state, train_cfg.init_from, tx, state_sharding)
             log.info("warm start from %s (optimiser state and EMA rebuilt)", train_cfg.init_from)
@@ -206,7 +219,9 @@ def train(task: Task, train_cfg: TrainConfig, optim_cfg: OptimConfig,
     @partial(jax.jit, donate_argnums=0)
     def train_step(state: TrainState, batch):
         key = jax.random.fold_in(train_key, state.step)
-        (loss, metrics), grads = jax.value_and_grad(task.loss, has_aux=True)(state.params, batch, key, True)
+        (loss, metrics), grads = jax.value_and_grad(task.loss, has_aux=True)(
+            state.params, batch, key, True
+        )
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         grad_norm = optax.global_norm(grads)
@@ -214,11 +229,21 @@ def train(task: Task, train_cfg: TrainConfig, optim_cfg: OptimConfig,
         keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)  # noqa: E731
         ema = ema_update(state.ema_params, params, ema_decay, state.step) if ema_decay else params
         first_bad = jnp.where((state.first_bad_step < 0) & ~ok, state.step, state.first_bad_step)
-        new_state = TrainState(state.step + 1, keep(params, state.params), keep(opt_state, state.opt_state),
-                               keep(ema, state.ema_params), first_bad)
-        metrics = {**metrics, "loss": loss, "grad_norm": grad_norm,
-                   "update_norm": optax.global_norm(updates), "param_norm": optax.global_norm(params),
-                   "lr": schedule(state.step)}
+        new_state = TrainState(
+            state.step + 1,
+            keep(params, state.params),
+            keep(opt_state, state.opt_state),
+            keep(ema, state.ema_params),
+            first_bad,
+        )
+        metrics = {
+            **metrics,
+            "loss": loss,
+            "grad_norm": grad_norm,
+            "update_norm": optax.global_norm(updates),
+            "param_norm": optax.global_norm(params),
+            "lr": schedule(state.step),
+        }
         return new_state, metrics
 
     eval_fn = jax.jit(lambda p, b, k: task.eval_metrics(p, b, k))
@@ -227,14 +252,17 @@ def train(task: Task, train_cfg: TrainConfig, optim_cfg: OptimConfig,
     writer.write_config(full_config)
 
     def save(step: int) -> None:
-        ckpt.save(step, state, {"config": full_config, "extras": task.checkpoint_extras(), "step": step})
+        ckpt.save(
+            step, state, {"config": full_config, "extras": task.checkpoint_extras(), "step": step}
+        )
 
     def guard() -> None:
         bad = int(jax.device_get(state.first_bad_step))
         if bad >= 0:
             raise TrainingDiverged(
-                f"loss or gradient became NaN/inf at step {bad + 1}; updates from then on were skipped. "
-                f"The last good checkpoint (step {ckpt.latest_step()}) is kept in {ckpt.directory}. "
+                f"loss or gradient became NaN/inf at step {bad + 1}; updates from then on were "
+                f"skipped. The last good checkpoint (step {ckpt.latest_step()}) is kept in "
+                f"{ckpt.directory}. "
                 "Lower optim.lr, set optim.grad_clip, or check the data."
             )
 
@@ -249,17 +277,26 @@ def train(task: Task, train_cfg: TrainConfig, optim_cfg: OptimConfig,
             state, metrics = train_step(state, shard_batch(mesh, host_batch))
             window.append(metrics)
             step = s + 1
-            out_of_time = train_cfg.max_minutes is not None and (time.time() - t0) > 60 * train_cfg.max_minutes
+            out_of_time = (
+                train_cfg.max_minutes is not None
+                and (time.time() - t0) > 60 * train_cfg.max_minutes
+            )
             if should_run(step, train_cfg.log_every, total) or out_of_time:
                 guard()
                 host = jax.device_get(window)
                 now = time.time()
                 last_metrics = {f"train/{k}": float(np.mean([m[k] for m in host])) for k in host[0]}
                 last_metrics["train/steps_per_second"] = len(window) / max(now - last_log_t, 1e-9)
-                last_metrics["train/examples_per_second"] = last_metrics["train/steps_per_second"] * bs
+                last_metrics["train/examples_per_second"] = (
+                    last_metrics["train/steps_per_second"] * bs
+                )
                 window, last_log_t = [], now
                 writer.write(step, last_metrics)
-                log.info("step %d %s", step, " ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in last_metrics.items()))
+                log.info(
+                    "step %d %s",
+                    step,
+                    " ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in last_metrics.items()),
+                )
             if should_run(step, train_cfg.eval_every, total) and task.num_examples("val"):
                 params = state.ema_params if ema_decay else state.params
                 val = evaluate(task, eval_fn, params, bs, mesh, jax.random.fold_in(eval_key, step),
@@ -271,7 +308,9 @@ def train(task: Task, train_cfg: TrainConfig, optim_cfg: OptimConfig,
                 guard()
                 save(step)
             if out_of_time and step < total:
-                log.info("train.max_minutes reached at step %d; resume with train.resume=true", step)
+                log.info(
+                    "train.max_minutes reached at step %d; resume with train.resume=true", step
+                )
                 completed = False
                 break
     finally:

@@ -34,7 +34,9 @@ def build_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransfo
         if cfg.weight_decay:
             raise ValueError("optim.weight_decay needs optim.name=adamw")
     elif cfg.name == "adamw":
-        parts.append(optax.adamw(schedule, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps, weight_decay=cfg.weight_decay))
+        parts.append(
+            optax.adamw(schedule, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps, weight_decay=cfg.weight_decay)
+        )
     else:
         raise ValueError(f"optim.name must be 'adam' or 'adamw', got {cfg.name!r}")
     return optax.chain(*parts)

@@ -31,7 +31,9 @@ def make_mesh(n_devices: int | None = None) -> Mesh:
     devices = jax.devices()
     if n_devices is not None:
         if n_devices > len(devices):
-            raise ValueError(f"train.devices={n_devices} but only {len(devices)} devices are visible")
+            raise ValueError(
+                f"train.devices={n_devices} but only {len(devices)} devices are visible"
+            )
         devices = devices[:n_devices]
     return Mesh(np.array(devices), ("data",))
 

@@ -23,7 +23,7 @@ class Task(Protocol):
         """Number of examples in ``split`` ("train" or "val")."""
         ...
 
-    def make_batch(self, split: str, indices: "list[int]", batch_size: int) -> Batch:
+    def make_batch(self, split: str, indices: list[int], batch_size: int) -> Batch:
         """Host batch for ``indices`` padded to ``batch_size`` examples (fixed shapes).
 
         Padded examples must carry zero weight in the loss/metrics (masks).
@@ -34,7 +34,9 @@ class Task(Protocol):
         """Initial parameters."""
         ...
 
-    def loss(self, params: Params, batch: Batch, key: jax.Array, train: bool) -> tuple[jax.Array, dict]:
+    def loss(
+        self, params: Params, batch: Batch, key: jax.Array, train: bool
+    ) -> tuple[jax.Array, dict]:
         """Scalar loss (mean over real examples) and a dict of scalar metrics."""
         ...
 

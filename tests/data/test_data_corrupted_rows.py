@@ -16,8 +16,8 @@ from genms.cli import main
 from genms.crystal.geometry import min_distance
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
+from genms.data.build import prepare_dataset
 from genms.data.parse import MIN_DISTANCE_ANG, closest_distance, parse_cif
-from genms.data.prepare import prepare_dataset
 from genms.data.sources import read_cif_folder
 
 GOOD = ["mp-1101", "mp-30339", "mp-1185399", "mp-7928", "mp-4291", "mp-8123"]
@@ -103,9 +103,8 @@ def test_closest_distance_finds_periodic_neighbours_in_bounded_memory():
     frac = np.array([[0.0, 0.0, 0.0], [0.999, 0.0, 0.0]])  # 0.003 Å apart through the boundary
     assert closest_distance(frac, lattice, MIN_DISTANCE_ANG) == pytest.approx(0.003, abs=1e-9)
     one = np.array([[0.2, 0.3, 0.4]])
-    assert (
-        closest_distance(one, lattice, MIN_DISTANCE_ANG) >= MIN_DISTANCE_ANG
-    )  # its own image is 3 Å away
+    # its own image is 3 Å away
+    assert closest_distance(one, lattice, MIN_DISTANCE_ANG) >= MIN_DISTANCE_ANG
     many = np.random.default_rng(0).random((300, 3))  # several chunks of rows
     box = np.eye(3) * 40.0
     assert closest_distance(many, box, 40.0) == pytest.approx(

@@ -12,8 +12,9 @@ from genms.cli import main
 from genms.crystal.convert import to_pymatgen
 from genms.crystal.structure import Crystal, lattice_from_params, lattice_to_params
 from genms.data.arrays import CrystalArrays
+from genms.data.build import prepare_dataset
 from genms.data.parse import canonical_cell, parse_cif, parse_source
-from genms.data.prepare import DataNotPreparedError, load_prepared, prepare_dataset, prepared_path
+from genms.data.prepare import DataNotPreparedError, load_prepared, prepared_path
 from genms.data.sources import FORMATS, read_csv_table
 from genms.data.splits import random_split
 

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from genms.data.build import prepare_dataset
 from genms.data.download import UPSTREAM, git_blob_sha
-from genms.data.prepare import load_prepared, prepare_dataset
+from genms.data.prepare import load_prepared
 from genms.data.sources import DATASETS, FORMATS, locate, read_csv_table
 from genms.paths import shared_data_dir
 

@@ -8,7 +8,8 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from pymatgen.core.operations import SymmOp
 
-from genms.data.prepare import load_prepared, prepare_dataset
+from genms.data.build import prepare_dataset
+from genms.data.prepare import load_prepared
 from genms.data.union import formula_key
 
 
@@ -19,9 +20,16 @@ def _cgcnn_rows(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
 
 
 def _mpts_rows(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
-    return pd.DataFrame({"material_id": [r[0] for r in rows], "theoretical": False, "energy_above_hull": 0.0,
-                         "formation_energy_per_atom": [r[2] for r in rows], "year": 2015,
-                         "cif": [r[1] for r in rows]})
+    return pd.DataFrame(
+        {
+            "material_id": [r[0] for r in rows],
+            "theoretical": False,
+            "energy_above_hull": 0.0,
+            "formation_energy_per_atom": [r[2] for r in rows],
+            "year": 2015,
+            "cif": [r[1] for r in rows],
+        }
+    )
 
 
 def _moved_copy(cif: str) -> Structure:
@@ -41,15 +49,19 @@ def union_root(tmp_path, fixtures_dir):
     (root / "mp_20_partial").mkdir(parents=True)
     val, test, train = test_df.iloc[[0, 1]], test_df.iloc[[2, 3, 4]], train_df.iloc[:3]
     assert test.pretty_formula.tolist() == ["In2Rh3S2", "Ni3P", "Y2AgAu"]
-    copy = test.iloc[[2]].assign(material_id="mp-copy", cif=_moved_copy(test.cif.iloc[2]).to(fmt="cif"))
+    copy = test.iloc[[2]].assign(
+        material_id="mp-copy", cif=_moved_copy(test.cif.iloc[2]).to(fmt="cif")
+    )
     copy["spacegroup.number"] = 216  # a wrong label: the formula + space group rule misses it
     val.to_csv(root / "mp_20_partial" / "val.csv")
     test.to_csv(root / "mp_20_partial" / "test.csv")
     pd.concat([train, copy]).to_csv(root / "mp_20_partial" / "train.csv")
 
-    strained, other_poly = (Structure.from_str(test.cif.iloc[2], fmt="cif") for _ in range(2))  # Y2AgAu, Fm-3m
+    # Y2AgAu, Fm-3m
+    strained, other_poly = (Structure.from_str(test.cif.iloc[2], fmt="cif") for _ in range(2))
     strained.apply_strain([0.10, 0.0, 0.0])  # lower symmetry, but StructureMatcher still matches it
-    other_poly.apply_strain([0.60, 0.0, 0.0])  # same formula, a structure StructureMatcher tells apart
+    # same formula, a structure StructureMatcher tells apart
+    other_poly.apply_strain([0.60, 0.0, 0.0])
     big = Structure.from_str(test.cif.iloc[1], fmt="cif")
     big.make_supercell([4, 1, 1])  # 64 atoms > 52
     structures = [Structure.from_str(c, fmt="cif") for c in cgcnn.cif[:10]]
@@ -58,17 +70,23 @@ def union_root(tmp_path, fixtures_dir):
     other, other2 = [c for c in fresh if Structure.from_str(c, fmt="cif").num_sites <= 20][:2]
     (mid,) = [c for c in fresh if 20 < Structure.from_str(c, fmt="cif").num_sites <= 52][:1]
     (root / "mp_cgcnn_36k").mkdir()
-    _cgcnn_rows([
-        (val.material_id.iloc[0], train.cif.iloc[0], -1.0),     # an MP-20 val id -> val_test_id
-        (train.material_id.iloc[0], train.cif.iloc[0], -1.0),   # already in MP-20 train -> duplicate_id
-        ("mp-leak", test.cif.iloc[1], -0.4),                     # a test structure under another id
-        ("mp-poly", strained.to(fmt="cif"), -0.3),               # other space group, same structure
-        ("mp-other", other_poly.to(fmt="cif"), -0.3),            # same formula, other structure: kept
-        ("mp-big", big.to(fmt="cif"), -0.4),                     # too many atoms
-        ("mp-mid", mid, -1.5),                                   # 21-52 atoms: kept
-        ("mp-ok", other, -7.0),                                  # kept; energy below -5 masked to NaN
-        ("mp-nofe", other2, np.nan),                             # kept: no row dropped for a target
-    ]).to_csv(root / "mp_cgcnn_36k" / "data.csv", index=False)
+    _cgcnn_rows(
+        [
+            (val.material_id.iloc[0], train.cif.iloc[0], -1.0),  # an MP-20 val id -> val_test_id
+            (
+                train.material_id.iloc[0],
+                train.cif.iloc[0],
+                -1.0,
+            ),  # already in MP-20 train -> duplicate_id
+            ("mp-leak", test.cif.iloc[1], -0.4),  # a test structure under another id
+            ("mp-poly", strained.to(fmt="cif"), -0.3),  # other space group, same structure
+            ("mp-other", other_poly.to(fmt="cif"), -0.3),  # same formula, other structure: kept
+            ("mp-big", big.to(fmt="cif"), -0.4),  # too many atoms
+            ("mp-mid", mid, -1.5),  # 21-52 atoms: kept
+            ("mp-ok", other, -7.0),  # kept; energy below -5 masked to NaN
+            ("mp-nofe", other2, np.nan),  # kept: no row dropped for a target
+        ]
+    ).to_csv(root / "mp_cgcnn_36k" / "data.csv", index=False)
     (root / "mpts_52").mkdir()
     _mpts_rows([
         ("mp-ok", other, -1.0),                                  # dup of the mp_cgcnn copy
@@ -84,10 +102,17 @@ def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
     src = union["sources"]
     assert src["mp_20/train"]["rows"] == 4 and src["mp_20/train"]["kept"] == 3
     assert src["mp_20/train"]["skipped"] == {"test_structure_match": 1}
-    assert src["mp_20/train"]["examples"]["test_structure_match"][0].startswith("mp-copy: matches test mp-1187720")
+    assert src["mp_20/train"]["examples"]["test_structure_match"][0].startswith(
+        "mp-copy: matches test mp-1187720"
+    )
     assert src["mp_cgcnn"]["rows"] == 9 and src["mp_cgcnn"]["kept"] == 4
-    assert src["mp_cgcnn"]["skipped"] == {"duplicate_id": 1, "test_formula_spacegroup": 1, "test_structure_match": 1,
-                                          "too_many_atoms": 1, "val_test_id": 1}
+    assert src["mp_cgcnn"]["skipped"] == {
+        "duplicate_id": 1,
+        "test_formula_spacegroup": 1,
+        "test_structure_match": 1,
+        "too_many_atoms": 1,
+        "val_test_id": 1,
+    }
     assert src["mpts_52/val"]["skipped"] == {"duplicate_id": 1, "val_test_id": 1}
     assert union["totals"]["kept"] == 8 and union["cgcnn_targets_masked"] == 1
     assert union["held_out_ids"] == 5
@@ -99,7 +124,9 @@ def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
 
     train = load_prepared("mp_union", "train", tmp_path / "prepared")
     ids = train.ids.tolist()
-    assert ids[:3] == pd.read_csv(union_root / "mp_20_partial" / "train.csv").material_id.tolist()[:3]
+    assert (
+        ids[:3] == pd.read_csv(union_root / "mp_20_partial" / "train.csv").material_id.tolist()[:3]
+    )
     assert ids[3:] == ["mp-other", "mp-mid", "mp-ok", "mp-nofe", "mp-new"]
     assert (train.n_atoms <= 52).all() and dict(zip(ids, train.n_atoms, strict=True))["mp-mid"] > 20
     fe = dict(zip(ids, train.targets["formation_energy_per_atom"], strict=True))
@@ -112,9 +139,13 @@ def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
     test = load_prepared("mp_union", "test", tmp_path / "prepared")
     assert len(val) == 2 and len(test) == 3
     assert not set(ids) & (set(val.ids) | set(test.ids))
-    test_pairs = {(formula_key(test.crystal(i).atomic_numbers), test.targets["spacegroup_number"][i])
-                  for i in range(len(test))}
-    train_pairs = {(formula_key(train.crystal(i).atomic_numbers), sg[ids[i]]) for i in range(len(train))}
+    test_pairs = {
+        (formula_key(test.crystal(i).atomic_numbers), test.targets["spacegroup_number"][i])
+        for i in range(len(test))
+    }
+    train_pairs = {
+        (formula_key(train.crystal(i).atomic_numbers), sg[ids[i]]) for i in range(len(train))
+    }
     assert not test_pairs & train_pairs
 
 

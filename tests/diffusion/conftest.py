@@ -9,13 +9,24 @@ import pytest
 
 from genms.diffusion.config import DiffusionConfig, SamplerConfig
 from genms.diffusion.data import arrays_from_csv
+from genms.diffusion.sampler import load_sampler
 from genms.diffusion.schedules import ScheduleConfig
+from genms.diffusion.task import DiffusionTask
 from genms.models.denoiser import DenoiserConfig
+from genms.train.bundle import save_bundle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
-TINY_MODEL = DenoiserConfig(base_width=32, width_multipliers=(1, 2), blocks_per_level=1, mid_blocks=1,
-                            head_dim=16, mlp_expansion=2, dropout=0.0, time_embed_dim=32)
+TINY_MODEL = DenoiserConfig(
+    base_width=32,
+    width_multipliers=(1, 2),
+    blocks_per_level=1,
+    mid_blocks=1,
+    head_dim=16,
+    mlp_expansion=2,
+    dropout=0.0,
+    time_embed_dim=32,
+)
 TINY_DIFFUSION = DiffusionConfig(schedule=ScheduleConfig(), coords="torus", joint_fraction=0.25,
                                  sampling_steps=4, compute_dtype="float32")
 TINY_SAMPLER = SamplerConfig(buckets=(8, 16, 20), max_batch=64, tokens_per_batch=4096, min_batch=4)
@@ -33,8 +44,6 @@ def test_arrays():
 
 @pytest.fixture(scope="session")
 def tiny_task(train_arrays, test_arrays):
-    from genms.diffusion.task import DiffusionTask
-
     return DiffusionTask(TINY_MODEL, TINY_DIFFUSION, train_arrays, test_arrays)
 
 
@@ -46,8 +55,6 @@ def tiny_params(tiny_task):
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_task, tiny_params):
-    from genms.train.bundle import save_bundle
-
     path = tmp_path_factory.mktemp("bundle") / "denoiser"
     save_bundle(path, tiny_params, tiny_task.checkpoint_extras(), dtype="float16")
     return path
@@ -55,6 +62,4 @@ def tiny_bundle(tmp_path_factory, tiny_task, tiny_params):
 
 @pytest.fixture(scope="session")
 def tiny_sampler(tiny_bundle):
-    from genms.diffusion.sampler import load_sampler
-
     return load_sampler(tiny_bundle, TINY_SAMPLER)

@@ -5,19 +5,33 @@ from __future__ import annotations
 import json
 
 from genms.cli import COMMANDS, run_command
+from genms.crystal.convert import from_cif
 
 from .conftest import FIXTURES
 
-SMALL = ["sampler.steps=2", "sampler.buckets=[8,12,20]", "sampler.max_batch=8", "sampler.min_batch=4"]
+SMALL = [
+    "sampler.steps=2",
+    "sampler.buckets=[8,12,20]",
+    "sampler.max_batch=8",
+    "sampler.min_batch=4",
+]
 
 
 def test_sample_writes_cifs(tiny_bundle, tmp_path):
-    from genms.crystal.convert import from_cif
-
     out = tmp_path / "cifs"
-    written = run_command(COMMANDS[("sample", "")], "sample",
-                          ["formulae=[NaCl,SrTiO3]", "n=2", "formula_units=2", f"out_dir={out}",
-                           f"sampler.bundle={tiny_bundle}", *SMALL, f"hydra.run.dir={tmp_path / 'hydra'}"])
+    written = run_command(
+        COMMANDS[("sample", "")],
+        "sample",
+        [
+            "formulae=[NaCl,SrTiO3]",
+            "n=2",
+            "formula_units=2",
+            f"out_dir={out}",
+            f"sampler.bundle={tiny_bundle}",
+            *SMALL,
+            f"hydra.run.dir={tmp_path / 'hydra'}",
+        ],
+    )
     assert len(written) == 4
     crystal = from_cif((out / "SrTiO3_001.cif").read_text())
     assert crystal.n_atoms == 10 and sorted(set(crystal.atomic_numbers.tolist())) == [8, 22, 38]
@@ -25,13 +39,33 @@ def test_sample_writes_cifs(tiny_bundle, tmp_path):
 
 def test_eval_csp_writes_the_result_json(tiny_bundle, tmp_path):
     output = tmp_path / "csp.json"
-    result = run_command(COMMANDS[("eval", "csp")], "eval csp",
-                         [f"eval.csv={FIXTURES / 'mp20_test_sample.csv'}", "eval.limit=4", "eval.k=[1,3]",
-                          "eval.workers=1", f"eval.output={output}", f"eval.results_out={tmp_path / 'items.jsonl'}",
-                          *[f"eval.{o}" for o in SMALL], f"hydra.run.dir={tmp_path / 'hydra'}"])
+    result = run_command(
+        COMMANDS[("eval", "csp")],
+        "eval csp",
+        [
+            f"eval.csv={FIXTURES / 'mp20_test_sample.csv'}",
+            "eval.limit=4",
+            "eval.k=[1,3]",
+            "eval.workers=1",
+            f"eval.output={output}",
+            f"eval.results_out={tmp_path / 'items.jsonl'}",
+            *[f"eval.{o}" for o in SMALL],
+            f"hydra.run.dir={tmp_path / 'hydra'}",
+        ],
+    )
     saved = json.loads(output.read_text())
-    for key in ("match_rate_k1", "rmse_k1", "match_rate_k3", "rmse_k3", "structures_per_second", "n_test",
-                "hardware", "command", "checkpoint", "achieved_tflops"):
+    for key in (
+        "match_rate_k1",
+        "rmse_k1",
+        "match_rate_k3",
+        "rmse_k3",
+        "structures_per_second",
+        "n_test",
+        "hardware",
+        "command",
+        "checkpoint",
+        "achieved_tflops",
+    ):
         assert key in saved, key
     assert saved["n_test"] == 4 and saved["n_samples"] == 12 and saved["n_test_k3"] == 4
     assert 0.0 <= saved["match_rate_k1"] <= saved["match_rate_k3"] <= 1.0
@@ -41,8 +75,18 @@ def test_eval_csp_writes_the_result_json(tiny_bundle, tmp_path):
 
 def test_sample_a_formula_given_twice_writes_every_structure(tiny_bundle, tmp_path):
     out = tmp_path / "cifs"
-    written = run_command(COMMANDS[("sample", "")], "sample",
-                          ["formulae=[NaCl,NaCl]", "n=2", "formula_units=1", f"out_dir={out}",
-                           f"sampler.bundle={tiny_bundle}", *SMALL, f"hydra.run.dir={tmp_path / 'hydra'}"])
+    written = run_command(
+        COMMANDS[("sample", "")],
+        "sample",
+        [
+            "formulae=[NaCl,NaCl]",
+            "n=2",
+            "formula_units=1",
+            f"out_dir={out}",
+            f"sampler.bundle={tiny_bundle}",
+            *SMALL,
+            f"hydra.run.dir={tmp_path / 'hydra'}",
+        ],
+    )
     assert len(written) == len(set(written)) == 4
     assert sorted(p.name for p in out.glob("*.cif")) == [f"NaCl_{j:03d}.cif" for j in range(4)]

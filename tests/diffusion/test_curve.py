@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from genms.diffusion.curve import merge_curve, plot_curve
+from genms.diffusion.curve import merge_curve, merge_loss, plot_curve
 
 
 def _write(path, records):
@@ -13,10 +13,20 @@ def _write(path, records):
 
 
 def test_merge_dedupes_sorts_and_plots(tmp_path):
-    a = _write(tmp_path / "a.jsonl", [{"samples_seen": 200, "train_loss": 1.0, "match_rate_k1@e": 0.3},
-                                      {"samples_seen": 100, "train_loss": 2.0, "match_rate_k1@e": 0.1}])
-    b = _write(tmp_path / "b.jsonl", [{"samples_seen": 200, "train_loss": 0.9, "match_rate_k1@e": 0.35},
-                                      {"samples_seen": 300, "train_loss": 0.8, "match_rate_k1@e": 0.4}])
+    a = _write(
+        tmp_path / "a.jsonl",
+        [
+            {"samples_seen": 200, "train_loss": 1.0, "match_rate_k1@e": 0.3},
+            {"samples_seen": 100, "train_loss": 2.0, "match_rate_k1@e": 0.1},
+        ],
+    )
+    b = _write(
+        tmp_path / "b.jsonl",
+        [
+            {"samples_seen": 200, "train_loss": 0.9, "match_rate_k1@e": 0.35},
+            {"samples_seen": 300, "train_loss": 0.8, "match_rate_k1@e": 0.4},
+        ],
+    )
     curve = merge_curve(tmp_path / "curve.json", [a])
     curve = merge_curve(tmp_path / "curve.json", [b], {"title": "t"})
     assert [r["samples_seen"] for r in curve["records"]] == [100, 200, 300]
@@ -27,10 +37,13 @@ def test_merge_dedupes_sorts_and_plots(tmp_path):
 
 
 def test_merge_loss_places_windows_at_samples_seen(tmp_path):
-    from genms.diffusion.curve import merge_loss
-
-    metrics = _write(tmp_path / "m.jsonl", [{"step": s, "train/loss": float(s)} for s in (10, 20, 30, 40)]
-                     + [{"step": 40, "val/loss": 9.0}])
-    curve = merge_loss(tmp_path / "curve.json", metrics, samples_before=1000, batch_size=2, every=20)
+    metrics = _write(
+        tmp_path / "m.jsonl",
+        [{"step": s, "train/loss": float(s)} for s in (10, 20, 30, 40)]
+        + [{"step": 40, "val/loss": 9.0}],
+    )
+    curve = merge_loss(
+        tmp_path / "curve.json", metrics, samples_before=1000, batch_size=2, every=20
+    )
     # windows: steps 10 (w0) → 10.0; steps 20, 30 (w1) → 25.0; step 40 (w2) → 40.0
     assert curve["train_loss"] == [[1040, 10.0], [1080, 25.0], [1120, 40.0]]

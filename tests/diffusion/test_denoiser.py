@@ -16,7 +16,9 @@ def _inputs(key, b=3, n=6, c=7):
     k1, k2, k3 = jax.random.split(key, 3)
     atom_x = jax.random.normal(k1, (b, n, c))
     numbers = jax.random.randint(k2, (b, n), 1, 90)
-    mask = jnp.array([[True] * n, [True] * (n - 2) + [False] * 2, [True] * 3 + [False] * (n - 3)])[:b]
+    mask = jnp.array([[True] * n, [True] * (n - 2) + [False] * 2, [True] * 3 + [False] * (n - 3)])[
+        :b
+    ]
     lattice = jax.random.normal(k3, (b, 6))
     logsnr = jnp.linspace(-10, 10, b)
     return atom_x, numbers, jnp.array([True, False, True])[:b], lattice, logsnr, mask
@@ -40,7 +42,9 @@ def model_and_params():
     # Zero-initialised output layers would make every test trivially pass: randomise them.
     leaves, tree = jax.tree.flatten(params)
     keys = jax.random.split(jax.random.key(2), len(leaves))
-    params = jax.tree.unflatten(tree, [x + 0.05 * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys, strict=True)])
+    params = jax.tree.unflatten(
+        tree, [x + 0.05 * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys, strict=True)]
+    )
     return _Jitted(model), params, args
 
 
@@ -59,7 +63,9 @@ def test_permutation_equivariance(model_and_params):
     mask = jnp.ones_like(mask)
     perm = jnp.array([3, 0, 5, 1, 4, 2])
     out = model.apply(params, atom_x, numbers, given, lattice, logsnr, mask)
-    out_p = model.apply(params, atom_x[:, perm], numbers[:, perm], given, lattice, logsnr, mask[:, perm])
+    out_p = model.apply(
+        params, atom_x[:, perm], numbers[:, perm], given, lattice, logsnr, mask[:, perm]
+    )
     np.testing.assert_allclose(np.asarray(out_p[0]), np.asarray(out[0])[:, perm], atol=1e-5)
     np.testing.assert_allclose(np.asarray(out_p[1]), np.asarray(out[1]), atol=1e-5)
 

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from pymatgen.core import Lattice, Structure
 
 from genms.diffusion.config import DiffusionConfig
 from genms.diffusion.lattice import LatticeNormaliser
+from genms.diffusion.sampler import load_sampler
 from genms.diffusion.schedules import ScheduleConfig
+from genms.diffusion.task import BucketedOrder, DiffusionTask
 from genms.models.denoiser_v2 import PeriodicDenoiser, PeriodicDenoiserConfig
 from genms.models.periodic import lattice_matrix, nearest_image_distances, wrapped_differences
+from genms.train.bundle import load_bundle, save_bundle
+from genms.train.config import LoggerConfig, OptimConfig, TrainConfig
+from genms.train.loop import train
 
-TINY_V2 = PeriodicDenoiserConfig(width=32, depth=2, heads=4, pair_width=16, n_freq=3, n_rbf=8, mlp_expansion=2,
-                                 time_embed_dim=32)
-TINY_FLOW = DiffusionConfig(schedule=ScheduleConfig(), process="flow", joint_fraction=0.25, sampling_steps=4,
-                            compute_dtype="float32")
+from .conftest import TINY_SAMPLER
+
+TINY_V2 = PeriodicDenoiserConfig(
+    width=32, depth=2, heads=4, pair_width=16, n_freq=3, n_rbf=8, mlp_expansion=2, time_embed_dim=32
+)
+TINY_FLOW = DiffusionConfig(
+    schedule=ScheduleConfig(),
+    process="flow",
+    joint_fraction=0.25,
+    sampling_steps=4,
+    compute_dtype="float32",
+)
 NORM = LatticeNormaliser((0.9, 0.9, 1.1, 90.0, 90.0, 90.0), (0.2, 0.2, 0.25, 15.0, 15.0, 15.0))
 
 
@@ -25,12 +42,21 @@ def model_and_params():
     model = PeriodicDenoiser(TINY_V2, NORM.mean, NORM.std, dtype=jnp.float32)
     b, n = 3, 6
     x = jnp.zeros((b, n, 4))
-    params = model.init(jax.random.key(0), x, jnp.ones((b, n), jnp.int32), jnp.ones((b,), bool), jnp.zeros((b, 6)),
-                        jnp.zeros((b,)), jnp.ones((b, n), bool))
+    params = model.init(
+        jax.random.key(0),
+        x,
+        jnp.ones((b, n), jnp.int32),
+        jnp.ones((b,), bool),
+        jnp.zeros((b, 6)),
+        jnp.zeros((b,)),
+        jnp.ones((b, n), bool),
+    )
     # Output layers start at zero; randomise every leaf so the symmetry tests are not trivial.
     leaves, tree = jax.tree.flatten(params)
     keys = jax.random.split(jax.random.key(1), len(leaves))
-    params = jax.tree.unflatten(tree, [0.3 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves, strict=True)])
+    params = jax.tree.unflatten(
+        tree, [0.3 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves, strict=True)]
+    )
     return model, params
 
 
@@ -52,8 +78,18 @@ def _inputs(seed: int, b: int = 3, n: int = 6, n_real: int = 5):
 
 def _apply(model_and_params, atom_x, numbers, given, lattice, time, mask):
     model, params = model_and_params
-    return jax.tree.map(np.asarray, model.apply(params, jnp.asarray(atom_x), jnp.asarray(numbers), jnp.asarray(given),
-                                                jnp.asarray(lattice), jnp.asarray(time), jnp.asarray(mask)))
+    return jax.tree.map(
+        np.asarray,
+        model.apply(
+            params,
+            jnp.asarray(atom_x),
+            jnp.asarray(numbers),
+            jnp.asarray(given),
+            jnp.asarray(lattice),
+            jnp.asarray(time),
+            jnp.asarray(mask),
+        ),
+    )
 
 
 def test_outputs_are_not_trivial(model_and_params):
@@ -65,7 +101,9 @@ def test_permutation_equivariant(model_and_params):
     atom_x, numbers, given, lattice, time, mask = _inputs(1)
     v_atoms, v_lat = _apply(model_and_params, atom_x, numbers, given, lattice, time, mask)
     perm = np.array([3, 0, 4, 1, 2, 5])  # real atoms shuffled, the padding slot kept last
-    pv_atoms, pv_lat = _apply(model_and_params, atom_x[:, perm], numbers[:, perm], given, lattice, time, mask[:, perm])
+    pv_atoms, pv_lat = _apply(
+        model_and_params, atom_x[:, perm], numbers[:, perm], given, lattice, time, mask[:, perm]
+    )
     np.testing.assert_allclose(pv_atoms, v_atoms[:, perm], atol=2e-4)
     np.testing.assert_allclose(pv_lat, v_lat, atol=2e-4)
 
@@ -92,32 +130,28 @@ def test_padding_slots_change_nothing(model_and_params):
     atom_x, numbers, given, lattice, time, mask = _inputs(4, n=6, n_real=5)
     v_atoms, v_lat = _apply(model_and_params, atom_x, numbers, given, lattice, time, mask)
     pad = lambda a: np.concatenate([a, np.zeros_like(a[:, :3])], axis=1)  # noqa: E731 - three more empty slots
-    p_atoms, p_lat = _apply(model_and_params, pad(atom_x), pad(numbers), given, lattice, time, pad(mask))
+    p_atoms, p_lat = _apply(
+        model_and_params, pad(atom_x), pad(numbers), given, lattice, time, pad(mask)
+    )
     np.testing.assert_allclose(p_atoms[:, :6], v_atoms, atol=2e-4)
     np.testing.assert_allclose(p_atoms[:, 6:], 0.0)
     np.testing.assert_allclose(p_lat, v_lat, atol=2e-4)
 
 
 def test_geometry_matches_pymatgen():
-    from pymatgen.core import Lattice, Structure
-
     params = np.array([[4.1, 5.3, 6.2, 75.0, 100.0, 110.0]], np.float32)
     frac = np.array([[[0.05, 0.1, 0.9], [0.95, 0.8, 0.15], [0.5, 0.45, 0.5]]], np.float32)
     mat = np.asarray(lattice_matrix(jnp.asarray(params)))[0]
     ref = Lattice.from_parameters(*params[0].tolist())
     np.testing.assert_allclose(mat @ mat.T, ref.matrix @ ref.matrix.T, rtol=1e-4, atol=1e-4)
-    dist = np.asarray(nearest_image_distances(wrapped_differences(jnp.asarray(frac)), jnp.asarray(mat[None])))[0]
+    dist = np.asarray(
+        nearest_image_distances(wrapped_differences(jnp.asarray(frac)), jnp.asarray(mat[None]))
+    )[0]
     s = Structure(ref, ["Na", "Cl", "K"], frac[0])
     np.testing.assert_allclose(dist, s.distance_matrix, atol=1e-3)
 
 
 def test_flow_task_loss_and_sampler(train_arrays, test_arrays, tmp_path):
-    from genms.diffusion.sampler import load_sampler
-    from genms.diffusion.task import DiffusionTask
-    from genms.train.bundle import save_bundle
-
-    from .conftest import TINY_SAMPLER
-
     task = DiffusionTask(TINY_V2, TINY_FLOW, train_arrays, test_arrays)
     batch = task.make_batch("train", list(range(6)), 8)
     params = task.init(jax.random.key(0), batch)
@@ -131,21 +165,19 @@ def test_flow_task_loss_and_sampler(train_arrays, test_arrays, tmp_path):
     crystals = sampler.sample_cells([[11, 17], [8, 8, 22, 38, 8]], jax.random.key(0))
     assert [len(c.atomic_numbers) for c in crystals] == [2, 5]
     for c in crystals:
-        assert np.all((c.frac_coords >= 0) & (c.frac_coords < 1)) and np.all(np.isfinite(c.lattice_params))
+        assert np.all((c.frac_coords >= 0) & (c.frac_coords < 1)) and np.all(
+            np.isfinite(c.lattice_params)
+        )
     gen = sampler.generate([3], jax.random.key(1))
     assert len(gen[0].atomic_numbers) == 3
 
 
 def test_mismatched_process_is_refused(train_arrays):
-    from genms.diffusion.task import DiffusionTask
-
     with pytest.raises(ValueError, match="process"):
         DiffusionTask(TINY_V2, DiffusionConfig(process="ddpm"), train_arrays)
 
 
 def test_bucketed_order_is_deterministic_and_covers_cells():
-    from genms.diffusion.task import BucketedOrder
-
     n_atoms = np.array([4] * 40 + [30] * 17)
     order = BucketedOrder(n_atoms, (20, 52), 8, seed=3)
     assert order.steps_per_epoch == 5 + 2
@@ -159,27 +191,37 @@ def test_bucketed_order_is_deterministic_and_covers_cells():
 
 
 def _train_v2(task, run_dir, steps, resume=False, init_from=None, seed=0):
-    from genms.train.config import LoggerConfig, OptimConfig, TrainConfig
-    from genms.train.loop import train
-
-    return train(task, TrainConfig(seed=seed, steps=steps, batch_size=8, ema_decay=0.9, log_every=2, eval_every=100,
-                                   ckpt_every=2, keep=3, run_dir=str(run_dir), resume=resume, init_from=init_from),
-                 OptimConfig(lr=1e-3, warmup_steps=2), LoggerConfig(jsonl=True))
+    return train(
+        task,
+        TrainConfig(
+            seed=seed,
+            steps=steps,
+            batch_size=8,
+            ema_decay=0.9,
+            log_every=2,
+            eval_every=100,
+            ckpt_every=2,
+            keep=3,
+            run_dir=str(run_dir),
+            resume=resume,
+            init_from=init_from,
+        ),
+        OptimConfig(lr=1e-3, warmup_steps=2),
+        LoggerConfig(jsonl=True),
+    )
 
 
 @pytest.fixture(scope="module")
 def bucketed_task(train_arrays):
-    from dataclasses import replace
-
-    from genms.diffusion.task import DiffusionTask
-
     # Two training buckets (≤ 8 and ≤ 20 atoms), so resume must also restore the bucket order.
-    return DiffusionTask(TINY_V2, replace(TINY_FLOW, max_atoms=20, train_buckets=(8,)), train_arrays.subset(range(24)))
+    return DiffusionTask(
+        TINY_V2,
+        replace(TINY_FLOW, max_atoms=20, train_buckets=(8,)),
+        train_arrays.subset(range(24)),
+    )
 
 
 def test_v2_resume_is_exact(bucketed_task, tmp_path):
-    import shutil
-
     straight = _train_v2(bucketed_task, tmp_path / "a", 4)  # checkpoints at steps 2 and 4
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     shutil.rmtree(tmp_path / "b" / "checkpoints" / "4")
@@ -190,13 +232,13 @@ def test_v2_resume_is_exact(bucketed_task, tmp_path):
 
 
 def test_v2_warm_start_from_bundle(bucketed_task, tmp_path):
-    from genms.train.bundle import load_bundle, save_bundle
-
-    first = _train_v2(bucketed_task, tmp_path / "a", 2, seed=1)  # another initialisation than the runs below
+    # another initialisation than the runs below
+    first = _train_v2(bucketed_task, tmp_path / "a", 2, seed=1)
     save_bundle(tmp_path / "bundle", first.ema_params, bucketed_task.checkpoint_extras())
     loaded, _ = load_bundle(tmp_path / "bundle")
     warm = _train_v2(bucketed_task, tmp_path / "warm", 1, init_from=str(tmp_path / "bundle"))
-    # One warm-up step at a small learning rate moves the parameters only a little from the bundle's.
+    # One warm-up step at a small learning rate moves the parameters only a little from the
+    # bundle's.
     drift = max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
                 for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(warm.params), strict=True))
     fresh = _train_v2(bucketed_task, tmp_path / "fresh", 1)
@@ -206,11 +248,6 @@ def test_v2_warm_start_from_bundle(bucketed_task, tmp_path):
 
 
 def test_warm_start_refuses_another_network(bucketed_task, train_arrays, tmp_path):
-    from dataclasses import replace
-
-    from genms.diffusion.task import DiffusionTask
-    from genms.train.bundle import save_bundle
-
     other = DiffusionTask(replace(TINY_V2, depth=1), TINY_FLOW, train_arrays.subset(range(8)))
     params = other.init(jax.random.key(0), other.make_batch("train", list(range(4)), 4))
     save_bundle(tmp_path / "other", params, other.checkpoint_extras())
@@ -219,15 +256,11 @@ def test_warm_start_refuses_another_network(bucketed_task, train_arrays, tmp_pat
 
 
 def test_v2_flop_count_matches_xla(train_arrays, tmp_path):
-    from genms.diffusion.sampler import load_sampler
-    from genms.diffusion.task import DiffusionTask
-    from genms.train.bundle import save_bundle
-
-    from .conftest import TINY_SAMPLER
-
     # Wide enough that matmuls dominate, as in the shipped model (there the two agree within 2 %);
     # XLA also counts the elementwise work, which weighs more in a tiny network.
-    mid = PeriodicDenoiserConfig(width=128, depth=2, heads=4, pair_width=64, n_freq=4, n_rbf=16, time_embed_dim=32)
+    mid = PeriodicDenoiserConfig(
+        width=128, depth=2, heads=4, pair_width=64, n_freq=4, n_rbf=16, time_embed_dim=32
+    )
     task = DiffusionTask(mid, TINY_FLOW, train_arrays)
     params = task.init(jax.random.key(0), task.make_batch("train", list(range(4)), 4))
     save_bundle(tmp_path / "b", params, task.checkpoint_extras())

@@ -36,7 +36,9 @@ def test_backs_off_to_anonymous_formula():
     # KTiO3 was never seen: its anonymous formula ABC3 was (10 SrTiO3 + 5 BaTiO3 cells).
     zs, p, level = prior.distribution(((OX, 3), (K, 1), (TI, 1)))
     assert level == "anonymous"
-    assert dict(zip(zs.tolist(), p.tolist(), strict=True)) == pytest.approx({1: 6 / 15, 2: 7 / 15, 4: 2 / 15})
+    assert dict(zip(zs.tolist(), p.tolist(), strict=True)) == pytest.approx(
+        {1: 6 / 15, 2: 7 / 15, 4: 2 / 15}
+    )
 
 
 def test_max_atoms_and_global_fallback():

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from genms.diffusion.lattice import LatticeNormaliser
+from genms.diffusion.lattice import (
+    MIN_VOLUME_FACTOR,
+    LatticeNormaliser,
+    shrink_to_valid_angles,
+    volume_factor,
+)
 
 
 def test_fit_encode_decode_round_trip(train_arrays):
@@ -27,9 +32,9 @@ def test_decode_always_gives_a_cell():
 
 
 def test_impossible_angle_triples_are_repaired():
-    from genms.diffusion.lattice import MIN_VOLUME_FACTOR, shrink_to_valid_angles, volume_factor
-
-    angles = np.array([[150.0, 150.0, 150.0], [30.0, 30.0, 100.0], [90.0, 90.0, 90.0], [60.0, 60.0, 60.0]])
+    angles = np.array(
+        [[150.0, 150.0, 150.0], [30.0, 30.0, 100.0], [90.0, 90.0, 90.0], [60.0, 60.0, 60.0]]
+    )
     fixed = shrink_to_valid_angles(angles)
     assert np.all(volume_factor(fixed) >= MIN_VOLUME_FACTOR)
     np.testing.assert_allclose(fixed[2:], angles[2:])  # valid triples are untouched

@@ -5,16 +5,14 @@ from __future__ import annotations
 import jax
 
 from genms.cli import COMMANDS, run_command
+from genms.diffusion.sampler import load_sampler
 from genms.progress import listening
 
+from .conftest import TINY_SAMPLER
 from .test_commands import SMALL
 
 
 def test_sampler_reports_compiling_then_each_batch(tiny_bundle):
-    from genms.diffusion.sampler import load_sampler
-
-    from .conftest import TINY_SAMPLER
-
     sampler = load_sampler(tiny_bundle, TINY_SAMPLER)  # fresh: nothing compiled yet
     events = []
     with listening(lambda *e: events.append(e)):

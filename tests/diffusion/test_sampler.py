@@ -8,6 +8,7 @@ import pytest
 
 from genms.crystal.composition import reduced_formula
 from genms.crystal.convert import to_pymatgen
+from genms.diffusion.sampler import load_sampler
 from genms.interfaces import StructureSampler
 
 
@@ -41,7 +42,9 @@ def test_one_compile_per_bucket(tiny_sampler):
     tiny_sampler.sample(["NaCl"], 3, key, formula_units=10)  # 20 atoms -> bucket 20
     tiny_sampler.sample(["NaCl"], 2, key, formula_units=9)
     assert {n for _, n in tiny_sampler.trace_shapes} <= {8, 16, 20}
-    assert all(count == 1 for count in tiny_sampler.trace_shapes.values()), tiny_sampler.trace_shapes
+    assert all(count == 1 for count in tiny_sampler.trace_shapes.values()), (
+        tiny_sampler.trace_shapes
+    )
 
 
 def test_deterministic_under_key(tiny_sampler):
@@ -64,8 +67,6 @@ def test_generation_through_the_type_channel(tiny_sampler):
 
 
 def test_pymatgen_api_and_errors(tiny_sampler, tmp_path):
-    from genms.diffusion.sampler import load_sampler
-
     structures = tiny_sampler.sample_structures(["LiF"], 1, jax.random.key(4), z=2)
     assert structures[0][0].composition.reduced_formula == "LiF"
     with pytest.raises(ValueError, match="largest sampling bucket"):

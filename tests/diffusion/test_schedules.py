@@ -26,7 +26,9 @@ def test_cosine_endpoints_and_monotone():
 
 
 def test_linear_schedule_and_unknown_kind():
-    lam = logsnr_schedule(jnp.array([0.0, 1.0]), ScheduleConfig(kind="linear", logsnr_min=-5, logsnr_max=5))
+    lam = logsnr_schedule(
+        jnp.array([0.0, 1.0]), ScheduleConfig(kind="linear", logsnr_min=-5, logsnr_max=5)
+    )
     np.testing.assert_allclose(np.asarray(lam), [5.0, -5.0])
     try:
         logsnr_schedule(0.5, ScheduleConfig(kind="nope"))
@@ -46,7 +48,9 @@ def test_predict_x0_inverts_forward():
     eps = jnp.array([1.2, -0.4])
     lam = jnp.float32(1.5)
     a, s = alpha_sigma(lam)
-    np.testing.assert_allclose(np.asarray(predict_x0(a * x + s * eps, eps, lam)), np.asarray(x), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(predict_x0(a * x + s * eps, eps, lam)), np.asarray(x), atol=1e-5
+    )
 
 
 def test_ancestral_step_matches_gaussian_posterior():
@@ -74,5 +78,7 @@ def test_time_grid():
 
 def test_sampling_noise_is_finite_near_the_end():
     lam = logsnr_schedule(time_grid(256), ScheduleConfig())
-    z = ancestral_step(jnp.ones(3), jnp.zeros(3), lam[-2], lam[-1], jax.random.normal(jax.random.key(0), (3,)), 0.1)
+    z = ancestral_step(
+        jnp.ones(3), jnp.zeros(3), lam[-2], lam[-1], jax.random.normal(jax.random.key(0), (3,)), 0.1
+    )
     assert np.all(np.isfinite(np.asarray(z)))

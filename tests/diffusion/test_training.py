@@ -31,31 +31,60 @@ def _mean_eval_loss(task, params, n_keys=8):
 def test_tiny_overfit_four_crystals(train_arrays, tmp_path):
     four = train_arrays.subset([0, 1, 2, 3])
     task = DiffusionTask(TINY_MODEL, TINY_DIFFUSION, four, four)
-    before = _mean_eval_loss(task, task.init(jax.random.key(0), task.make_batch("train", [0, 1, 2, 3], 4)))
-    result = train(task, TrainConfig(steps=300, batch_size=4, ema_decay=None, log_every=100, eval_every=1000,
-                                     ckpt_every=1000, run_dir=str(tmp_path / "run")),
-                   OptimConfig(lr=3e-3, warmup_steps=20, schedule="cosine", grad_clip=1.0),
-                   LoggerConfig(jsonl=True))
+    before = _mean_eval_loss(
+        task, task.init(jax.random.key(0), task.make_batch("train", [0, 1, 2, 3], 4))
+    )
+    result = train(
+        task,
+        TrainConfig(
+            steps=300,
+            batch_size=4,
+            ema_decay=None,
+            log_every=100,
+            eval_every=1000,
+            ckpt_every=1000,
+            run_dir=str(tmp_path / "run"),
+        ),
+        OptimConfig(lr=3e-3, warmup_steps=20, schedule="cosine", grad_clip=1.0),
+        LoggerConfig(jsonl=True),
+    )
     after = _mean_eval_loss(task, result.params)
     assert after < 0.4 * before, (before, after)
 
 
 def _run(task, tmp, steps, resume=False):
-    return train(task, TrainConfig(steps=steps, batch_size=8, ema_decay=0.9, log_every=2, eval_every=100,
-                                   ckpt_every=3, keep=3, run_dir=str(tmp), resume=resume),
-                 OptimConfig(lr=1e-3), LoggerConfig(jsonl=True))
+    return train(
+        task,
+        TrainConfig(
+            steps=steps,
+            batch_size=8,
+            ema_decay=0.9,
+            log_every=2,
+            eval_every=100,
+            ckpt_every=3,
+            keep=3,
+            run_dir=str(tmp),
+            resume=resume,
+        ),
+        OptimConfig(lr=1e-3),
+        LoggerConfig(jsonl=True),
+    )
 
 
 def test_resume_is_exact(train_arrays, tmp_path):
-    task = DiffusionTask(TINY_MODEL, TINY_DIFFUSION, train_arrays.subset(list(range(16))))  # no val: no eval
+    # no val: no eval
+    task = DiffusionTask(TINY_MODEL, TINY_DIFFUSION, train_arrays.subset(list(range(16))))
     straight = _run(task, tmp_path / "a", 6)  # checkpoints at steps 3 and 6
     shutil.copytree(tmp_path / "a", tmp_path / "b")
-    shutil.rmtree(tmp_path / "b" / "checkpoints" / "6")  # as if the first chunk had stopped at step 3
+    # as if the first chunk had stopped at step 3
+    shutil.rmtree(tmp_path / "b" / "checkpoints" / "6")
     resumed = _run(task, tmp_path / "b", 6, resume=True)
     assert resumed.step == straight.step == 6
     for x, y in zip(jax.tree.leaves(straight.params), jax.tree.leaves(resumed.params), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-    for x, y in zip(jax.tree.leaves(straight.ema_params), jax.tree.leaves(resumed.ema_params), strict=True):
+    for x, y in zip(
+        jax.tree.leaves(straight.ema_params), jax.tree.leaves(resumed.ema_params), strict=True
+    ):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
@@ -72,8 +101,9 @@ arrays = arrays_from_csv("tests/fixtures/mp20_train_sample.csv", limit=16)
 task = DiffusionTask(TINY_MODEL, TINY_DIFFUSION, arrays)
 out = {}
 for d in (1, 4):
-    r = train(task, TrainConfig(steps=1, batch_size=8, ema_decay=None, log_every=1, eval_every=1, ckpt_every=1,
-                                run_dir=sys.argv[1] + f"/d{d}", devices=d), OptimConfig(lr=1e-3), LoggerConfig())
+    cfg = TrainConfig(steps=1, batch_size=8, ema_decay=None, log_every=1, eval_every=1,
+                      ckpt_every=1, run_dir=sys.argv[1] + f"/d{d}", devices=d)
+    r = train(task, cfg, OptimConfig(lr=1e-3), LoggerConfig())
     out[d] = {"params": [np.asarray(x).ravel().tolist() for x in jax.tree.leaves(r.params)],
               "loss": r.last_metrics["train/loss"]}
 print("RESULT" + json.dumps(out))
@@ -81,8 +111,12 @@ print("RESULT" + json.dumps(out))
 
 
 def test_one_step_on_four_devices_equals_one_device(tmp_path):
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "JAX_PLATFORMS": "cpu",
+        "PYTHONPATH": str(REPO),
+    }
     proc = subprocess.run([sys.executable, "-c", _MULTI_DEVICE, str(tmp_path)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -8,11 +8,11 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
+from genms.benchmarks.csp import CSPEvalConfig
 from genms.cli import COMMANDS, CONF_DIR, Command, compose, group_choices, load_target
 from genms.configs import to_dataclass
 from genms.data.config import DataConfig
 from genms.diffusion.config import DiffusionConfig, DiffusionDataConfig, SamplerConfig
-from genms.diffusion.csp_benchmark import CSPEvalConfig
 from genms.energy.commands import EnergyDataConfig, ExportConfig, task_config
 from genms.evaluate.commands import EvalMetricsConfig
 from genms.launch.sweep import SweepConfig

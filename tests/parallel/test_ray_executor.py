@@ -15,7 +15,6 @@ import pytest
 
 from genms.search.config import SearchConfig
 from genms.search.tree import ForwardTreeSearch, energy_worker, sampler_worker
-from tests.conftest import is_loopback
 from tests.search import fakes
 
 ray = pytest.importorskip("ray")  # the executor must cope with ray imported first
@@ -23,6 +22,7 @@ ray = pytest.importorskip("ray")  # the executor must cope with ray imported fir
 from genms.parallel.executor import ExecutorConfig, MapSpec, TaskFailed, WorkerSpec  # noqa: E402
 from genms.parallel.journal import Journal  # noqa: E402
 from genms.parallel.ray_executor import RayExecutor  # noqa: E402
+from tests.conftest import is_loopback  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,18 @@ from genms.train.config import OptimConfig, TrainConfig
 
 
 @pytest.mark.parametrize("cls, key, value", [
-    (TrainConfig, "keep", 0), (TrainConfig, "keep", -1), (TrainConfig, "steps", 0), (TrainConfig, "batch_size", -4),
-    (TrainConfig, "ema_decay", math.nan), (TrainConfig, "ema_decay", 1.5), (TrainConfig, "seed", -1),
-    (TrainConfig, "log_every", -1), (TrainConfig, "max_minutes", -1.0), (TrainConfig, "max_minutes", math.inf),
-    (OptimConfig, "lr", math.nan), (OptimConfig, "lr", -1e-3), (OptimConfig, "lr", 0.0), (OptimConfig, "b2", 1.0),
-    (OptimConfig, "eps", math.nan), (OptimConfig, "weight_decay", -0.1), (OptimConfig, "warmup_steps", -5),
-    (OptimConfig, "final_lr_fraction", 2.0), (OptimConfig, "grad_clip", -1.0), (OptimConfig, "grad_clip", math.nan),
+    (TrainConfig, "keep", 0), (TrainConfig, "keep", -1), (TrainConfig, "steps", 0),
+    (TrainConfig, "batch_size", -4), (TrainConfig, "ema_decay", math.nan),
+    (TrainConfig, "ema_decay", 1.5), (TrainConfig, "seed", -1), (TrainConfig, "log_every", -1),
+    (TrainConfig, "max_minutes", -1.0), (TrainConfig, "max_minutes", math.inf),
+    (OptimConfig, "lr", math.nan), (OptimConfig, "lr", -1e-3), (OptimConfig, "lr", 0.0),
+    (OptimConfig, "b2", 1.0), (OptimConfig, "eps", math.nan), (OptimConfig, "weight_decay", -0.1),
+    (OptimConfig, "warmup_steps", -5), (OptimConfig, "final_lr_fraction", 2.0),
+    (OptimConfig, "grad_clip", -1.0), (OptimConfig, "grad_clip", math.nan),
 ])
 def test_out_of_range_values_are_rejected(cls, key, value):
-    with pytest.raises(ConfigError, match=rf"{'train' if cls is TrainConfig else 'optim'}\.{key}=.* out of range"):
+    prefix = "train" if cls is TrainConfig else "optim"
+    with pytest.raises(ConfigError, match=rf"{prefix}\.{key}=.* out of range"):
         to_dataclass(cls, {key: value})
 
 

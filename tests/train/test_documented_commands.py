@@ -24,8 +24,12 @@ DOCUMENTED = [
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("doc", "line", "task", "runs"), DOCUMENTED, ids=[d[1][6:] for d in DOCUMENTED])
-def test_documented_training_command_runs_as_written(doc, line, task, runs, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("doc", "line", "task", "runs"), DOCUMENTED, ids=[d[1][6:] for d in DOCUMENTED]
+)
+def test_documented_training_command_runs_as_written(
+    doc, line, task, runs, tmp_path, monkeypatch
+):
     assert line in (REPO / doc).read_text(), f"{line!r} is no longer in {doc}"
     monkeypatch.chdir(tmp_path)
     assert main(shlex.split(line)[1:]) == 0
@@ -36,13 +40,16 @@ def test_documented_training_command_runs_as_written(doc, line, task, runs, tmp_
         assert (run / "checkpoints").is_dir() and (run / "metrics.jsonl").is_file()
         config = json.loads((run / "config.json").read_text())
         seeds.add(config["train"]["seed"])
-        if task == "diffusion":  # export.path: ${train.run_dir}/bundle, beside the run, not in the repo
+        # export.path: ${train.run_dir}/bundle, beside the run, not in the repo
+        if task == "diffusion":
             assert (run / "bundle" / "bundle.json").is_file()
     assert len(seeds) == runs  # -m seed=0,1 reaches train.seed
     logs = sorted(tmp_path.glob("*/**/*.log"))  # Hydra's job log: every line the run logged
     assert len(logs) == runs, logs
     for path in logs:
         lines = path.read_text().splitlines()
-        assert not [ln for ln in lines if "[absl]" in ln or "[jax" in ln], "library INFO logs are not quiet"
-        assert [ln for ln in lines if "train: step" in ln and "ETA" in ln], lines  # progress with an ETA
+        noisy = [ln for ln in lines if "[absl]" in ln or "[jax" in ln]
+        assert not noisy, "library INFO logs are not quiet"
+        # progress with an ETA
+        assert [ln for ln in lines if "train: step" in ln and "ETA" in ln], lines
         assert len(lines) < 20, lines

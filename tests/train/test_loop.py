@@ -8,8 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-from genms.train.bundle import export_from_run, load_bundle, save_bundle
+from genms.train.bundle import load_bundle, save_bundle
+from genms.train.checkpoint import Checkpointer
 from genms.train.config import LoggerConfig, OptimConfig, TrainConfig
+from genms.train.export import export_from_run
 from genms.train.loop import BatchOrder, TrainingDiverged, train
 from genms.train.periodic import should_run
 from tests.train.toy_task import ToyTask
@@ -53,9 +55,10 @@ def test_resume_is_exact(tmp_path):
     assert not part.completed and part.step < 30
     resumed = train(ToyTask(), cfg(tmp_path, "part", steps=30, resume=True), OPT)
     assert resumed.step == 30
-    for a, b in zip(jax.tree.leaves(full.params), jax.tree.leaves(resumed.params)):
+    for a, b in zip(jax.tree.leaves(full.params), jax.tree.leaves(resumed.params), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-    for a, b in zip(jax.tree.leaves(full.ema_params), jax.tree.leaves(resumed.ema_params)):
+    for a, b in zip(jax.tree.leaves(full.ema_params), jax.tree.leaves(resumed.ema_params),
+                    strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
@@ -68,10 +71,10 @@ def test_existing_run_dir_needs_resume_flag(tmp_path):
 def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path):
     task = ToyTask(nan_after=0.3)
     with pytest.raises(TrainingDiverged, match="NaN/inf at step") as info:
-        train(task, cfg(tmp_path, "nan", steps=200, ckpt_every=1, log_every=1), OptimConfig(lr=0.05))
+        train(
+            task, cfg(tmp_path, "nan", steps=200, ckpt_every=1, log_every=1), OptimConfig(lr=0.05)
+        )
     assert "last good checkpoint" in str(info.value)
-    from genms.train.checkpoint import Checkpointer
-
     ck = Checkpointer(tmp_path / "nan")
     step = ck.latest_step()
     state, meta, _ = ck.restore_raw()

@@ -19,8 +19,8 @@ SCRIPT = textwrap.dedent(
     assert len(jax.devices()) == 4, jax.devices()
     out = {}
     for n in (1, 4):
-        cfg = TrainConfig(steps=5, batch_size=16, ema_decay=0.9, log_every=5, eval_every=5, ckpt_every=5,
-                          run_dir=sys.argv[1] + f"/d{n}", devices=n)
+        cfg = TrainConfig(steps=5, batch_size=16, ema_decay=0.9, log_every=5, eval_every=5,
+                          ckpt_every=5, run_dir=sys.argv[1] + f"/d{n}", devices=n)
         out[n] = train(ToyTask(), cfg, OptimConfig(lr=0.1))
     for a, b in zip(jax.tree.leaves(out[1].params), jax.tree.leaves(out[4].params)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -30,8 +30,12 @@ SCRIPT = textwrap.dedent(
 
 
 def test_four_devices_equal_one(tmp_path):
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu",
-               PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        XLA_FLAGS="--xla_force_host_platform_device_count=4",
+        JAX_PLATFORMS="cpu",
+        PYTHONPATH=str(ROOT),
+    )
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -24,7 +24,15 @@ def _rows(path) -> list[dict]:
 
 def test_metrics_are_cut_back_to_the_checkpoint_on_resume(tmp_path):
     run = tmp_path / "run"
-    cfg = dict(steps=30, batch_size=16, ema_decay=0.9, log_every=5, eval_every=10, ckpt_every=10, run_dir=str(run))
+    cfg = dict(
+        steps=30,
+        batch_size=16,
+        ema_decay=0.9,
+        log_every=5,
+        eval_every=10,
+        ckpt_every=10,
+        run_dir=str(run),
+    )
     train(ToyTask(), TrainConfig(**cfg), OptimConfig(lr=0.1))
     # A crash before the step-30 checkpoint was saved: the metrics of steps 21-30 are on disk.
     shutil.rmtree(run / "checkpoints" / "30")
@@ -42,7 +50,9 @@ def test_metrics_are_cut_back_to_the_checkpoint_on_resume(tmp_path):
 
 def test_jsonl_writer_keeps_rows_up_to_the_step(tmp_path):
     path = tmp_path / "m.jsonl"
-    path.write_text("".join(json.dumps({"step": s, "a": s}) + "\n" for s in (1, 2, 3, 4)) + "not json\n")
+    path.write_text(
+        "".join(json.dumps({"step": s, "a": s}) + "\n" for s in (1, 2, 3, 4)) + "not json\n"
+    )
     w = JsonlWriter(path, keep_until=2)
     w.write(3, {"a": 30})
     w.close()

@@ -10,7 +10,9 @@ import numpy as np
 class ToyTask:
     name = "toy"
 
-    def __init__(self, n: int = 64, dim: int = 4, seed: int = 0, nan_after: int | None = None) -> None:
+    def __init__(
+        self, n: int = 64, dim: int = 4, seed: int = 0, nan_after: int | None = None
+    ) -> None:
         rng = np.random.default_rng(seed)
         self.x = rng.normal(size=(n, dim)).astype(np.float32)
         self.w = rng.normal(size=(dim,)).astype(np.float32)
@@ -46,4 +48,7 @@ class ToyTask:
         return {"mse": self._err(params, batch).sum(), "count": batch["mask"].sum()}
 
     def checkpoint_extras(self):
-        return {"model": {"dim": int(self.x.shape[1])}, "normalizers": {"y_mean": float(self.y.mean())}}
+        return {
+            "model": {"dim": int(self.x.shape[1])},
+            "normalizers": {"y_mean": float(self.y.mean())},
+        }

@@ -1,4 +1,4 @@
-"""The crystal-structure-prediction benchmark (CDVAE/DiffCSP protocol) for π_lo.
+"""The crystal-structure-prediction benchmark (CDVAE/DiffCSP protocol) for π_lo: ``genms eval csp``.
 
 For each test crystal the sampler gets its exact atom list (composition and Z, as in DiffCSP)
 and draws ``k_max`` candidates in one batched call. Then, on a process pool:
@@ -15,6 +15,9 @@ k = 1 pairs of every item go first, then whole items for k = k_max in a seeded r
 items not finished in time are left out of the k_max numbers (``n_test_k{k}`` says how many
 were scored). The samples and per-item results can be saved and the run finished later
 (``samples_in`` / ``results_in``).
+
+Training uses the same code at k = 1 on validation cells (``val_match`` of ``genms train
+diffusion``, :func:`genms.diffusion.commands.validation_match`).
 """
 
 from __future__ import annotations
@@ -29,13 +32,26 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jax
 import numpy as np
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
 
-from genms.configs import ranged
+from genms.configs import ranged, to_dataclass
+from genms.console import typed_command
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
 from genms.diffusion.config import SamplerConfig
+from genms.diffusion.data import load_split
+from genms.diffusion.sampler import DiffusionSampler, default_bundle_path, load_sampler
 from genms.evaluate.intervals import wilson
+from genms.evaluate.matching import MatchConfig, match_pair
+from genms.evaluate.validity import check_validity
+from genms.io import atomic_write_text
+from genms.paths import REPO_ROOT, repo_path
+from genms.progress import TextProgress, listening
+from genms.train.bundle import META_FILE, params_checksum, read_meta
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +67,10 @@ class CSPEvalConfig:
     seed: int = ranged(0, 0, 2**32 - 1)
     workers: int | None = ranged(None, 1, 1024)  # matching processes (None = all cores but one)
     match_timeout_s: float = ranged(60.0, 0, 86_400)  # per StructureMatcher comparison
-    match_budget_s: float | None = ranged(None, 0, 10**7, lo_open=True)  # wall-time bound on matching (None = no bound)
-    wall_budget_s: float | None = ranged(None, 0, 10**7, lo_open=True)  # bound on the whole run: matching gets what is left
+    # wall-time bound on matching (None = no bound)
+    match_budget_s: float | None = ranged(None, 0, 10**7, lo_open=True)
+    # bound on the whole run: matching gets what is left
+    wall_budget_s: float | None = ranged(None, 0, 10**7, lo_open=True)
     output: str = "benchmarks/results/csp_mp20.json"
     samples_out: str | None = None  # save every candidate (CrystalArrays .npz)
     samples_in: str | None = None  # reuse saved candidates instead of sampling
@@ -64,9 +82,6 @@ class CSPEvalConfig:
 # -- matching workers (module level: pickled by reference) ---------------------------------------
 def _match_item(args: tuple) -> dict:
     """One test item: validity of its candidates and the gt, RMS of each valid candidate."""
-    from genms.evaluate.matching import MatchConfig, match_pair
-    from genms.evaluate.validity import check_validity
-
     index, gt, candidates, first, timeout = args
     cfg = MatchConfig(timeout_s=timeout)
     gt_valid = check_validity(gt).valid
@@ -85,8 +100,15 @@ def _pool(workers: int):
     return ctx.Pool(workers)
 
 
-def match_items(gts: list[Crystal], cands: list[list[Crystal]], todo_first: list[int], todo_rest: list[int],
-                workers: int, timeout: float, budget_s: float | None) -> tuple[dict, dict, bool]:
+def match_items(
+    gts: list[Crystal],
+    cands: list[list[Crystal]],
+    todo_first: list[int],
+    todo_rest: list[int],
+    workers: int,
+    timeout: float,
+    budget_s: float | None,
+) -> tuple[dict, dict, bool]:
     """(first-candidate results, rest-candidate results, finished) keyed by item index."""
     tasks = [(i, gts[i], cands[i][:1], True, timeout) for i in todo_first]
     tasks += [(i, gts[i], cands[i][1:], False, timeout) for i in todo_rest if len(cands[i]) > 1]
@@ -126,7 +148,11 @@ def _rates(items: list[int], first: dict, rest: dict, k_max: int) -> dict:
     """Match rates (with Wilson 95 % intervals), RMSEs and validity over ``items``."""
     out: dict = {}
     scored1 = [i for i in items if i in first]
-    rms1 = [first[i]["rms"][0] for i in scored1 if first[i]["gt_valid"] and first[i]["rms"][0] is not None]
+    rms1 = [
+        first[i]["rms"][0]
+        for i in scored1
+        if first[i]["gt_valid"] and first[i]["rms"][0] is not None
+    ]
     out["n_test_k1"] = len(scored1)
     out["match_rate_k1"] = len(rms1) / max(len(scored1), 1)
     out["match_rate_k1_ci"] = wilson(len(rms1), len(scored1))
@@ -146,11 +172,15 @@ def _rates(items: list[int], first: dict, rest: dict, k_max: int) -> dict:
     else:
         valid = [v for i in scored1 for v in first[i]["valid"]]
     out["validity"] = float(np.mean(valid)) if valid else None
-    out["gt_validity"] = float(np.mean([first[i]["gt_valid"] for i in scored1])) if scored1 else None
+    out["gt_validity"] = (
+        float(np.mean([first[i]["gt_valid"] for i in scored1])) if scored1 else None
+    )
     return out
 
 
-def summarise(n_items: int, first: dict, rest: dict, k_max: int, sizes: list[int] | None = None) -> dict:
+def summarise(
+    n_items: int, first: dict, rest: dict, k_max: int, sizes: list[int] | None = None
+) -> dict:
     """DiffCSP match rates / RMSEs from per-item results.
 
     With ``sizes`` (atoms per test cell) the same numbers are also given per size bin
@@ -162,8 +192,10 @@ def summarise(n_items: int, first: dict, rest: dict, k_max: int, sizes: list[int
         for lo, hi in SIZE_BINS:
             items = [i for i in range(n_items) if sizes[i] >= lo and (hi is None or sizes[i] <= hi)]
             if items:
-                out["by_size"][f"{lo}-{hi}" if hi else f"{lo}+"] = {"n": len(items),
-                                                                     **_rates(items, first, rest, k_max)}
+                out["by_size"][f"{lo}-{hi}" if hi else f"{lo}+"] = {
+                    "n": len(items),
+                    **_rates(items, first, rest, k_max),
+                }
     return out
 
 
@@ -194,34 +226,39 @@ def _read_results(path: str | Path) -> tuple[dict, dict]:
 
 
 def _write_results(path: str | Path, first: dict, rest: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as fh:
-        for r in list(first.values()) + list(rest.values()):
-            fh.write(json.dumps(r) + "\n")
-    os.replace(tmp, path)
+    lines = [json.dumps(r) + "\n" for r in list(first.values()) + list(rest.values())]
+    atomic_write_text(path, "".join(lines))
 
 
 def hardware() -> str:
-    import jax
-
     dev = jax.devices()[0]
-    return f"{dev.platform}:{getattr(dev, 'device_kind', '')} x{jax.device_count()}; {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
+    cpu = platform.processor() or platform.machine()
+    return (f"{dev.platform}:{getattr(dev, 'device_kind', '')} x{jax.device_count()}; "
+            f"{os.cpu_count()} CPU cores ({cpu})")
 
 
 # -- the benchmark ---------------------------------------------------------------------------------
-def run_csp_benchmark(cfg: CSPEvalConfig, gts: list[Crystal], sampler=None, command: str = "") -> dict:
+def run_csp_benchmark(
+    cfg: CSPEvalConfig,
+    gts: list[Crystal],
+    sampler: DiffusionSampler | None = None,
+    command: str = "",
+) -> dict:
     """Sample (or load) candidates for ``gts``, match them, return the JSON-able result."""
-    import jax
-
     t_start = time.time()
     k_max = max(cfg.k)
     if min(cfg.k) != 1 or len(cfg.k) > 2:
         raise ValueError(f"eval_csp.k must be [1] or [1, K]; got {cfg.k}")
     n = len(gts)
-    result: dict = {"dataset": cfg.label, "split": cfg.split, "n_test": n, "k": list(cfg.k), "command": command,
-                    "hardware": hardware(), "date": time.strftime("%Y-%m-%d")}
+    result: dict = {
+        "dataset": cfg.label,
+        "split": cfg.split,
+        "n_test": n,
+        "k": list(cfg.k),
+        "command": command,
+        "hardware": hardware(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
     if cfg.samples_in:
         cands = load_samples(cfg.samples_in, n)
         result["samples_from"] = cfg.samples_in
@@ -236,15 +273,26 @@ def run_csp_benchmark(cfg: CSPEvalConfig, gts: list[Crystal], sampler=None, comm
         sample_s = time.time() - t0
         cands = [flat[i * k_max : (i + 1) * k_max] for i in range(n)]
         flops = sampler.plan_flops([len(c) for c in cells])
-        result.update({
-            "n_samples": len(cells), "sampling_steps": sampler.steps, "gamma": sampler.gamma,
-            "compile_seconds": compile_s, "sampling_seconds": sample_s,
-            "structures_per_second": len(cells) / sample_s,
-            "executed_flops": flops, "achieved_tflops": flops / sample_s / 1e12,
-            "compute_dtype": str(np.dtype(sampler.model.dtype)),
-        })
-        log.info("sampled %d structures in %.1f s (%.0f /s, %.1f TFLOP/s executed)", len(cells), sample_s,
-                 len(cells) / sample_s, flops / sample_s / 1e12)
+        result.update(
+            {
+                "n_samples": len(cells),
+                "sampling_steps": sampler.steps,
+                "gamma": sampler.gamma,
+                "compile_seconds": compile_s,
+                "sampling_seconds": sample_s,
+                "structures_per_second": len(cells) / sample_s,
+                "executed_flops": flops,
+                "achieved_tflops": flops / sample_s / 1e12,
+                "compute_dtype": str(np.dtype(sampler.model.dtype)),
+            }
+        )
+        log.info(
+            "sampled %d structures in %.1f s (%.0f /s, %.1f TFLOP/s executed)",
+            len(cells),
+            sample_s,
+            len(cells) / sample_s,
+            flops / sample_s / 1e12,
+        )
         if cfg.samples_out:
             save_samples(cfg.samples_out, cands)
     first, rest = _read_results(cfg.results_in) if cfg.results_in else ({}, {})
@@ -258,8 +306,9 @@ def run_csp_benchmark(cfg: CSPEvalConfig, gts: list[Crystal], sampler=None, comm
         budget = left if budget is None else min(budget, left)
         log.info("matching budget %.0f s", budget)
     t0 = time.time()
-    new_first, new_rest, finished = match_items(gts, cands, todo_first, todo_rest, workers, cfg.match_timeout_s,
-                                                budget)
+    new_first, new_rest, finished = match_items(
+        gts, cands, todo_first, todo_rest, workers, cfg.match_timeout_s, budget
+    )
     first.update(new_first)
     rest.update(new_rest)
     result["matching_seconds"] = time.time() - t0
@@ -272,9 +321,56 @@ def run_csp_benchmark(cfg: CSPEvalConfig, gts: list[Crystal], sampler=None, comm
 
 
 def write_result(path: str | Path, result: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o)))
-    os.replace(tmp, path)
-    return path
+    """The result as indented JSON (values JSON cannot hold as text), written atomically."""
+    return atomic_write_text(path, json.dumps(result, indent=2, default=_json_default))
+
+
+def _json_default(value):
+    return None if isinstance(value, float) and math.isnan(value) else str(value)
+
+
+def eval_csp(cfg: DictConfig) -> dict:
+    """``genms eval csp``: match rate / RMSE at k = 1 and k = K; writes the JSON result."""
+    ecfg = to_dataclass(CSPEvalConfig, cfg.eval)
+    scfg = ecfg.sampler
+    csv = str(repo_path(ecfg.csv)) if ecfg.csv else None
+    test = load_split(ecfg.dataset, ecfg.split, cfg.paths.cache_dir, csv, ecfg.limit)
+    gts = test.crystals()
+    bundle = Path(scfg.bundle) if scfg.bundle else default_bundle_path()
+    sampler = None if ecfg.samples_in else load_sampler(bundle, scfg)
+    # compile and sampling progress, with an ETA
+    with listening(TextProgress(prefix="genms eval csp: ")):
+        result = run_csp_benchmark(ecfg, gts, sampler, typed_command())
+    meta = read_meta(bundle) if (bundle / META_FILE).is_file() else {}
+    where = bundle.resolve()
+    result["checkpoint"] = {
+        "bundle": str(where.relative_to(REPO_ROOT))
+        if where.is_relative_to(REPO_ROOT)
+        else str(bundle),
+        "params_sha256_16": params_checksum(bundle) if bundle.is_dir() else None,
+        "training": meta.get("training", {}),
+        "step": meta.get("provenance", {}).get("step"),
+    }
+    result["test_source"] = {
+        "dataset": ecfg.dataset,
+        "split": ecfg.split,
+        "csv": ecfg.csv,
+        "fingerprint": test.meta.get("fingerprint"),
+    }
+    path = write_result(repo_path(ecfg.output), result)
+    keys = [
+        k
+        for k in result
+        if k.startswith(("match_rate", "rmse", "n_test", "structures_per_second", "validity"))
+    ]
+    _print_summary({k: result[k] for k in keys}, f"CSP {ecfg.label} -> {path}")
+    return result
+
+
+def _print_summary(values: dict, title: str) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value")
+    for k, v in values.items():
+        table.add_row(k, "-" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v)))
+    Console().print(table)
