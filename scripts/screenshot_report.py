@@ -30,9 +30,12 @@ from pathlib import Path
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-         "--disable-extensions", "--disable-default-apps", "--mute-audio", "--no-default-browser-check",
-         # no name resolves and every request would go to a closed port on loopback: nothing leaves the machine
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>")
+         "--disable-extensions", "--disable-default-apps", "--mute-audio",
+         "--no-default-browser-check",
+         # no name resolves and every request would go to a closed port on loopback:
+         # nothing leaves the machine
+         "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
+         "--proxy-bypass-list=<-loopback>")
 
 
 def find_browser() -> str | None:
@@ -68,8 +71,9 @@ def page_height(dom: str, n_rows: int) -> int:
     return max(900, 500 + 34 * rows + 420 * ((n_rows + 3) // 4) + 450)
 
 
-def check_report(run_dir: Path, out: Path, width: int = 1280, timeout: float = 120.0) -> list[str]:
-    """Screenshot ``run_dir/report.html`` to ``out``; returns the failed checks (empty = all passed)."""
+def check_report(run_dir: Path, out: Path, width: int = 1280,
+                 timeout: float = 120.0) -> list[str]:
+    """Screenshot ``run_dir/report.html`` to ``out``; the failed checks (empty: all passed)."""
     browser = find_browser()
     if browser is None:
         raise FileNotFoundError("no Chromium found (tried " + ", ".join(BROWSERS) + ")")
@@ -81,7 +85,8 @@ def check_report(run_dir: Path, out: Path, width: int = 1280, timeout: float = 1
     dom_run = _run(browser, ["--dump-dom", url], timeout)
     dom = dom_run.stdout
     if dom_run.returncode != 0 or "<body" not in dom:
-        return [f"chromium --dump-dom failed (exit {dom_run.returncode}): {dom_run.stderr.strip()[-400:]}"]
+        return [f"chromium --dump-dom failed (exit {dom_run.returncode}): "
+                f"{dom_run.stderr.strip()[-400:]}"]
     parser = _Images()
     parser.feed(dom)
     for src in parser.images:
@@ -96,10 +101,12 @@ def check_report(run_dir: Path, out: Path, width: int = 1280, timeout: float = 1
         if summary.get("top") and parser.figures != n_rows:
             problems.append(f"{parser.figures} pictures for {n_rows} answer rows")
     out.parent.mkdir(parents=True, exist_ok=True)
-    shot = _run(browser, [f"--screenshot={out.resolve()}", f"--window-size={width},{page_height(dom, n_rows)}",
+    shot = _run(browser, [f"--screenshot={out.resolve()}",
+                          f"--window-size={width},{page_height(dom, n_rows)}",
                           "--virtual-time-budget=5000", url], timeout)
     if shot.returncode != 0 or not out.is_file():
-        return problems + [f"chromium --screenshot failed (exit {shot.returncode}): {shot.stderr.strip()[-400:]}"]
+        return problems + [f"chromium --screenshot failed (exit {shot.returncode}): "
+                           f"{shot.stderr.strip()[-400:]}"]
     problems += _blank(out)
     return problems
 
@@ -107,8 +114,8 @@ def check_report(run_dir: Path, out: Path, width: int = 1280, timeout: float = 1
 def _blank(png: Path) -> list[str]:
     """A screenshot that is one flat colour shows nothing."""
     try:
-        from PIL import Image
-    except ImportError:  # no Pillow: only the size is checked
+        from PIL import Image  # noqa: PLC0415 (optional: without Pillow only the size is checked)
+    except ImportError:
         return [] if png.stat().st_size > 20_000 else [f"{png} is suspiciously small"]
     with Image.open(png) as im:
         lo, hi = im.convert("L").getextrema()
@@ -118,7 +125,8 @@ def _blank(png: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="PNG to write (default: RUN_DIR/report.png)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="PNG to write (default: RUN_DIR/report.png)")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
