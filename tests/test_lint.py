@@ -18,6 +18,6 @@ def test_ruff_finds_nothing():
         ruff = [shutil.which("ruff")]
     else:
         pytest.skip("ruff is not installed (pip install -e '.[dev]')")
-    proc = subprocess.run([*ruff, "check", "--no-cache", "genms", "tests", "scripts"], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([*ruff, "check", "--no-cache", "genms", "tests", "scripts"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]
