@@ -29,8 +29,9 @@ class DiffusionConfig:
         transformer, ``model=denoiser``) or ``flow`` (flow matching on the torus,
         :mod:`genms.diffusion.flow`; needs the periodic network, ``model=denoiser_v2``).
       coord_weight: weight of the coordinate loss (flow).
-      integrator / anneal_coords / anneal_lattice: flow sampling defaults (Euler or Heun; the
-        velocity scaled by ``1 + s·t``).
+      integrator / anneal_coords / anneal_lattice / anneal_cap: flow sampling defaults (Euler or
+        Heun; the velocity scaled by ``1 + s·t``, capped so that no step passes the end point it
+        predicts).
     """
 
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -48,6 +49,7 @@ class DiffusionConfig:
     integrator: str = "euler"
     anneal_coords: float = ranged(0.0, 0, 100)
     anneal_lattice: float = ranged(0.0, 0, 100)
+    anneal_cap: bool = True
     # atom-slot sizes of training batches below max_atoms
     train_buckets: tuple[int, ...] = ranged((), 1, 512)
     # share of each bucket's batches drawn per epoch (() = all)
@@ -119,6 +121,8 @@ class SamplerConfig:
     # flow bundles: velocity scale slope s in 1 + s·t
     anneal_coords: float | None = ranged(None, 0, 100)
     anneal_lattice: float | None = ranged(None, 0, 100)
+    # flow bundles: cap the scaled step at the predicted end point (None: the bundle's default)
+    anneal_cap: bool | None = None
     compute_dtype: str = "auto"
     buckets: tuple[int, ...] = ranged((4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 52, 64), 1, 1000)
     max_batch: int = ranged(4096, 1, 1 << 20)  # crystals per compiled batch at the smallest bucket

@@ -74,6 +74,7 @@ class DiffusionSampler:
         self.integrator = str(pick("integrator"))
         self.anneal_coords = float(pick("anneal_coords"))
         self.anneal_lattice = float(pick("anneal_lattice"))
+        self.anneal_cap = bool(pick("anneal_cap"))
         if self.steps < 1:
             raise ValueError("sampling needs at least 1 step")
         self.model = build_denoiser(
@@ -163,6 +164,7 @@ class DiffusionSampler:
             self.integrator,
             self.anneal_coords,
             self.anneal_lattice,
+            self.anneal_cap,
         )
         z = jnp.where(fix_type, x_type, jnp.clip(z, -1.0, 1.0))
         return jnp.where(m, frac, 0.0), jnp.where(mask, z[..., 0], 0.0), lattice
