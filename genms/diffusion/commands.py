@@ -21,12 +21,11 @@ from pathlib import Path
 
 import jax
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
 from rich.table import Table
 
 from genms.benchmarks.csp import CSPEvalConfig, run_csp_benchmark
 from genms.configs import ranged, to_dataclass
-from genms.console import exit_with, typed_command
+from genms.console import exit_with, make_console, typed_command
 from genms.crystal.composition import FormulaError, parse_formula
 from genms.crystal.convert import to_cif
 from genms.diffusion.bundle import read_training, record_training, samples_seen
@@ -266,4 +265,4 @@ def _print_table(rows, title: str) -> None:
         table.add_column(col)
     for r in rows:
         table.add_row(*[str(x) for x in r])
-    Console().print(table)
+    make_console().print(table)

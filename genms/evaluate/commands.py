@@ -17,10 +17,10 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
-from rich.console import Console
 from rich.table import Table
 
 from genms.configs import ConfigError, ranged, to_dataclass
+from genms.console import make_console
 from genms.crystal.composition import composition_from_numbers
 from genms.crystal.convert import StructureReadError, is_structure_file, read_structure
 from genms.evaluate.parallel import parallel_map
@@ -164,7 +164,7 @@ def print_table(summary: dict, cif_only: bool = True) -> None:
         rows.append((f"unique vs {summary['n_reference_formulae']} reference formulae", "unique"))
     for label, key in rows:
         table.add_row(label, f"{summary[key]:.4f}", f"{summary['n_' + key]}/{summary['n_files']}")
-    Console().print(table)
+    make_console().print(table)
 
 
 def metrics(cfg) -> dict:
