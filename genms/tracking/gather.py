@@ -309,29 +309,42 @@ def _is_setting(column: str) -> bool:
     return column.rsplit(".", 1)[-1] in _NOT_METRICS
 
 
+#: Counters of a run (its length), listed after the results and never plotted by default.
+_COUNTERS = ("step", "steps", "epoch", "epochs", "samples_seen")
+
+
+def _metric_rank(c: str) -> tuple[int, int]:
+    leaf = c.rsplit(".", 1)[-1]
+    if leaf in METRIC_ORDER:
+        return 0, METRIC_ORDER.index(leaf)
+    if "e_form" in leaf or "energy" in leaf:
+        return 1, 0
+    if (
+        "match" in leaf
+        or "valid" in leaf
+        or "uniqueness" in leaf
+        or "rmse" in leaf
+        or "mae" in leaf
+        or "mse" in leaf
+        or "loss" in leaf
+    ):
+        return 2, 0
+    if leaf.startswith(("time", "timing")) or leaf.endswith(("_s", "seconds")) or "timing" in c:
+        return 3, 0
+    if leaf.startswith("n_") or leaf.rsplit("/", 1)[-1] in _COUNTERS:
+        return 5, 0
+    return 4, 0
+
+
 def order_metrics(columns: list[str]) -> list[str]:
     """Formation energies, match rates and validity first, timings next, counts last."""
-    def rank(c: str) -> tuple[int, int]:
-        leaf = c.rsplit(".", 1)[-1]
-        if leaf in METRIC_ORDER:
-            return 0, METRIC_ORDER.index(leaf)
-        if "e_form" in leaf or "energy" in leaf:
-            return 1, 0
-        if (
-            "match" in leaf
-            or "valid" in leaf
-            or "uniqueness" in leaf
-            or "rmse" in leaf
-            or "mae" in leaf
-        ):
-            return 2, 0
-        if leaf.startswith(("time", "timing")) or leaf.endswith(("_s", "seconds")) or "timing" in c:
-            return 3, 0
-        if leaf.startswith("n_"):
-            return 5, 0
-        return 4, 0
+    return sorted(columns, key=_metric_rank)
 
-    return sorted(columns, key=rank)
+
+def plotted_metrics(metrics: list[str], n: int = 4) -> list[str]:
+    """The metrics plotted by default: the first ``n`` results, not counts such as ``step``."""
+    results = [m for m in metrics if _metric_rank(m)[0] < 5]
+    return (results or metrics)[:n]
 
 
 def _index_value(v: Any) -> Any:
@@ -381,6 +394,8 @@ def to_markdown(df: pd.DataFrame, digits: int) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return "–"
         if isinstance(v, float):
+            if v != 0 and math.isfinite(v) and abs(v) < 0.5 * 10.0 ** -digits:
+                return f"{v:.{max(digits, 1)}g}"  # 0.000236, not 0.000
             return f"{v:.{digits}f}"
         return str(v)
 
@@ -398,7 +413,7 @@ def plot(
     if x is None:
         return []
     paths = []
-    for metric in (cfg.metrics or metrics[:4]):
+    for metric in (cfg.metrics or plotted_metrics(metrics)):
         if metric not in table.columns:
             raise GatherError(f"plot metric {metric!r} not among {metrics}")
         fig = Figure(figsize=(5, 3.5))
@@ -465,19 +480,22 @@ def overview_plot(table: pd.DataFrame, index: list[str], metrics: list[str], out
     """``plot_comparison.png``: one bar panel per metric (up to ``max_panels``), a bar per row,
     labelled by its index values, so every run's main numbers sit side by side."""
     numeric = [m for m in metrics if m in table.columns and table[m].map(_is_number).any()]
+    numeric = plotted_metrics(numeric, n=len(numeric))  # counters (step) only when alone
     main = [m for m in numeric if m.rsplit(".", 1)[-1] in METRIC_ORDER]
     shown = (main or numeric)[:max_panels]
     if not shown or table.empty:
         return None
-    def label(row) -> str:
+    def label(i: int) -> str:
+        # column by column: a row of iterrows() turns the int seed 0 into 0.0
+        values = {c: table[c].iloc[i] for c in index}
         parts = [
-            f"{row[c]}" if c in ("name", "key") else f"{c.rsplit('.', 1)[-1]}={row[c]}"
-            for c in index
+            f"{v}" if c in ("name", "key") else f"{c.rsplit('.', 1)[-1]}={v}"
+            for c, v in values.items()
         ]
-        text = ", ".join(parts) or str(row.name)
+        text = ", ".join(parts) or str(table.index[i])
         return text if len(text) <= 40 else text[:37] + "..."
 
-    labels = [label(r) for _, r in table.iterrows()]
+    labels = [label(i) for i in range(len(table))]
     cols = min(4, len(shown))
     rows_n = (len(shown) + cols - 1) // cols
     fig = Figure(figsize=(3.2 * cols, 0.6 + 2.6 * rows_n + 0.12 * len(table)))
