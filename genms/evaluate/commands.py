@@ -183,6 +183,18 @@ def metrics(cfg) -> dict:
             f"reference_formulae={conf.reference_formulae!r} is not a file; pass a .txt with one "
             "formula per line or a CSV with a formula column"
         )
+    if conf.reference_formulae:
+        try:
+            n_refs = len(ReferenceFormulae.from_file(conf.reference_formulae))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"reference_formulae={conf.reference_formulae!r}: {exc}") from None
+        if not n_refs:
+            # e.g. a JSON file: every line is skipped, and "unique vs 0 formulae" would be 1.0
+            raise InputError(
+                f"reference_formulae={conf.reference_formulae!r} holds no chemical formula; "
+                "pass a .txt with one formula per line or a CSV with a reduced_formula, "
+                "pretty_formula, formula or cif column"
+            )
     log.info("evaluating %d structure files with %d workers", len(files), conf.n_workers)
     report = evaluate_files(
         files, conf.validity, conf.n_workers, conf.reference_formulae, conf.progress
