@@ -35,11 +35,10 @@ from pathlib import Path
 import jax
 import numpy as np
 from omegaconf import DictConfig
-from rich.console import Console
 from rich.table import Table
 
 from genms.configs import ranged, to_dataclass
-from genms.console import typed_command
+from genms.console import make_console, typed_command
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
 from genms.diffusion.config import SamplerConfig
@@ -373,4 +372,4 @@ def _print_summary(values: dict, title: str) -> None:
     table.add_column("value")
     for k, v in values.items():
         table.add_row(k, "-" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v)))
-    Console().print(table)
+    make_console().print(table)

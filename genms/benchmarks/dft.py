@@ -98,7 +98,7 @@ def eval_dft(cfg: DictConfig) -> int:
     console = make_console(160)
     try:
         ecfg = to_dataclass(EvalDFTConfig, OmegaConf.to_container(cfg, resolve=True))
-        missing = gpaw_missing(ecfg.protocol, ecfg.dft.code)
+        missing = gpaw_missing(ecfg.protocol, ecfg.dft.code, ecfg.mlip.enabled)
         if missing:
             fail(console, missing, 2)
         with sigterm_as_exit():

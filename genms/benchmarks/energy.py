@@ -96,6 +96,8 @@ def _spearman(a, b) -> float:
 def _throughput(predictor, arrays, min_structures: int, repeats: int) -> dict:
     reps = max(1, -(-min_structures // max(len(arrays), 1)))
     big = CrystalArrays.concatenate([arrays] * reps)
+    log.info("throughput: %d structures, one warm-up pass then %d timed pass(es)", len(big),
+             repeats)
     predictor.predict_arrays(big)  # compile every bucket shape
     times = []
     for _ in range(repeats):
@@ -141,6 +143,7 @@ def _eval_energy(cfg: EvalEnergyConfig) -> dict:
     }
     test_set, extra_sets = ev.sets()
     test = load_prepared(test_set.dataset, test_set.split, cache_dir)
+    log.info("accuracy on %s/%s: %d structures", test_set.dataset, test_set.split, len(test))
     t = _errors(predictor.predict_arrays(test), test.targets[ev.target])
     result.update(
         {
@@ -160,6 +163,7 @@ def _eval_energy(cfg: EvalEnergyConfig) -> dict:
             continue
         y = arr.targets[ev.target]
         ok = np.isfinite(y)
+        log.info("accuracy on %s/%s (%s): %d structures", s.dataset, s.split, s.name, ok.sum())
         e = _errors(predictor.predict_arrays(arr.subset(np.flatnonzero(ok))), y[ok])
         result[f"mae_{s.name}"] = e["mae_ev_per_atom"]
         result[s.name] = {**e, "set": f"{s.dataset}/{s.split}", "note": s.note}

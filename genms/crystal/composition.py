@@ -124,7 +124,11 @@ def as_composition(formula: str | Composition) -> Composition:
 
 def reduced_formula(formula: str | Composition) -> str:
     """Reduced formula in pymatgen's canonical form (A2B4 and AB2 give the same string)."""
-    return as_composition(formula).reduced_formula
+    comp = as_composition(formula)
+    with warnings.catch_warnings():
+        # pymatgen warns about noble gases' missing electronegativity (ArF2, HeNa2 ...)
+        warnings.filterwarnings("ignore", message="No Pauling electronegativity")
+        return comp.reduced_formula
 
 
 @lru_cache(maxsize=200_000)

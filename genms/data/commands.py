@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from genms.configs import ConfigError, to_dataclass
-from genms.console import exit_with
+from genms.console import exit_with, make_console
 from genms.data.build import prepare_all, prepare_dataset
 from genms.data.config import DataConfig
 from genms.data.download import DownloadError, download_dataset
@@ -138,5 +138,5 @@ def download(cfg: DictConfig) -> list[dict]:
         table.add_column(col)
     for row in out:
         table.add_row(row["file"], row["status"], row["path"])
-    Console().print(table)
+    make_console().print(table)
     return out

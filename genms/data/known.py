@@ -87,6 +87,12 @@ class KnownCompound:
     dataset: str
 
 
+def row_order(r: KnownCompound) -> tuple:
+    """The order of the rows in a saved table (and of a table just built, so that a first run,
+    which builds the table, proposes the same formulae as the later ones, which load it)."""
+    return (r.formula, r.dataset, r.material_id)
+
+
 class KnownCompounds:
     """An immutable table of known compounds with formula and ratio indices."""
 
@@ -142,7 +148,7 @@ class KnownCompounds:
         path = Path(path)
         buf = io.StringIO()
         buf.write(f"# genms known compounds v{TABLE_VERSION}\n{_HEADER}\n")
-        for r in sorted(self.rows, key=lambda r: (r.formula, r.dataset, r.material_id)):
+        for r in sorted(self.rows, key=row_order):
             buf.write(f"{r.formula}\t{r.spacegroup}\t{r.material_id}\t{r.dataset}\n")
         # mtime=0: the same rows always give the same bytes.
         return atomic_write_bytes(
@@ -326,4 +332,5 @@ def _cached(path: Path, build) -> KnownCompounds:
         table.save(path)
     except OSError as exc:
         log.warning("could not cache the known-compound table at %s: %s", path, exc)
-    return KnownCompounds(table.rows, table.origin)
+    # the rows in the saved (= loaded) order: the proposer's draws depend on it
+    return KnownCompounds(sorted(table.rows, key=row_order), table.origin)

@@ -135,6 +135,18 @@ class ReferenceFormulae:
             f"{', '.join(self.source_names()) or 'no data'}"
         )
 
+    def origin_phrase(self) -> str:
+        """Where the formulae were read: the data folder, the prepared arrays or the table
+        shipped in the package (a fresh install without a data folder)."""
+        origin = str(self.known.origin)
+        if origin == "sources":
+            return "read from the data folder"
+        if origin == "prepared":
+            return "read from the prepared arrays"
+        if origin.endswith("known_formulae.tsv.gz"):
+            return "the table shipped in the package"
+        return f"from {origin}" if origin else "the reference given"
+
     def known_claim(self, formula: str) -> str:
         """``in WBM, MP-20`` for a formula of the reference ('' when it is not in it)."""
         names = [

@@ -13,18 +13,19 @@ its validation match rate (``val_match``).
 from __future__ import annotations
 
 import logging
+import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import jax
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
 from rich.table import Table
 
 from genms.benchmarks.csp import CSPEvalConfig, run_csp_benchmark
 from genms.configs import ranged, to_dataclass
-from genms.console import exit_with, typed_command
+from genms.console import exit_with, make_console, typed_command
 from genms.crystal.composition import FormulaError, parse_formula
 from genms.crystal.convert import to_cif
 from genms.diffusion.bundle import read_training, record_training, samples_seen
@@ -221,8 +222,17 @@ def sample(cfg: DictConfig) -> list[str]:
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, rows = [], []
-    # a formula given twice continues its numbering: no file is overwritten
+    # a formula given twice, or already sampled into out_dir by an earlier call, continues its
+    # numbering: no file is overwritten
     numbered: dict[str, int] = {}
+    for formula in dict.fromkeys(formulae):
+        numbered[formula] = next_sample_index(out_dir, formula)
+        if numbered[formula]:
+            sys.stderr.write(
+                f"genms sample: {out_dir} already holds {formula}_000.cif … "
+                f"{formula}_{numbered[formula] - 1:03d}.cif; the new ones start at "
+                f"{formula}_{numbered[formula]:03d}.cif (out_dir=... for a fresh folder)\n"
+            )
     for formula, group in zip(formulae, groups, strict=True):
         start = numbered.get(formula, 0)
         numbered[formula] = start + len(group)
@@ -240,10 +250,19 @@ def sample(cfg: DictConfig) -> list[str]:
     return written
 
 
+def next_sample_index(out_dir: Path, formula: str) -> int:
+    """One past the highest ``<formula>_NNN.cif`` number in ``out_dir`` (0 when there is none)."""
+    pattern = re.compile(rf"{re.escape(formula)}_(\d+)\.cif")
+    if not out_dir.is_dir():
+        return 0
+    found = [int(m.group(1)) for p in out_dir.iterdir() if (m := pattern.fullmatch(p.name))]
+    return max(found) + 1 if found else 0
+
+
 def _print_table(rows, title: str) -> None:
     table = Table(title=title)
     for col in ("file", "atoms", "volume Å³", "min dist Å", "struct. valid"):
         table.add_column(col)
     for r in rows:
         table.add_row(*[str(x) for x in r])
-    Console().print(table)
+    make_console().print(table)

@@ -256,7 +256,8 @@ class DiffusionSampler:
         results: list[Crystal | None] = [None] * len(n_atoms)
         if new:
             report("compile", len(new), len(new), "the sampler")
-        what = f"sampling {total} structures in {len(plan)} batches, {self.steps} steps"
+        what = (f"sampling {total} structures in {len(plan)} "
+                f"batch{'es' if len(plan) != 1 else ''}, {self.steps} steps")
         report("sample", 0, total, what)
         for idx, out in pending:
             frac, type_channel, lat = (np.asarray(x, np.float64) for x in jax.device_get(out))

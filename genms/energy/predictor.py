@@ -119,6 +119,12 @@ class GNNEnergyPredictor:
         c = max(1, min(self.max_nodes_per_call // n_pad, self.max_candidates // per_cell))
         return 1 << (c.bit_length() - 1)
 
+    def _report_start(self, note: str) -> None:
+        """``energy: 0/n`` once per pass (after compiling): a listener restarts its elapsed time
+        and ETA there, so a second pass over the same structures does not carry on the first's."""
+        if self._done == 0 and self._total:
+            report("energy", 0, self._total, note)
+
     def _predict_dense(self, arrays: CrystalArrays, mean: np.ndarray, std: np.ndarray) -> None:
         """Small cells: one jitted neighbour search + GNN per (atoms bucket, shift range)."""
         offsets = arrays.offsets
@@ -151,6 +157,7 @@ class GNNEnergyPredictor:
                 pending.append((sel, self._forward(self.params, f, z, m, lat, r=int(r))))
         if new:
             report("compile", len(new), len(new), "the energy model")
+        self._report_start("formation energies")
         for sel, (mu, sd) in pending:  # dispatch everything first, then collect
             mean[sel] = np.asarray(mu)[: len(sel)]
             std[sel] = np.asarray(sd)[: len(sel)]
@@ -186,6 +193,7 @@ class GNNEnergyPredictor:
             pending.append(
                 (group, self._forward_flat(self.params, batcher.batch(group, self.flat_graphs)))
             )
+        self._report_start("formation energies (large cells)")
         for group, (mu, sd) in pending:
             mean[group] = np.asarray(mu)[: len(group)]
             std[group] = np.asarray(sd)[: len(group)]

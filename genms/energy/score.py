@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
-from rich.console import Console
 from rich.table import Table
 
 from genms.configs import typed
+from genms.console import make_console
 from genms.crystal.composition import composition_from_numbers
 from genms.crystal.convert import StructureReadError, is_structure_file, read_structure
 from genms.energy.config import PredictorConfig
@@ -179,7 +179,7 @@ def print_table(records: list[dict], bundle: str) -> None:
             "yes" if valid else "no",
             "; ".join(x for x in (r.get("note", ""), why) if x),
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 def write_output(records: list[dict], path: Path) -> Path:

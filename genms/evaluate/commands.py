@@ -17,10 +17,10 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
-from rich.console import Console
 from rich.table import Table
 
 from genms.configs import ConfigError, ranged, to_dataclass
+from genms.console import make_console
 from genms.crystal.composition import composition_from_numbers
 from genms.crystal.convert import StructureReadError, is_structure_file, read_structure
 from genms.evaluate.parallel import parallel_map
@@ -164,7 +164,7 @@ def print_table(summary: dict, cif_only: bool = True) -> None:
         rows.append((f"unique vs {summary['n_reference_formulae']} reference formulae", "unique"))
     for label, key in rows:
         table.add_row(label, f"{summary[key]:.4f}", f"{summary['n_' + key]}/{summary['n_files']}")
-    Console().print(table)
+    make_console().print(table)
 
 
 def metrics(cfg) -> dict:
@@ -183,6 +183,18 @@ def metrics(cfg) -> dict:
             f"reference_formulae={conf.reference_formulae!r} is not a file; pass a .txt with one "
             "formula per line or a CSV with a formula column"
         )
+    if conf.reference_formulae:
+        try:
+            n_refs = len(ReferenceFormulae.from_file(conf.reference_formulae))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"reference_formulae={conf.reference_formulae!r}: {exc}") from None
+        if not n_refs:
+            # e.g. a JSON file: every line is skipped, and "unique vs 0 formulae" would be 1.0
+            raise InputError(
+                f"reference_formulae={conf.reference_formulae!r} holds no chemical formula; "
+                "pass a .txt with one formula per line or a CSV with a reduced_formula, "
+                "pretty_formula, formula or cif column"
+            )
     log.info("evaluating %d structure files with %d workers", len(files), conf.n_workers)
     report = evaluate_files(
         files, conf.validity, conf.n_workers, conf.reference_formulae, conf.progress

@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.errors import HydraException
-from rich.console import Console
 from rich.table import Table
 
 from genms.cli import compose, quote_value
 from genms.configs import ConfigError, ranged, to_dataclass
+from genms.console import make_console
 from genms.io import atomic_write_json
 from genms.launch.expand import SweepError, SweepPoint, SweepSpec, build_spec, detect_output_key
 from genms.parallel.executor import ExecutorConfig
@@ -392,7 +392,7 @@ def _print_points(spec: SweepSpec, root: Path) -> None:
         table.add_column(key)
     for p in spec.points:
         table.add_row(str(p.index), p.point_id, *[v for _, v in p.params])
-    Console().print(table)
+    make_console().print(table)
 
 
 def _print_summary(root: Path, points: tuple[SweepPoint, ...]) -> int:
@@ -408,7 +408,7 @@ def _print_summary(root: Path, points: tuple[SweepPoint, ...]) -> int:
         params = " ".join(f"{k}={v}" for k, v in p.params) or p.name
         res = (row or {}).get("result_file") or ""
         table.add_row(str(p.index), params, status, f"{(row or {}).get('wall_s', 0):.1f}", res)
-    Console().print(table)
+    make_console().print(table)
     return n_bad
 
 

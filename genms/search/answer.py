@@ -183,6 +183,11 @@ def _novelty(formula: str, result: SearchResult, reference: Any | None) -> tuple
     return (m.group(1).strip() if m else "in the reference"), False
 
 
+def _origin(reference: Any) -> str:
+    phrase = getattr(reference, "origin_phrase", None)
+    return phrase() if callable(phrase) else "the data folder"
+
+
 def novelty_note(reference: Any | None) -> str:
     """The sentence that says what "not in the reference" means for this run."""
     if reference is None:
@@ -191,7 +196,8 @@ def novelty_note(reference: Any | None) -> str:
             "it is not a check against every known material"
         )
     return (
-        f"'not in the reference' means {reference.novelty_claim()} (the data folder); "
+        f"'not in the reference' means {reference.novelty_claim()} "
+        f"({_origin(reference)}); "
         "it is not a check against the full Materials Project or the ICSD"
     )
 

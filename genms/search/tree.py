@@ -467,7 +467,7 @@ class ForwardTreeSearch:
             return result.with_outcome(NO_VALID_STRUCTURE, _no_structure_message(candidates, notes))
         n_kept = sum(c.kept for c in candidates)
         dropped = Counter(c.status for c in candidates if not c.kept)
-        why = ", ".join(f"{k} {s.replace('_', ' ')}" for s, k in dropped.most_common())
+        why = ", ".join(_count_phrase(s, k) for s, k in dropped.most_common())
         return result.with_outcome(
             "ok",
             f"{n_kept} of {len(candidates)} structures passed the filters "
@@ -504,6 +504,17 @@ def _no_survivor_message(nodes: list[FormulaNode]) -> str:
     return (f"none of the {len(nodes)} proposed formulae passed R_hi"
             + (f" — most common reasons: {common}" if common else "")
             + ". Relax the request (ratio, elements, novelty) or ask for more formulae (search.H)")
+
+
+#: Statuses that read as a noun ("3 short contacts"); the others read as adjectives
+#: ("2 uncertain", "1 out of range").
+_NOUN_STATUSES = ("invalid_structure", "short_contact", "wrong_composition", "invalid_composition")
+
+
+def _count_phrase(status: str, count: int) -> str:
+    """``1 invalid structure``, ``2 invalid structures``, ``3 out of range``."""
+    text = status.replace("_", " ")
+    return f"{count} {text}{'s' if count != 1 and status in _NOUN_STATUSES else ''}"
 
 
 def _no_structure_message(candidates: list[Candidate], notes: dict[str, str]) -> str:

@@ -83,7 +83,7 @@ class GatherError(ValueError):
 
 @dataclass(frozen=True)
 class PlotConfig:
-    x: str | None = None  # index column on the x axis (default: the first index column)
+    x: str | None = None  # index column on the x axis (default: see plot_axes)
     hue: str | None = None  # one line per value of this column (default: the second index column)
     metrics: list[str] = field(default_factory=list)  # default: the first 4 metrics
     kind: str = "auto"  # auto (line for numeric x, else bar) | line | bar
@@ -309,29 +309,42 @@ def _is_setting(column: str) -> bool:
     return column.rsplit(".", 1)[-1] in _NOT_METRICS
 
 
+#: Counters of a run (its length), listed after the results and never plotted by default.
+_COUNTERS = ("step", "steps", "epoch", "epochs", "samples_seen")
+
+
+def _metric_rank(c: str) -> tuple[int, int]:
+    leaf = c.rsplit(".", 1)[-1]
+    if leaf in METRIC_ORDER:
+        return 0, METRIC_ORDER.index(leaf)
+    if "e_form" in leaf or "energy" in leaf:
+        return 1, 0
+    if (
+        "match" in leaf
+        or "valid" in leaf
+        or "uniqueness" in leaf
+        or "rmse" in leaf
+        or "mae" in leaf
+        or "mse" in leaf
+        or "loss" in leaf
+    ):
+        return 2, 0
+    if leaf.startswith(("time", "timing")) or leaf.endswith(("_s", "seconds")) or "timing" in c:
+        return 3, 0
+    if leaf.startswith("n_") or leaf.rsplit("/", 1)[-1] in _COUNTERS:
+        return 5, 0
+    return 4, 0
+
+
 def order_metrics(columns: list[str]) -> list[str]:
     """Formation energies, match rates and validity first, timings next, counts last."""
-    def rank(c: str) -> tuple[int, int]:
-        leaf = c.rsplit(".", 1)[-1]
-        if leaf in METRIC_ORDER:
-            return 0, METRIC_ORDER.index(leaf)
-        if "e_form" in leaf or "energy" in leaf:
-            return 1, 0
-        if (
-            "match" in leaf
-            or "valid" in leaf
-            or "uniqueness" in leaf
-            or "rmse" in leaf
-            or "mae" in leaf
-        ):
-            return 2, 0
-        if leaf.startswith(("time", "timing")) or leaf.endswith(("_s", "seconds")) or "timing" in c:
-            return 3, 0
-        if leaf.startswith("n_"):
-            return 5, 0
-        return 4, 0
+    return sorted(columns, key=_metric_rank)
 
-    return sorted(columns, key=rank)
+
+def plotted_metrics(metrics: list[str], n: int = 4) -> list[str]:
+    """The metrics plotted by default: the first ``n`` results, not counts such as ``step``."""
+    results = [m for m in metrics if _metric_rank(m)[0] < 5]
+    return (results or metrics)[:n]
 
 
 def _index_value(v: Any) -> Any:
@@ -381,6 +394,8 @@ def to_markdown(df: pd.DataFrame, digits: int) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return "–"
         if isinstance(v, float):
+            if v != 0 and math.isfinite(v) and abs(v) < 0.5 * 10.0 ** -digits:
+                return f"{v:.{max(digits, 1)}g}"  # 0.000236, not 0.000
             return f"{v:.{digits}f}"
         return str(v)
 
@@ -394,31 +409,38 @@ def plot(
     table: pd.DataFrame, index: list[str], metrics: list[str], cfg: PlotConfig, out: Path
 ) -> list[Path]:
     """One PNG per metric: metric against ``x``, one line/bar group per ``hue`` value."""
-    x = cfg.x or (index[0] if index else None)
-    if x is None or x not in table.columns:
+    x, hue = plot_axes(table, index, cfg)
+    if x is None:
         return []
-    hue = cfg.hue or next((c for c in index if c != x), None)
     paths = []
-    for metric in (cfg.metrics or metrics[:4]):
+    for metric in (cfg.metrics or plotted_metrics(metrics)):
         if metric not in table.columns:
             raise GatherError(f"plot metric {metric!r} not among {metrics}")
         fig = Figure(figsize=(5, 3.5))
         ax = fig.subplots()
-        groups = table.groupby(hue, sort=True) if hue else [(None, table)]
+        groups = list(table.groupby(hue, sort=True)) if hue else [(None, table)]
         numeric_x = table[x].map(_is_number).all()
-        kind = cfg.kind if cfg.kind != "auto" else ("line" if numeric_x else "bar")
-        n = len(groups) if hue else 1
+        # a line joins values of a quantity (search.L = 1, 8, 32); seeds are labels: bars
+        line = numeric_x and x.rsplit(".", 1)[-1] != "seed"
+        kind = cfg.kind if cfg.kind != "auto" else ("line" if line else "bar")
+        n = len(groups)
+        # every bar group sits at its x value's place among all x values, so groups that
+        # lack some x values are not shifted onto another one's tick
+        x_values = sorted(table[x].dropna().unique().tolist(), key=_sort_key)
         for i, (name, g) in enumerate(groups):
             g = g.groupby(x, sort=True)[metric].mean()
             label = f"{hue}={name}" if hue else None
             if kind == "line":
                 ax.plot(g.index, g.values, marker="o", label=label)
             else:
-                pos = [j + (i - (n - 1) / 2) * 0.8 / n for j in range(len(g))]
+                pos = [x_values.index(v) + (i - (n - 1) / 2) * 0.8 / n for v in g.index]
                 ax.bar(pos, g.values, width=0.8 / n, label=label)
-                ax.set_xticks(range(len(g)), [str(v) for v in g.index])
+        if kind != "line":
+            many = len(x_values) > 3
+            ax.set_xticks(range(len(x_values)), [str(v) for v in x_values],
+                          rotation=30 if many else 0, fontsize=7 if many else None)
         ax.set_xlabel(x)
-        ax.set_ylabel(metric)
+        ax.set_ylabel(metric + _unit(metric))
         if hue:
             ax.legend(fontsize=7)
         fig.tight_layout()
@@ -428,24 +450,52 @@ def plot(
     return paths
 
 
+def _unit(metric: str) -> str:
+    return " (eV/atom)" if "e_form" in metric else " (s)" if metric.endswith("_s") else ""
+
+
+def _sort_key(v: Any) -> tuple:
+    return (0, v, "") if _is_number(v) else (1, 0, str(v))
+
+
+def plot_axes(
+    table: pd.DataFrame, index: list[str], cfg: PlotConfig
+) -> tuple[str | None, str | None]:
+    """The x and hue columns of the per-metric plots. By default the first index column is x and
+    the second the hue, except that a run's ``name`` (one value per row, e.g. the time stamp of
+    a ``genms generate`` folder) is skipped when settings tell the runs apart: runs differing
+    in ``seed`` are plotted against the seed, not against their folder names."""
+    columns = [c for c in index if c in table.columns]
+    if not cfg.x and len(columns) > 1 and columns[0] in ("name", "key"):
+        columns = columns[1:]
+    x = cfg.x or (columns[0] if columns else None)
+    if x is None or x not in table.columns:
+        return None, None
+    hue = cfg.hue or next((c for c in columns if c != x), None)
+    return x, hue
+
+
 def overview_plot(table: pd.DataFrame, index: list[str], metrics: list[str], out: Path,
                   max_panels: int = 8) -> Path | None:
     """``plot_comparison.png``: one bar panel per metric (up to ``max_panels``), a bar per row,
     labelled by its index values, so every run's main numbers sit side by side."""
     numeric = [m for m in metrics if m in table.columns and table[m].map(_is_number).any()]
+    numeric = plotted_metrics(numeric, n=len(numeric))  # counters (step) only when alone
     main = [m for m in numeric if m.rsplit(".", 1)[-1] in METRIC_ORDER]
     shown = (main or numeric)[:max_panels]
     if not shown or table.empty:
         return None
-    def label(row) -> str:
+    def label(i: int) -> str:
+        # column by column: a row of iterrows() turns the int seed 0 into 0.0
+        values = {c: table[c].iloc[i] for c in index}
         parts = [
-            f"{row[c]}" if c in ("name", "key") else f"{c.rsplit('.', 1)[-1]}={row[c]}"
-            for c in index
+            f"{v}" if c in ("name", "key") else f"{c.rsplit('.', 1)[-1]}={v}"
+            for c, v in values.items()
         ]
-        text = ", ".join(parts) or str(row.name)
+        text = ", ".join(parts) or str(table.index[i])
         return text if len(text) <= 40 else text[:37] + "..."
 
-    labels = [label(r) for _, r in table.iterrows()]
+    labels = [label(i) for i in range(len(table))]
     cols = min(4, len(shown))
     rows_n = (len(shown) + cols - 1) // cols
     fig = Figure(figsize=(3.2 * cols, 0.6 + 2.6 * rows_n + 0.12 * len(table)))
@@ -460,8 +510,7 @@ def overview_plot(table: pd.DataFrame, index: list[str], metrics: list[str], out
             range(len(values)), labels if ax in axes[:, 0] else [""] * len(values), fontsize=7
         )
         ax.invert_yaxis()
-        unit = " (eV/atom)" if "e_form" in metric else " (s)" if metric.endswith("_s") else ""
-        ax.set_title(metric + unit, fontsize=8)
+        ax.set_title(metric + _unit(metric), fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
         for i, v in enumerate(values):
             if math.isfinite(v):

@@ -47,16 +47,37 @@ def print_table(console: Console, records: list[dict], title: str, with_mp: bool
         console.print(f"  [yellow]{escape(str(rid))}[/]: {escape(str(err))}")
 
 
-def gpaw_missing(protocol: str, code: str) -> str | None:
-    """Why a ``protocol`` run with the DFT ``code`` cannot run here (GPAW missing), or ``None``."""
-    if protocol == "none" or code != "gpaw":
+#: How to install the optional DFT and MLIP backends (README "Optional extras").
+INSTALL_GPAW = "`bash scripts/install_dft.sh` (Debian packages + pip gpaw, gpaw-data)"
+INSTALL_CHGNET = "`pip install torch==2.13.0 && pip install -e '.[chgnet]'`"
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def gpaw_missing(protocol: str, code: str, mlip_enabled: bool = True) -> str | None:
+    """Why a ``protocol`` run with the DFT ``code`` (and the CHGNet step when ``mlip_enabled``)
+    cannot do anything here, as one line with the install command, or ``None``.
+
+    ``protocol=none`` is the CHGNet step alone, so it needs chgnet; the DFT protocols need GPAW
+    (a missing chgnet there only skips the pre-relaxation, with a warning)."""
+    chgnet = _installed("chgnet")
+    if protocol == "none":
+        if not mlip_enabled:
+            return ("protocol=none with mlip.enabled=false leaves nothing to run: drop one of "
+                    "the two")
+        if not chgnet:
+            return (f"protocol=none runs only the CHGNet pre-relaxation, and chgnet is not "
+                    f"installed: run {INSTALL_CHGNET}")
         return None
-    if importlib.util.find_spec("gpaw") is None:
-        return (
-            "GPAW is not installed: run `bash scripts/install_dft.sh` (Debian packages + pip gpaw, "
-            "gpaw-data), or use protocol=none for the CHGNet step only"
-        )
-    return None
+    if code != "gpaw" or _installed("gpaw"):
+        return None
+    if chgnet or not mlip_enabled:
+        return (f"GPAW is not installed: run {INSTALL_GPAW}, or use protocol=none for the "
+                "CHGNet step only")
+    return (f"GPAW is not installed (and neither is chgnet, for the pre-relaxation): run "
+            f"{INSTALL_GPAW}, and {INSTALL_CHGNET} for CHGNet")
 
 
 def validate(cfg: DictConfig) -> int:
@@ -65,7 +86,7 @@ def validate(cfg: DictConfig) -> int:
     try:
         vcfg = to_dataclass(ValidateConfig, OmegaConf.to_container(cfg, resolve=True))
         tasks = collect_tasks(list(vcfg.inputs), vcfg.top)
-        missing = gpaw_missing(vcfg.protocol, vcfg.dft.code)
+        missing = gpaw_missing(vcfg.protocol, vcfg.dft.code, vcfg.mlip.enabled)
         if missing:
             fail(console, missing, 2)
         out_dir = run_dir(vcfg.out_dir)

@@ -40,7 +40,7 @@ def available() -> bool:
 def require() -> None:
     if not available():
         raise MLIPUnavailable(
-            "chgnet is not installed: `pip install torch==2.13.0 && pip install chgnet` "
+            "chgnet is not installed: `pip install torch==2.13.0 && pip install -e '.[chgnet]'` "
             "(or `bash scripts/install_dft.sh`), or set mlip.enabled=false"
         )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from genms.crystal.composition import (
@@ -50,3 +53,17 @@ def test_ratios_elements_and_canonical_forms():
     assert normalise_ratio([2, 4, 8]) == (1, 2, 4) and normalise_ratio([0.5, 1]) == (0.5, 1.0)
     with pytest.raises(FormulaError):
         formula_ratio("Sr52Q(3")
+
+
+def test_reduced_formula_of_a_noble_gas_compound_does_not_warn():
+    """`genms eval end-to-end` reads the uniqueness reference (which holds ArF2, HeNa2 ...):
+    pymatgen's 'No Pauling electronegativity for Ar' warnings went to the terminal."""
+    code = (
+        "import warnings; warnings.simplefilter('error');"
+        "from genms.crystal.composition import reduced_formula;"
+        "print(reduced_formula('F2Ar'), reduced_formula('Na2He'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(done.stdout.split()) == 2

@@ -90,3 +90,28 @@ def test_sample_a_formula_given_twice_writes_every_structure(tiny_bundle, tmp_pa
     )
     assert len(written) == len(set(written)) == 4
     assert sorted(p.name for p in out.glob("*.cif")) == [f"NaCl_{j:03d}.cif" for j in range(4)]
+
+
+def test_a_second_sample_call_into_the_same_folder_keeps_the_first_files(
+    tiny_bundle, tmp_path, capsys
+):
+    """The documented `genms sample SrTiO3 NaCl n=8` then `genms sample SrTiO3 n=4
+    formula_units=2` both write to ./samples: the second call must not overwrite the first's
+    SrTiO3_000..003 (which would leave a folder mixing the two calls under one numbering)."""
+    out = tmp_path / "cifs"
+    first = out / "NaCl_000.cif"
+
+    def call(n):
+        return run_command(
+            COMMANDS[("sample", "")],
+            "sample",
+            ["formulae=[NaCl]", f"n={n}", "formula_units=1", f"out_dir={out}",
+             f"sampler.bundle={tiny_bundle}", *SMALL, f"hydra.run.dir={tmp_path / 'hydra'}"],
+        )
+
+    call(2)
+    before = first.read_text()
+    written = call(2)
+    assert [p.rsplit("/", 1)[-1] for p in written] == ["NaCl_002.cif", "NaCl_003.cif"]
+    assert first.read_text() == before
+    assert "already holds NaCl_000.cif … NaCl_001.cif" in capsys.readouterr().err

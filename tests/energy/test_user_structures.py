@@ -4,6 +4,7 @@ structure is accepted: the energy predictor, the validity metrics, ``genms eval 
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -13,8 +14,11 @@ from pymatgen.core import Lattice, Structure
 
 from genms.cli import main
 from genms.crystal.convert import StructureReadError, read_structure, to_ase, to_crystal
+from genms.data.arrays import CrystalArrays
 from genms.energy.predictor import DEFAULT_BUNDLE, load_predictor
+from genms.energy.score import print_table
 from genms.evaluate.validity import check_validity
+from genms.progress import TextProgress, listening
 
 SHIPPED = pytest.mark.skipif(
     not (DEFAULT_BUNDLE / "bundle.json").is_file(), reason="no shipped energy bundle"
@@ -148,3 +152,31 @@ def test_genms_score_gives_the_energy_of_user_files(files, tmp_path, capsys, mon
     assert not (tmp_path / "outputs").exists()  # no Hydra folder for a quick score
     with pytest.raises(SystemExit, match="no structure could be scored"):
         main(["score", str(files / "notes.txt")])
+
+
+def test_score_table_keeps_a_long_file_name_on_one_line_when_piped(capsys):
+    """Piped output (a log, `| less`) used rich's 80-column default, which folded every path
+    into three or four rows; tables of the commands use the shared 140-column console."""
+    name = "runs/generate/2026-12-03_15-53-04/cifs/01_BaNaCl3.cif"
+    record = {"file": name, "formula": "BaNaCl3", "n_atoms": 20, "struct_valid": True,
+              "comp_valid": True, "e_form_ev_per_atom": -2.575, "e_form_std": 0.023,
+              "in_range": True}
+    print_table([record], "shipped energy GNN")
+    out = capsys.readouterr().out
+    assert any(name in line for line in out.splitlines())
+
+
+@SHIPPED
+def test_a_second_prediction_pass_restarts_the_energy_progress(srtio3):
+    """`genms eval energy` predicts the same set several times (accuracy, then the speed
+    passes): each pass starts afresh (0/n), so its elapsed time and ETA do not carry on from the
+    previous pass."""
+    arrays = CrystalArrays.from_crystals([to_crystal(srtio3)] * 3, ["a", "b", "c"])
+    predictor = load_predictor(DEFAULT_BUNDLE)
+    out = io.StringIO()
+    with listening(TextProgress(stream=out)):
+        predictor.predict_arrays(arrays)
+        predictor.predict_arrays(arrays)
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("energy:")]
+    starts = [line.split(",")[0] for line in lines]
+    assert starts == ["energy: 0/3 (0 %)", "energy: 3/3 (100 %)"] * 2

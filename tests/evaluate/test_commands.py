@@ -60,3 +60,15 @@ def test_cli_writes_json_and_rejects_bad_input(tmp_path, capsys):
     assert "CIF validity" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="neither a file nor a folder"):
         main(["eval", "metrics", str(tmp_path / "nope"), f"hydra.run.dir={tmp_path / 'run2'}"])
+
+
+def test_a_reference_file_without_formulae_is_refused(tmp_path):
+    """`genms propose ... output=formulae.json` then `reference_formulae=formulae.json`: no line
+    of a JSON file is a formula, which gave 'unique vs 0 reference formulae: 1.0000'."""
+    _write_cifs(tmp_path / "cifs")
+    refs = tmp_path / "formulae.json"
+    refs.write_text(json.dumps({"request": "a perovskite", "results": [{"formula": "SrTiO3"}]},
+                               indent=1))
+    with pytest.raises(SystemExit, match="holds no chemical formula"):
+        main(["eval", "metrics", str(tmp_path / "cifs"), f"reference_formulae={refs}",
+              "n_workers=1", "progress=false", f"hydra.run.dir={tmp_path / 'run'}"])

@@ -8,6 +8,7 @@ from genms.data.known import ALL_DATASETS, from_sources, load_shipped
 from genms.data.reference import ReferenceConfig, load_reference
 from genms.language.request import parse_request
 from genms.language.rhi import score_formulae
+from genms.search.answer import novelty_note
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +55,10 @@ def test_shipped_table_holds_every_formula_of_the_data_folder():
             f"{sorted(missing)[:5]}; "
             f"rerun python scripts/build_known_formulae.py"
         )
+
+
+def test_novelty_note_names_where_the_formulae_came_from(shipped_reference):
+    """A fresh install without a data folder reads the shipped table; the note must not claim
+    the formulae came from the data folder."""
+    note = novelty_note(shipped_reference)
+    assert "(the table shipped in the package)" in note and "data folder" not in note

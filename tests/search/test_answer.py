@@ -19,7 +19,7 @@ from genms.data.reference import ReferenceFormulae
 from genms.search.answer import build_answer, safe_formula, symmetrise
 from genms.search.config import FilterConfig, SearchConfig
 from genms.search.report import write_run
-from genms.search.tree import ForwardTreeSearch, energy_worker, sampler_worker
+from genms.search.tree import ForwardTreeSearch, _count_phrase, energy_worker, sampler_worker
 from tests.search.fakes import (
     CubicPerovskiteSampler,
     FakePredictor,
@@ -152,7 +152,7 @@ def test_short_contacts_are_dropped_with_the_contact_named(tmp_path):
     assert status == {"SrTiO3": "kept", "BaTiO3": "short_contact"}
     dropped = [c for c in result.candidates if c.status == "short_contact"]
     assert all(c.contact.startswith(("Ba-O", "O-Ba")) and "×" in c.contact for c in dropped)
-    assert "dropped: 3 short contact" in result.message
+    assert "dropped: 3 short contacts" in result.message
 
     paths = write_run(result, tmp_path, top_k=5, pictures=False)
     report = paths["report"].read_text()
@@ -186,3 +186,10 @@ def test_novelty_is_worded_for_what_it_is(tmp_path):
     for report in (paths["report"].read_text(), paths["report_html"].read_text()):
         assert "not in the 2 reference formulae from WBM" in report
         assert "not a check against the full Materials Project" in report
+
+
+def test_dropped_counts_read_in_the_plural():
+    assert _count_phrase("invalid_structure", 1) == "1 invalid structure"
+    assert _count_phrase("invalid_structure", 2) == "2 invalid structures"
+    assert _count_phrase("out_of_range", 3) == "3 out of range"
+    assert _count_phrase("uncertain", 2) == "2 uncertain"

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 
 from genms.cli import main
-from genms.tracking.gather import GatherConfig, GatherError, PlotConfig, gather_to
+from genms.tracking.gather import (
+    GatherConfig,
+    GatherError,
+    PlotConfig,
+    gather_to,
+    order_metrics,
+    overview_plot,
+    plotted_metrics,
+    to_markdown,
+)
 from genms.tracking.reports import ExperimentRun, ReportConfig, SweepPointInfo
 from genms.tracking.sweep_log import SweepLog
 
@@ -100,3 +111,30 @@ def test_genms_report_gather_command(tmp_path, capsys):
     assert (tmp_path / "o" / "comparison.md").is_file() and not (
         tmp_path / "sweep" / "report"
     ).exists()
+
+
+def test_training_sweep_metrics_show_small_values_and_skip_the_step_counter():
+    """A `genms sweep train energy` gathers val/mae, val/mse and step: the step counter is
+    listed last and not plotted; an MSE of 2e-4 is not printed as 0.000."""
+    metrics = order_metrics(["step", "val/mse_ev_per_atom", "val/mae_ev_per_atom"])
+    assert metrics[-1] == "step"
+    assert plotted_metrics(metrics) == ["val/mse_ev_per_atom", "val/mae_ev_per_atom"]
+    table = pd.DataFrame({"seed": [0], "val/mse_ev_per_atom": [0.0002355], "step": [10]})
+    text = to_markdown(table, 3)
+    assert "0.000236" in text and "| 0.000 |" not in text
+
+
+def test_overview_labels_keep_integer_seeds(tmp_path, monkeypatch):
+    drawn = []
+    real = Figure.subplots
+
+    def spy(self, *a, **kw):
+        axes = real(self, *a, **kw)
+        drawn.append(axes)
+        return axes
+
+    monkeypatch.setattr(Figure, "subplots", spy)
+    table = pd.DataFrame({"seed": [0, 1], "val/mae_ev_per_atom": [0.01, 0.0115]})
+    overview_plot(table, ["seed"], ["val/mae_ev_per_atom"], tmp_path)
+    labels = [t.get_text() for t in drawn[0][0, 0].get_yticklabels()]
+    assert labels == ["seed=0", "seed=1"]

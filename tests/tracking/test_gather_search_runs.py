@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 import genms.benchmarks.families as families
+import genms.tracking.gather as gather
 from genms.cli import main
 from genms.crystal.structure import Crystal
 from genms.evaluate.family import FamilyReferences
@@ -146,3 +148,35 @@ def test_gather_one_run_folder_and_no_match_without_a_family(tmp_path, monkeypat
     result = gather_to(GatherConfig(source=str(run / "summary.json"), out=str(tmp_path / "r")))
     assert len(result["table"]) == 1 and result["table"]["best_e_form"].notna().all()
     assert "match_rate_top" not in result["metrics"]  # no family asked for: no match number
+
+
+def test_plots_of_runs_told_apart_by_seed_use_the_seed_axis(tmp_path, monkeypatch):
+    """Two `genms generate` runs differing only in seed: the per-metric plot is against the
+    seed (both bars at their own tick), not against the folder name with one label for both."""
+    table = gather.pd.DataFrame(
+        {"name": ["2026-01-01_10-00-00", "2026-01-01_11-00-00"], "seed": [0, 1],
+         "best_e_form": [-2.5, -2.4]}
+    )
+    index = ["name", "seed"]
+    assert gather.plot_axes(table, index, gather.PlotConfig()) == ("seed", None)
+    assert gather.plot_axes(table, ["name"], gather.PlotConfig()) == ("name", None)
+    assert gather.plot_axes(table, index, gather.PlotConfig(x="name")) == ("name", "seed")
+
+    drawn = []
+    real_subplots = Figure.subplots
+
+    def spy(self, *a, **kw):
+        ax = real_subplots(self, *a, **kw)
+        drawn.append(ax)
+        return ax
+
+    monkeypatch.setattr(Figure, "subplots", spy)
+    gather.plot(table, index, ["best_e_form"], gather.PlotConfig(), tmp_path)
+    gather.plot(table, index, ["best_e_form"], gather.PlotConfig(x="name"), tmp_path)
+    by_seed, by_name = drawn
+    assert [t.get_text() for t in by_seed.get_xticklabels()] == ["0", "1"]
+    assert len(by_seed.patches) == 2  # bars, not a line joining two seeds
+    # x = name, hue = seed: each name's bar at its own tick, both names labelled
+    assert [t.get_text() for t in by_name.get_xticklabels()] == list(table["name"])
+    centres = sorted(p.get_x() + p.get_width() / 2 for p in by_name.patches)
+    assert centres[0] < 0.5 < centres[1]

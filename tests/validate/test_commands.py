@@ -8,6 +8,7 @@ import pytest
 from ase.build import bulk
 from ase.io import write
 
+import genms.validate.commands as commands
 from genms.cli import main
 
 from .helpers import cu3au_atoms, write_run_folder
@@ -152,3 +153,30 @@ def test_validate_prints_markup_in_a_path_as_text(tmp_path, capsys):
         )
     out = capsys.readouterr().out
     assert exc.value.code == 2 and "[bold]x[/]" in out and "MarkupError" not in out
+
+
+@pytest.mark.parametrize(
+    ("installed", "overrides", "expected"),
+    [
+        # a fresh install: neither backend; the fix names both installs
+        ((), [], "GPAW is not installed (and neither is chgnet"),
+        # CHGNet only, without chgnet: one line with its install, not a run that skips all
+        ((), ["protocol=none"], "protocol=none runs only the CHGNet pre-relaxation"),
+        (("chgnet",), [], "or use protocol=none for the CHGNet step only"),
+        (("gpaw",), ["protocol=none", "mlip.enabled=false"], "leaves nothing to run"),
+    ],
+)
+def test_validate_without_its_backends_says_what_to_install(
+    tmp_path, capsys, monkeypatch, installed, overrides, expected
+):
+    monkeypatch.setattr(commands, "_installed", lambda module: module in installed)
+    write(tmp_path / "au.cif", bulk("Au", "fcc", a=4.2))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        main(["validate", str(tmp_path / "au.cif"), f"out_dir={out}", *overrides])
+    assert exit_.value.code == 2
+    text = " ".join(capsys.readouterr().out.split())
+    assert expected in text and "Traceback" not in text
+    if "chgnet" not in installed and "mlip.enabled=false" not in overrides:
+        assert "pip install torch==2.13.0 && pip install -e '.[chgnet]'" in text
+    assert not out.exists()  # nothing was started
