@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from rich.table import Table
 
 from genms.configs import typed
-from genms.console import make_console
+from genms.console import exit_with, make_console
 from genms.crystal.composition import composition_from_numbers
 from genms.crystal.convert import StructureReadError, is_structure_file, read_structure
 from genms.energy.config import PredictorConfig
@@ -48,22 +48,20 @@ class ScoreConfig:
 def collect_files(inputs: list[str]) -> list[Path]:
     """Files as given, and the structure files (CIF, POSCAR, .vasp) below each folder."""
     if not inputs:
-        raise SystemExit(
-            "genms score: no inputs; usage: genms score <CIF/POSCAR files or folders> "
-            "[output=scores.csv]"
-        )
+        exit_with("genms score: no inputs; usage: genms score <CIF/POSCAR files or folders> "
+                  "[output=scores.csv]")
     files: list[Path] = []
     for raw in inputs:
         p = Path(raw).expanduser()
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.is_file() and is_structure_file(f))
             if not found:
-                raise SystemExit(f"genms score: no structure files (.cif, POSCAR, .vasp) under {p}")
+                exit_with(f"genms score: no structure files (.cif, POSCAR, .vasp) under {p}")
             files += found
         elif p.is_file():
             files.append(p)
         else:
-            raise SystemExit(f"genms score: {raw!r} is neither a file nor a folder")
+            exit_with(f"genms score: {raw!r} is neither a file nor a folder")
     return files
 
 

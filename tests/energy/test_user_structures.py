@@ -152,6 +152,14 @@ def test_genms_score_gives_the_energy_of_user_files(files, tmp_path, capsys, mon
     assert not (tmp_path / "outputs").exists()  # no Hydra folder for a quick score
     with pytest.raises(SystemExit, match="no structure could be scored"):
         main(["score", str(files / "notes.txt")])
+    capsys.readouterr()
+    for bad, says in ((tmp_path / "missing.cif", "neither a file nor a folder"),
+                      (tmp_path / "empty", "no structure files")):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        with pytest.raises(SystemExit) as exc:  # bad input: exit 2 and one line, as elsewhere
+            main(["score", str(bad)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exc.value.code == 2 and len(err) == 1 and says in err[0]
 
 
 def test_score_table_keeps_a_long_file_name_on_one_line_when_piped(capsys):
