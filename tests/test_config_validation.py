@@ -110,6 +110,12 @@ def test_post_init_lists_every_problem():
      ["families[0].formula_units[0]=0", "returned=0"]),
 ])
 def test_commands_list_every_bad_value_before_any_work(tmp_path, capsys, monkeypatch, argv, lines):
+    assert_fails_before_any_work(tmp_path, capsys, monkeypatch, argv, lines)
+
+
+def assert_fails_before_any_work(tmp_path, capsys, monkeypatch, argv, lines):
+    """``genms *argv`` exits 2 with one line per bad value (each containing its ``lines``
+    fragment) and starts nothing."""
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exc:
         main([*argv, f"hydra.run.dir={tmp_path / 'run'}"])

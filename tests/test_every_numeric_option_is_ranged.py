@@ -23,9 +23,9 @@ from genms.cli import (
     config_problems,
     group_choices,
     load_target,
-    main,
 )
 from genms.paths import REPO_ROOT
+from tests.test_config_validation import assert_fails_before_any_work
 
 _UNIONS = (typing.Union, types.UnionType)
 # Containers of numbers whose elements a range checks one by one (each list item, dict value).
@@ -233,12 +233,4 @@ def test_every_number_in_conf_is_backed_by_a_ranged_field(config_name):
 ])
 def test_model_llm_and_yaml_only_values_fail_before_any_work(tmp_path, capsys, monkeypatch,
                                                              argv, lines):
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exc:
-        main([*argv, f"hydra.run.dir={tmp_path / 'run'}"])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert exc.value.code == 2
-    assert len(err) == len(lines), err
-    for line, fragment in zip(err, lines, strict=True):
-        assert line.startswith(f"genms {argv[0]}") and fragment in line, (line, fragment)
-    assert not (tmp_path / "run").exists()  # nothing started
+    assert_fails_before_any_work(tmp_path, capsys, monkeypatch, argv, lines)

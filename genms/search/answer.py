@@ -28,6 +28,7 @@ from pymatgen.io.cif import CifParser, CifWriter
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from genms.crystal.composition import composition_from_numbers
+from genms.language.rhi import CHECKS as RHI_CHECKS
 from genms.search.candidates import REJECTIONS, Candidate, FormulaNode, SearchResult
 
 log = logging.getLogger(__name__)
@@ -303,7 +304,7 @@ def atoms_text(row) -> str:
 def formula_reasons(node: FormulaNode) -> list[str]:
     """The reasons of one formula without repeats: R_hi's checks (a passed syntax check left
     out); the proposer's own reasons only where no check says the same (an LLM's note)."""
-    checks = [r for r in node.reasons if r.split(":", 1)[0] in _CHECK_NAMES]
+    checks = [r for r in node.reasons if r.split(":", 1)[0] in RHI_CHECKS]
     shown = [
         r for r in checks if not r.startswith("syntax: ") or node.checks.get("syntax", 1.0) < 1.0
     ]
@@ -319,16 +320,3 @@ def formula_reasons(node: FormulaNode) -> list[str]:
     ):  # the offline proposer's reasons restate R_hi's fit, charge and novelty
         shown = [r for r in node.reasons if r not in checks][:1] + shown
     return list(dict.fromkeys(shown)) + ([node.note] if node.note else [])
-
-
-_CHECK_NAMES = (
-    "syntax",
-    "uniqueness",
-    "ratio",
-    "elements",
-    "charge",
-    "likelihood",
-    "llm_rank",
-    "preference",
-    "property",
-)
