@@ -56,6 +56,12 @@ def _match_line(stats: dict | None) -> str:
     )
 
 
+def _near_duplicates_line(by_rule: dict | None) -> str:
+    if by_rule is None:
+        return ""
+    return f"{len(set().union(*by_rule.values()))} test entries with a near duplicate, "
+
+
 def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: float,
            cache_dir) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
@@ -80,6 +86,7 @@ def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: flo
                 f"{u['test_formula_spacegroup_pairs']} test (formula, space group) pairs, "
                 f"{u['spacegroups_computed']} space groups computed, "
                 f"{_match_line(u.get('test_structure_match'))}"
+                f"{_near_duplicates_line(u.get('near_duplicate_test_ids'))}"
                 f"{u['cgcnn_targets_masked']} mp_cgcnn energies masked; absent sources: "
                 f"{u['absent_sources'] or 'none'}"
             )

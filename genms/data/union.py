@@ -19,7 +19,9 @@ from every Materials Project structure with at most ``max_atoms`` (52) atoms in 
 
 Rows are never dropped for a missing target here: ``formation_energy_per_atom`` is NaN where
 a source lacks it, and mp_cgcnn energies below ``data.cgcnn_min_formation_energy`` are set
-to NaN (the structure is kept). Counts per source and per rule go to ``meta["union"]``.
+to NaN (the structure is kept). Counts per source and per rule go to ``meta["union"]``, and so
+do the MP-20 test material ids each of the two test rules hit
+(``meta["union"]["near_duplicate_test_ids"]``, see :func:`near_duplicate_test_ids`).
 """
 
 from __future__ import annotations
@@ -246,11 +248,13 @@ def match_settings(config: MatchConfig) -> dict:
 @dataclass
 class StructureMatches:
     """The structure-match rule's outcome: per source, each cell's matched test entry (-1: none)
-    and the RMS of that match (NaN: none), plus counts for ``meta["union"]``."""
+    and the RMS of that match (NaN: none), every test entry that some cell matched (not only the
+    best ones), plus counts for ``meta["union"]``."""
 
     test_index: dict[str, np.ndarray]
     rms: dict[str, np.ndarray]
     stats: dict
+    tests_matched: set[int]
 
 
 def match_test_structures(parts: dict[str, CrystalArrays], test: CrystalArrays,
@@ -284,6 +288,7 @@ def match_test_structures(parts: dict[str, CrystalArrays], test: CrystalArrays,
         if matched:
             rms[label][i], test_index[label][i] = min(matched)
     flat = [v for pairs in values.values() for v, _ in pairs]
+    tests_matched = {j for pairs in values.values() for v, j in pairs if isinstance(v, float)}
     stats = {
         "settings": match_settings(config),
         "cells_compared": len(candidates),
@@ -293,7 +298,7 @@ def match_test_structures(parts: dict[str, CrystalArrays], test: CrystalArrays,
         "pairs_timed_out": sum(v == TIMEOUT for v in flat),
         "cells_matched": int(sum((t >= 0).sum() for t in test_index.values())),
     }
-    return StructureMatches(test_index, rms, stats)
+    return StructureMatches(test_index, rms, stats, tests_matched)
 
 
 def _compare_missing(
@@ -383,8 +388,10 @@ def prepare_union(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
         held_out[split] = (assemble(table, parsed, rows, {}), report)
     test_arrays = held_out["test"][0]
     test_sg, _ = fill_spacegroups(test_arrays, ctx)
-    test_pairs = set(zip(formula_keys(test_arrays), test_sg.tolist(), strict=True))
-    test_formulae = {k for k, _ in test_pairs}
+    test_by_pair: dict[tuple, list[int]] = {}
+    for j, pair in enumerate(zip(formula_keys(test_arrays), test_sg.tolist(), strict=True)):
+        test_by_pair.setdefault(pair, []).append(j)
+    test_formulae = {k for k, _ in test_by_pair}
 
     parts, reports, masked = {}, {}, 0
     seen: set[str] = set()
@@ -402,12 +409,14 @@ def prepare_union(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
         parts[src.label], reports[src.label] = arrays, report
 
     computed = 0
+    spacegroup_hits: set[int] = set()  # test entries whose (formula, space group) a drop shares
     for label, arrays in list(parts.items()):
         sg, n_new = fill_spacegroups(arrays, ctx)
         computed += n_new
-        keys = formula_keys(arrays)
-        drop = np.array([k in test_formulae and ((k, s) in test_pairs or not np.isfinite(s))
-                         for k, s in zip(keys, sg.tolist(), strict=True)], bool)
+        pairs = list(zip(formula_keys(arrays), sg.tolist(), strict=True))
+        drop = np.array([k in test_formulae and ((k, s) in test_by_pair or not np.isfinite(s))
+                         for k, s in pairs], bool)
+        spacegroup_hits.update(j for pair in pairs for j in test_by_pair.get(pair, ()))
         why = {i: f"space group {int(sg[i])}" if np.isfinite(sg[i]) else "space group unknown"
                for i in np.flatnonzero(drop).tolist()}
         parts[label] = _drop_rows(_with_meta(arrays, dict(arrays.meta), {SG: sg}), reports[label],
@@ -432,9 +441,11 @@ def prepare_union(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
         "totals": totals.to_dict(),
         "absent_sources": absent,
         "held_out_ids": len(held_ids),
-        "test_formula_spacegroup_pairs": len(test_pairs),
+        "test_formula_spacegroup_pairs": len(test_by_pair),
         "spacegroups_computed": computed,
         "test_structure_match": matches.stats,
+        "near_duplicate_test_ids": near_duplicate_test_ids(
+            test_arrays, spacegroup_hits, matches.tests_matched),
         "cgcnn_targets_masked": masked,
         "rule": RULE,
     }
@@ -456,6 +467,23 @@ def prepare_union(spec: DatasetSpec, ctx: PrepareContext) -> list[SplitResult]:
                        "union": {"rule": f"MP-20 {split} rows with <= {max_atoms} atoms"}}
         results.append(ctx.save(_with_meta(arrays, meta), spec.name, split))
     return results
+
+
+def near_duplicate_test_ids(test: CrystalArrays, spacegroup_hits: set[int],
+                            structure_hits: set[int]) -> dict[str, list[str]]:
+    """Per test rule, the sorted material ids of the test entries it hit.
+
+    ``test_formula_spacegroup``: every test entry whose reduced formula and space group equal
+    those of a dropped candidate (a candidate dropped only because its space group could not be
+    computed hits no particular entry and adds none); ``test_structure_match``: every test entry
+    that ``StructureMatcher`` matched to a candidate. Each id names a test crystal that the
+    Materials Project sources hold under another id.
+    """
+    return {
+        rule: sorted({str(test.ids[j]) for j in hits})
+        for rule, hits in (("test_formula_spacegroup", spacegroup_hits),
+                           ("test_structure_match", structure_hits))
+    }
 
 
 def _drop_rows(arrays: CrystalArrays, report: SkipReport, reason: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,12 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.core.operations import SymmOp
 
 from genms.data.build import prepare_dataset
+from genms.data.near_duplicates import (
+    NearDuplicatesError,
+    load_near_duplicate_ids,
+    near_duplicates_document,
+    write_near_duplicates,
+)
 from genms.data.prepare import load_prepared
 from genms.data.union import formula_key
 
@@ -98,6 +106,7 @@ def union_root(tmp_path, fixtures_dir):
 
 def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
     results = {r.split: r for r in prepare_dataset("mp_union", make_ctx([union_root]))}
+    test_rows = pd.read_csv(union_root / "mp_20_partial" / "test.csv")
     union = results["train"].meta["union"]
     src = union["sources"]
     assert src["mp_20/train"]["rows"] == 4 and src["mp_20/train"]["kept"] == 3
@@ -121,6 +130,11 @@ def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
     assert union["test_structure_match"] | {"settings": None} == {
         "settings": None, "cells_compared": 3, "pairs": 3, "pairs_computed": 3, "pairs_matched": 2,
         "pairs_timed_out": 0, "cells_matched": 2}
+    # the test entries each rule hit: mp-leak is Ni3P's test crystal (same formula and space
+    # group); mp-copy and mp-poly match the Y2AgAu entry; In2Rh3S2 has no duplicate
+    assert test_rows.material_id.tolist() == ["mp-1077883", "mp-2296", "mp-1187720"]
+    assert union["near_duplicate_test_ids"] == {
+        "test_formula_spacegroup": ["mp-2296"], "test_structure_match": ["mp-1187720"]}
 
     train = load_prepared("mp_union", "train", tmp_path / "prepared")
     ids = train.ids.tolist()
@@ -147,6 +161,25 @@ def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
         (formula_key(train.crystal(i).atomic_numbers), sg[ids[i]]) for i in range(len(train))
     }
     assert not test_pairs & train_pairs
+
+
+def test_near_duplicate_document_lists_the_test_ids_the_rules_hit(union_root, make_ctx, tmp_path):
+    results = prepare_dataset("mp_union", make_ctx([union_root]))
+    doc = near_duplicates_document(results)
+    assert doc["ids"] == ["mp-1187720", "mp-2296"] and doc["n_near_duplicates"] == 2
+    assert doc["n_test"] == 3
+    assert doc["counts"] == {"test_formula_spacegroup": 1, "test_structure_match": 1, "both": 0}
+    assert "symprec 0.1" in doc["rules"]["test_formula_spacegroup"]
+    assert "stol=0.5, ltol=0.3, angle_tol=10" in doc["rules"]["test_structure_match"]
+    assert doc["union_fingerprint"] == results[0].meta["fingerprint"]
+    path = write_near_duplicates(doc, tmp_path / "near_duplicates.json")
+    assert load_near_duplicate_ids(path) == {"mp-1187720", "mp-2296"}
+
+    train = results[0]
+    union = {k: v for k, v in train.meta["union"].items() if k != "near_duplicate_test_ids"}
+    older = replace(train, meta=train.meta | {"union": union})  # prepared by an older genms
+    with pytest.raises(NearDuplicatesError, match="data.force=true"):
+        near_duplicates_document([older, *results[1:]])
 
 
 def test_union_is_cached_and_space_groups_and_matches_are_reused(union_root, make_ctx):
