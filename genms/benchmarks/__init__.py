@@ -1,7 +1,8 @@
 """Where every benchmark number and result table is made (``genms eval ...``, ``genms experiment``).
 
 * :mod:`.csp` — ``genms eval csp``: crystal structure prediction (match rate / RMSE at k = 1
-  and k = 20) of π_lo alone, also the validation match rate of ``genms train diffusion``.
+  and k = 20) of π_lo alone, also the validation match rate of ``genms train diffusion``;
+  :mod:`.arity_mix` holds the full MP-20 test split's arity mix that it re-weights to.
 * :mod:`.end_to_end` — ``genms eval end-to-end``: Table 1, GenMS column (validity, uniqueness,
   match rate, GNN energy, timing per family); :mod:`.families` holds the families' reference
   structures it matches against.

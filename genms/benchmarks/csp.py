@@ -16,6 +16,17 @@ items not finished in time are left out of the k_max numbers (``n_test_k{k}`` sa
 were scored). The samples and per-item results can be saved and the run finished later
 (``samples_in`` / ``results_in``).
 
+Beside the headline numbers, the same rates are given per cell size (``by_size``) and per number
+of distinct elements (``by_arity``: 1, 2, 3, 4, 5+). On the MP-20 test split (dataset
+``mp_union`` or ``mp_20``, split ``test``, or the subset's CSV itself; :func:`is_mp20_test`) two
+more blocks are added:
+
+* ``reweighted_full_mix``: the per-arity rates re-weighted to the full 9,046-row split's arity
+  mix (the subset here over-represents 2- and 3-element compounds;
+  :mod:`genms.benchmarks.arity_mix`);
+* ``excluding_near_duplicates``: the rates without the test entries that the Materials Project
+  data here holds under another id (:mod:`genms.data.near_duplicates`).
+
 Training uses the same code at k = 1 on validation cells (``val_match`` of ``genms train
 diffusion``, :func:`genms.diffusion.commands.validation_match`).
 """
@@ -37,10 +48,18 @@ import numpy as np
 from omegaconf import DictConfig
 from rich.table import Table
 
+from genms.benchmarks.arity_mix import (
+    arity,
+    load_shares,
+    reweighted_to_full_mix,
+    subset_sha256,
+)
 from genms.configs import ranged, to_dataclass
 from genms.console import make_console, typed_command
 from genms.crystal.structure import Crystal
 from genms.data.arrays import CrystalArrays
+from genms.data.near_duplicates import load_near_duplicate_ids
+from genms.data.sources import file_sha256
 from genms.diffusion.config import SamplerConfig
 from genms.diffusion.data import load_split
 from genms.diffusion.sampler import DiffusionSampler, default_bundle_path, load_sampler
@@ -141,6 +160,8 @@ def match_items(
 
 # -- metrics ---------------------------------------------------------------------------------------
 SIZE_BINS = ((1, 20), (21, 32), (33, 52), (53, None))  # atoms per cell: MP-20, then MPTS-52's range
+#: Prepared datasets whose ``test`` split is the MP-20 test subset.
+MP20_TEST_DATASETS = ("mp_union", "mp_20")
 
 
 def _rates(items: list[int], first: dict, rest: dict, k_max: int) -> dict:
@@ -177,24 +198,84 @@ def _rates(items: list[int], first: dict, rest: dict, k_max: int) -> dict:
     return out
 
 
+def _by_group(groups: dict[str, list[int]], first: dict, rest: dict, k_max: int) -> dict:
+    """:func:`_rates` (and ``n``) per non-empty group of items, in the order of ``groups``."""
+    return {label: {"n": len(items), **_rates(items, first, rest, k_max)}
+            for label, items in groups.items() if items}
+
+
 def summarise(
-    n_items: int, first: dict, rest: dict, k_max: int, sizes: list[int] | None = None
+    n_items: int,
+    first: dict,
+    rest: dict,
+    k_max: int,
+    sizes: list[int] | None = None,
+    arities: list[str] | None = None,
 ) -> dict:
     """DiffCSP match rates / RMSEs from per-item results.
 
     With ``sizes`` (atoms per test cell) the same numbers are also given per size bin
-    (``by_size["21-32"]`` ...), so that large cells are not hidden in an average over small ones.
+    (``by_size["21-32"]`` ...), so that large cells are not hidden in an average over small ones;
+    with ``arities`` (each cell's :func:`~genms.benchmarks.arity_mix.arity`) per number of
+    distinct elements (``by_arity["1"]`` ... ``by_arity["5+"]``). Empty bins are left out.
     """
     out = _rates(list(range(n_items)), first, rest, k_max)
     if sizes is not None:
-        out["by_size"] = {}
-        for lo, hi in SIZE_BINS:
-            items = [i for i in range(n_items) if sizes[i] >= lo and (hi is None or sizes[i] <= hi)]
-            if items:
-                out["by_size"][f"{lo}-{hi}" if hi else f"{lo}+"] = {
-                    "n": len(items),
-                    **_rates(items, first, rest, k_max),
-                }
+        size_bins = {
+            f"{lo}-{hi}" if hi else f"{lo}+": [
+                i for i in range(n_items) if sizes[i] >= lo and (hi is None or sizes[i] <= hi)
+            ]
+            for lo, hi in SIZE_BINS
+        }
+        out["by_size"] = _by_group(size_bins, first, rest, k_max)
+    if arities is not None:
+        groups: dict[str, list[int]] = {}
+        for i in range(n_items):
+            groups.setdefault(arities[i], []).append(i)
+        out["by_arity"] = _by_group(dict(sorted(groups.items())), first, rest, k_max)
+    return out
+
+
+def excluding_near_duplicates(
+    ids: list[str], excluded: set[str], first: dict, rest: dict, k_max: int
+) -> dict:
+    """:func:`_rates` over the items whose id is not in ``excluded``, with how many were left
+    out (``n_excluded``) and kept (``n_items``)."""
+    keep = [i for i, item_id in enumerate(ids) if item_id not in excluded]
+    return {"n_items": len(keep), "n_excluded": len(ids) - len(keep),
+            **_rates(keep, first, rest, k_max)}
+
+
+def is_mp20_test(cfg: CSPEvalConfig) -> bool:
+    """Whether ``cfg`` evaluates the MP-20 test split: the prepared ``test`` split of
+    ``mp_union`` or ``mp_20``, or a CSV byte-identical to the MP-20 test subset that the shipped
+    arity mix was derived from (``mp_20_partial/test.csv``; the label is not looked at)."""
+    if cfg.csv:
+        path = repo_path(cfg.csv)
+        return path.is_file() and file_sha256(path) == subset_sha256()
+    return cfg.dataset in MP20_TEST_DATASETS and cfg.split == "test"
+
+
+def mp20_test_report(
+    by_arity: dict,
+    ids: list[str] | None,
+    first: dict,
+    rest: dict,
+    k_max: int,
+    shares: dict[str, float] | None = None,
+    near_duplicates: set[str] | None = None,
+) -> dict:
+    """The MP-20-test blocks: ``reweighted_full_mix`` and, when the items' material ids are
+    known, ``excluding_near_duplicates``.
+
+    ``shares`` / ``near_duplicates`` default to the shipped arity mix and near-duplicate list.
+    """
+    shares = load_shares() if shares is None else shares
+    out = {"reweighted_full_mix": reweighted_to_full_mix(by_arity, sorted({1, k_max}), shares)}
+    if ids is not None:
+        excluded = load_near_duplicate_ids() if near_duplicates is None else near_duplicates
+        out["excluding_near_duplicates"] = excluding_near_duplicates(
+            ids, excluded, first, rest, k_max)
     return out
 
 
@@ -242,8 +323,13 @@ def run_csp_benchmark(
     gts: list[Crystal],
     sampler: DiffusionSampler | None = None,
     command: str = "",
+    ids: list[str] | None = None,
 ) -> dict:
-    """Sample (or load) candidates for ``gts``, match them, return the JSON-able result."""
+    """Sample (or load) candidates for ``gts``, match them, return the JSON-able result.
+
+    ``ids``: the test items' material ids, used on the MP-20 test split to leave out the
+    near-duplicate entries (``excluding_near_duplicates``; without ids that block is omitted).
+    """
     t_start = time.time()
     k_max = max(cfg.k)
     if min(cfg.k) != 1 or len(cfg.k) > 2:
@@ -315,7 +401,10 @@ def run_csp_benchmark(
     result["matching_finished"] = finished
     if cfg.results_out:
         _write_results(cfg.results_out, first, rest)
-    result.update(summarise(n, first, rest, k_max, [len(g.atomic_numbers) for g in gts]))
+    result.update(summarise(n, first, rest, k_max, [len(g.atomic_numbers) for g in gts],
+                            [arity(g.atomic_numbers) for g in gts]))
+    if is_mp20_test(cfg):
+        result.update(mp20_test_report(result["by_arity"], ids, first, rest, k_max))
     return result
 
 
@@ -339,7 +428,7 @@ def eval_csp(cfg: DictConfig) -> dict:
     sampler = None if ecfg.samples_in else load_sampler(bundle, scfg)
     # compile and sampling progress, with an ETA
     with listening(TextProgress(prefix="genms eval csp: ")):
-        result = run_csp_benchmark(ecfg, gts, sampler, typed_command())
+        result = run_csp_benchmark(ecfg, gts, sampler, typed_command(), [str(i) for i in test.ids])
     meta = read_meta(bundle) if (bundle / META_FILE).is_file() else {}
     where = bundle.resolve()
     result["checkpoint"] = {
@@ -362,8 +451,37 @@ def eval_csp(cfg: DictConfig) -> dict:
         for k in result
         if k.startswith(("match_rate", "rmse", "n_test", "structures_per_second", "validity"))
     ]
-    _print_summary({k: result[k] for k in keys}, f"CSP {ecfg.label} -> {path}")
+    _print_summary({k: result[k] for k in keys} | breakdown_lines(result),
+                   f"CSP {ecfg.label} -> {path}")
     return result
+
+
+def _rate_text(block: dict, k: int) -> str:
+    rate, ci = block.get(f"match_rate_k{k}"), block.get(f"match_rate_k{k}_ci")
+    if rate is None:
+        return "-"
+    return f"{rate:.4f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def breakdown_lines(result: dict) -> dict[str, str]:
+    """Short console lines of the per-arity, re-weighted and near-duplicate-free rates."""
+    ks = sorted({1, max(result["k"])})
+    lines = {}
+    for k in ks:
+        if "by_arity" in result:
+            lines[f"match_rate_k{k} by elements (n)"] = "  ".join(
+                f"{a}: {b[f'match_rate_k{k}']:.3f} ({b[f'n_test_k{k}']})"
+                for a, b in result["by_arity"].items() if f"n_test_k{k}" in b)
+        mix = result.get("reweighted_full_mix")
+        if mix:
+            missing = mix["missing_arities"][f"k{k}"]
+            lines[f"match_rate_k{k}, full MP-20 test mix"] = _rate_text(mix, k) + (
+                f" (no {', '.join(missing)}-element items)" if missing else "")
+        dup = result.get("excluding_near_duplicates")
+        if dup:
+            lines[f"match_rate_k{k}, {dup['n_excluded']} near duplicates out"] = (
+                f"{_rate_text(dup, k)} (n {dup[f'n_test_k{k}']})")
+    return lines
 
 
 def _print_summary(values: dict, title: str) -> None:
