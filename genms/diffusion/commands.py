@@ -12,6 +12,7 @@ its validation match rate (``val_match``).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -34,7 +35,7 @@ from genms.diffusion.data import load_split
 from genms.diffusion.sampler import DiffusionSampler, load_sampler
 from genms.diffusion.task import DiffusionTask
 from genms.evaluate.validity import check_validity
-from genms.io import append_json_line
+from genms.io import append_json_line, atomic_write_json
 from genms.models.denoisers import AnyDenoiserConfig, denoiser_config
 from genms.paths import repo_path
 from genms.progress import TextProgress, listening
@@ -46,6 +47,9 @@ from genms.train.config import OptimConfig, TrainConfig
 from genms.train.export import export_from_run
 
 log = logging.getLogger(__name__)
+
+#: In a run directory started with ``train.init_from``: the bundle and the samples behind it.
+WARM_START_FILE = "warm_start.json"
 
 
 def export_target(path: str | Path, run_dir: str | Path) -> Path:
@@ -97,6 +101,8 @@ def train(cfg: DictConfig) -> dict:
     export = cfg.get("export") or {}
     export_to = export_target(export["path"], train_cfg.run_dir) if export.get("path") else None
     export_dtype = export.get("dtype", "float16")
+    if train_cfg.init_from and not train_cfg.resume:
+        record_warm_start(train_cfg.run_dir, train_cfg.init_from)
     t_train = time.time()
     result = run_training(cfg, task, export_to=export_to, export_dtype=export_dtype)
     seconds = time.time() - t_train
@@ -104,7 +110,8 @@ def train(cfg: DictConfig) -> dict:
         # A chunk stopped by train.max_minutes still yields a usable (EMA) bundle.
         export_from_run(result.run_dir, export_to, dtype=export_dtype)
         log.info("exported the unfinished run's latest checkpoint to %s", export_to)
-    before = samples_seen_before(train_cfg.init_from)
+    start = warm_start(result.run_dir)
+    before = start["samples_seen_before"]
     seen = before + result.step * int(cfg.train.batch_size)
     val_match = None
     if int((cfg.get("val_match") or {}).get("n") or 0) > 0:
@@ -122,7 +129,7 @@ def train(cfg: DictConfig) -> dict:
             "batch_size": int(cfg.train.batch_size), "train_crystals": task.num_examples("train"),
             "val_crystals": task.num_examples("val"), "loop_seconds": round(seconds, 1),
             "hardware": _hardware(), "final_metrics": result.last_metrics,
-            "init_from": train_cfg.init_from, "samples_seen": seen, "samples_seen_before": before,
+            "init_from": start["init_from"], "samples_seen": seen, "samples_seen_before": before,
             "val_match": val_match,
         })
     return {"run_dir": str(result.run_dir), "step": result.step, "completed": result.completed,
@@ -133,6 +140,26 @@ def train(cfg: DictConfig) -> dict:
 def samples_seen_before(bundle: str | None) -> int:
     """Crystal samples behind a warm-start bundle (its training record; 0 when none)."""
     return samples_seen(read_training(repo_path(bundle))) if bundle else 0
+
+
+def record_warm_start(run_dir: str | Path, init_from: str) -> None:
+    """Note in the run directory which bundle the run started from and the samples behind it.
+
+    Resumed chunks (``train.resume=true``, no ``init_from``) read it back, so the training
+    record of every chunk counts the warm-start bundle's samples.
+    """
+    if any(Path(run_dir, "checkpoints").glob("*")):
+        return  # not a new run: the loop refuses it without train.resume
+    atomic_write_json(Path(run_dir) / WARM_START_FILE, {
+        "init_from": init_from, "samples_seen_before": samples_seen_before(init_from)})
+
+
+def warm_start(run_dir: str | Path) -> dict:
+    """The run's warm-start note: ``init_from`` and ``samples_seen_before`` (None / 0 if none)."""
+    path = Path(run_dir) / WARM_START_FILE
+    note = json.loads(path.read_text()) if path.is_file() else {}
+    return {"init_from": note.get("init_from"),
+            "samples_seen_before": int(note.get("samples_seen_before", 0))}
 
 
 def validation_match(cfg: DictConfig, task: DiffusionTask, params) -> dict:
