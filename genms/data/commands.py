@@ -20,6 +20,7 @@ from genms.console import exit_with, make_console
 from genms.data.build import prepare_all, prepare_dataset
 from genms.data.config import DataConfig
 from genms.data.download import DownloadError, download_dataset
+from genms.data.holdout import selected_holdouts
 from genms.data.prepare import PrepareContext, SplitResult
 from genms.data.report import render_split_table, render_union_table
 from genms.data.sources import DATASETS, DOWNLOADABLE, DataSourceError, data_roots
@@ -52,14 +53,31 @@ def _match_line(stats: dict | None) -> str:
     return (
         f"{stats['cells_matched']} cells matched to a test structure ({stats['pairs']} "
         f"same-formula pairs, {stats['pairs_computed']} compared now, "
-        f"{stats['pairs_timed_out']} timed out), "
+        f"{stats['pairs_timed_out']} timed out)"
     )
 
 
 def _near_duplicates_line(by_rule: dict | None) -> str:
     if by_rule is None:
         return ""
-    return f"{len(set().union(*by_rule.values()))} test entries with a near duplicate, "
+    return f"{len(set().union(*by_rule.values()))} test entries with a near duplicate"
+
+
+def _print_union(console: Console, u: dict) -> None:
+    """The MP union's table by source, then one line per held-out test split."""
+    console.print(render_union_table(u))
+    console.print(
+        f"MP union: {u['spacegroups_computed']} candidate space groups computed, "
+        f"{u['cgcnn_targets_masked']} mp_cgcnn energies masked; absent sources: "
+        f"{u['absent_sources'] or 'none'}"
+    )
+    for h in selected_holdouts(u.get("holdout", ["mp_20_test"])):
+        parts = [f"{u[h.key('held_out_ids')]} ids",
+                 f"{u[h.key('test_formula_spacegroup_pairs')]} test (formula, space group) pairs "
+                 f"({u.get(h.key('test_spacegroups_computed'), 0)} space groups computed)",
+                 _match_line(u.get(h.key("test_structure_match"))),
+                 _near_duplicates_line(u.get(h.key("near_duplicate_test_ids")))]
+        console.print(f"  held out {h.title}: " + ", ".join(p for p in parts if p))
 
 
 def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: float,
@@ -79,17 +97,7 @@ def _print(results: list[SplitResult], unavailable: dict[str, str], elapsed: flo
                 f"skipped {pre['skipped']}; split sizes {r.meta.get('split_sizes')}"
             )
         if r.dataset == "mp_union" and r.split == "train" and "union" in r.meta:
-            console.print(render_union_table(r.meta["union"]))
-            u = r.meta["union"]
-            console.print(
-                f"MP union: {u['held_out_ids']} MP-20 val/test ids held out, "
-                f"{u['test_formula_spacegroup_pairs']} test (formula, space group) pairs, "
-                f"{u['spacegroups_computed']} space groups computed, "
-                f"{_match_line(u.get('test_structure_match'))}"
-                f"{_near_duplicates_line(u.get('near_duplicate_test_ids'))}"
-                f"{u['cgcnn_targets_masked']} mp_cgcnn energies masked; absent sources: "
-                f"{u['absent_sources'] or 'none'}"
-            )
+            _print_union(console, r.meta["union"])
     for name, why in unavailable.items():
         console.print(f"[yellow]{name}: not prepared[/yellow] ({why})")
     cached = sum(r.status == "cached" for r in results)

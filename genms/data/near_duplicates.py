@@ -21,13 +21,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from genms.data.holdout import RULES, candidates_text
 from genms.data.prepare import SplitResult
 from genms.io import atomic_write_json
 from genms.paths import ASSETS_DIR
 
 SHIPPED_PATH = ASSETS_DIR / "mp20_test_near_duplicates.json"
-#: The union's test rules, in the order it applies them (rule 4, then rule 5 of docs/data.md).
-RULES = ("test_formula_spacegroup", "test_structure_match")
 
 
 class NearDuplicatesError(ValueError):
@@ -35,10 +34,11 @@ class NearDuplicatesError(ValueError):
 
 
 def _rule_text(settings: dict, match: dict) -> dict[str, str]:
+    candidates = candidates_text(settings.get("union_holdout", ["mp_20_test"]),
+                                 settings["max_atoms"])
     return {
         "test_formula_spacegroup": (
-            "a union candidate (MP-20 train, mp_cgcnn_36k or MPTS-52 row with <= "
-            f"{settings['max_atoms']} atoms and a material id outside the MP-20 val/test files) "
+            f"a union candidate ({candidates}) "
             "has the test entry's reduced formula and space group (MP-20's spacegroup.number, "
             f"else pymatgen SpacegroupAnalyzer with symprec {settings['symprec']:g})"
         ),

@@ -141,15 +141,14 @@ def select_rows(
     max_atoms: int,
     report: SkipReport,
     seen: set[str] | None = None,
-    exclude_ids: set[str] | None = None,
-    exclude_reason: str = "val_test_id",
+    exclude: dict[str, str] | None = None,
 ) -> list[int]:
     """The rows of ``rows`` that are kept, in order; every other row is counted in ``report``.
 
     The checks, in order: the row was read whole (``table.bad_rows``), the CIF parsed, its
     composition is the row's formula (when the source has one), the ``required`` targets are
-    finite, at most ``max_atoms`` atoms, the id is not empty, not in ``exclude_ids`` (counted
-    as ``exclude_reason``) and not in ``seen`` (ids kept earlier; updated in place).
+    finite, at most ``max_atoms`` atoms, the id is not empty, not a key of ``exclude`` (id ->
+    the reason it is counted under) and not in ``seen`` (ids kept earlier; updated in place).
     """
     index = parsed.index_of_rows(len(table))
     n_atoms = parsed.arrays.n_atoms
@@ -181,8 +180,8 @@ def select_rows(
         if not rid:
             report.skip("missing_id", f"row {r}")
             continue
-        if exclude_ids is not None and rid in exclude_ids:
-            report.skip(exclude_reason, rid)
+        if exclude is not None and rid in exclude:
+            report.skip(exclude[rid], rid)
             continue
         if rid in seen:
             report.skip("duplicate_id", rid)

@@ -35,6 +35,11 @@ REASONS: dict[str, str] = {
     "entry's",
     "test_structure_match": "MP union: StructureMatcher matches the structure to an MP-20 test "
     "entry",
+    "mpts_52_test_id": "MP union: material id is in the MPTS-52 test file",
+    "mpts_52_test_formula_spacegroup": "MP union: reduced formula and space group equal an "
+    "MPTS-52 test entry's",
+    "mpts_52_test_structure_match": "MP union: StructureMatcher matches the structure to an "
+    "MPTS-52 test entry",
 }
 
 MAX_EXAMPLES = 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +11,11 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from pymatgen.core.operations import SymmOp
 
+from genms.cli import main
+from genms.configs import ConfigError, to_dataclass
 from genms.data.build import prepare_dataset
+from genms.data.config import UNION_HOLDOUTS, DataConfig
+from genms.data.holdout import HOLDOUTS, RULES
 from genms.data.near_duplicates import (
     NearDuplicatesError,
     load_near_duplicate_ids,
@@ -18,7 +23,9 @@ from genms.data.near_duplicates import (
     write_near_duplicates,
 )
 from genms.data.prepare import load_prepared
-from genms.data.union import formula_key
+from genms.data.report import REASONS
+from genms.data.sources import DataSourceError
+from genms.data.union_match import formula_key
 
 
 def _cgcnn_rows(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
@@ -48,9 +55,19 @@ def _moved_copy(cif: str) -> Structure:
     return Structure(lattice, structure.species, (structure.frac_coords + [0.13, 0.29, 0.41]) % 1.0)
 
 
+def _strained(cif: str) -> Structure:
+    """The crystal under a 10 % strain along a: a lower space group, but StructureMatcher
+    (ltol 0.3) still matches it."""
+    structure = Structure.from_str(cif, fmt="cif")
+    structure.apply_strain([0.10, 0.0, 0.0])
+    return structure
+
+
 @pytest.fixture
 def union_root(tmp_path, fixtures_dir):
     test_df = pd.read_csv(fixtures_dir / "mp20_test_sample.csv", index_col=0)
+    mpts_test = pd.read_csv(fixtures_dir / "mpts52_test_sample.csv", index_col=0)
+    mpts_cif = dict(zip(mpts_test.material_id, mpts_test.cif, strict=True))
     train_df = pd.read_csv(fixtures_dir / "mp20_train_sample.csv", index_col=0)
     cgcnn = pd.read_csv(fixtures_dir / "mp_cgcnn_sample.csv")
     root = tmp_path / "data"
@@ -66,9 +83,9 @@ def union_root(tmp_path, fixtures_dir):
     pd.concat([train, copy]).to_csv(root / "mp_20_partial" / "train.csv")
 
     # Y2AgAu, Fm-3m
-    strained, other_poly = (Structure.from_str(test.cif.iloc[2], fmt="cif") for _ in range(2))
-    strained.apply_strain([0.10, 0.0, 0.0])  # lower symmetry, but StructureMatcher still matches it
+    strained = _strained(test.cif.iloc[2])
     # same formula, a structure StructureMatcher tells apart
+    other_poly = Structure.from_str(test.cif.iloc[2], fmt="cif")
     other_poly.apply_strain([0.60, 0.0, 0.0])
     big = Structure.from_str(test.cif.iloc[1], fmt="cif")
     big.make_supercell([4, 1, 1])  # 64 atoms > 52
@@ -93,6 +110,11 @@ def union_root(tmp_path, fixtures_dir):
             ("mp-mid", mid, -1.5),  # 21-52 atoms: kept
             ("mp-ok", other, -7.0),  # kept; energy below -5 masked to NaN
             ("mp-nofe", other2, np.nan),  # kept: no row dropped for a target
+            # MPTS-52 test: CoSi under its own id, NaMgF3 (Pm-3m) moved under another id,
+            # Cu3N (Pm-3m) strained to P4/mmm under another id
+            ("mp-22746", mpts_cif["mp-22746"], -0.5),
+            ("mp-twin", _moved_copy(mpts_cif["mp-560399"]).to(fmt="cif"), -1.0),
+            ("mp-strained", _strained(mpts_cif["mp-13480"]).to(fmt="cif"), -0.1),
         ]
     ).to_csv(root / "mp_cgcnn_36k" / "data.csv", index=False)
     (root / "mpts_52").mkdir()
@@ -101,6 +123,7 @@ def union_root(tmp_path, fixtures_dir):
         ("mp-new", train_df.cif.iloc[5], -1.2),                  # kept
         (test.material_id.iloc[0], test.cif.iloc[0], -0.5),      # an MP-20 test id
     ]).to_csv(root / "mpts_52" / "val.csv")
+    shutil.copyfile(fixtures_dir / "mpts52_test_sample.csv", root / "mpts_52" / "test.csv")
     return root
 
 
@@ -114,17 +137,22 @@ def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
     assert src["mp_20/train"]["examples"]["test_structure_match"][0].startswith(
         "mp-copy: matches test mp-1187720"
     )
-    assert src["mp_cgcnn"]["rows"] == 9 and src["mp_cgcnn"]["kept"] == 4
+    assert src["mp_cgcnn"]["rows"] == 12 and src["mp_cgcnn"]["kept"] == 4
     assert src["mp_cgcnn"]["skipped"] == {
         "duplicate_id": 1,
         "test_formula_spacegroup": 1,
         "test_structure_match": 1,
         "too_many_atoms": 1,
         "val_test_id": 1,
+        "mpts_52_test_id": 1,
+        "mpts_52_test_formula_spacegroup": 1,
+        "mpts_52_test_structure_match": 1,
     }
     assert src["mpts_52/val"]["skipped"] == {"duplicate_id": 1, "val_test_id": 1}
+    assert "mpts_52/test" not in src  # held out: its rows are no candidates
     assert union["totals"]["kept"] == 8 and union["cgcnn_targets_masked"] == 1
-    assert union["held_out_ids"] == 5
+    assert union["held_out_ids"] == 5 and union["mpts_52_held_out_ids"] == 4
+    assert union["holdout"] == ["mp_20_test", "mpts_52_test"]
     assert "mpts_52" not in union["absent_sources"]
     # mp-copy, mp-poly and mp-other against the one Y2AgAu test entry; mp-leak went earlier
     assert union["test_structure_match"] | {"settings": None} == {
@@ -163,6 +191,85 @@ def test_union_rules_and_counts(union_root, make_ctx, tmp_path):
     assert not test_pairs & train_pairs
 
 
+def test_union_holds_out_mpts52_test_by_id_formula_spacegroup_and_structure(union_root,
+                                                                              make_ctx):
+    union = prepare_dataset("mp_union", make_ctx([union_root]))[0].meta["union"]
+    examples = union["sources"]["mp_cgcnn"]["examples"]
+    assert examples["mpts_52_test_id"] == ["mp-22746"]  # CoSi under its MPTS-52 test id
+    assert examples["mpts_52_test_formula_spacegroup"] == ["mp-twin: space group 221"]
+    assert examples["mpts_52_test_structure_match"][0].startswith(
+        "mp-strained: matches test mp-13480")  # Cu3N strained from Pm-3m to P4/mmm
+    assert union["mpts_52_test_formula_spacegroup_pairs"] == 4
+    # only mp-strained shares a formula with an MPTS-52 test entry after the first rules
+    assert union["mpts_52_test_structure_match"] | {"settings": None} == {
+        "settings": None, "cells_compared": 1, "pairs": 1, "pairs_computed": 1, "pairs_matched": 1,
+        "pairs_timed_out": 0, "cells_matched": 1}
+    # NaMgF3 and Cu3N have a near duplicate; CoSi's copy has its id, Ba(AlSi)2 has none
+    assert union["mpts_52_near_duplicate_test_ids"] == {
+        "test_formula_spacegroup": ["mp-560399"], "test_structure_match": ["mp-13480"]}
+    assert union["near_duplicate_test_ids"] == {  # MP-20 test's, as without MPTS-52
+        "test_formula_spacegroup": ["mp-2296"], "test_structure_match": ["mp-1187720"]}
+
+
+def test_union_holdout_mp20_test_only_keeps_mpts52_test_rows_and_copies(union_root, make_ctx,
+                                                                        tmp_path):
+    results = prepare_dataset("mp_union", make_ctx([union_root], union_holdout=["mp_20_test"]))
+    union = results[0].meta["union"]
+    src = union["sources"]
+    assert union["holdout"] == ["mp_20_test"] and "mpts_52_held_out_ids" not in union
+    assert src["mp_cgcnn"]["rows"] == 12 and src["mp_cgcnn"]["kept"] == 7
+    assert not any(k.startswith("mpts_52") for k in src["mp_cgcnn"]["skipped"])
+    # the MPTS-52 test rows are candidates again; CoSi's mp_cgcnn copy comes first
+    assert src["mpts_52/test"] == src["mpts_52/test"] | {
+        "rows": 4, "kept": 3, "skipped": {"duplicate_id": 1}}
+    assert union["totals"]["kept"] == 14
+    ids = set(load_prepared("mp_union", "train", tmp_path / "prepared").ids)
+    assert {"mp-22746", "mp-twin", "mp-strained", "mp-13480", "mp-560399", "mp-12863"} <= ids
+    assert union["near_duplicate_test_ids"] == {
+        "test_formula_spacegroup": ["mp-2296"], "test_structure_match": ["mp-1187720"]}
+
+
+def test_cli_prints_one_line_per_held_out_split(union_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    main(["data", "union", f"paths.data_dir={union_root}", f"paths.cache_dir={tmp_path / 'prep'}",
+          f"data.parse_cache_dir={tmp_path / 'parsed'}", "data.workers=0", "data.progress=false",
+          f"hydra.run.dir={tmp_path / 'hydra'}"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "held out MP-20 test: 5 ids, 3 test (formula, space group) pairs" in out
+    assert ("held out MPTS-52 test: 4 ids, 4 test (formula, space group) pairs (4 space groups "
+            "computed), 1 cells matched to a test structure") in out
+    assert "2 test entries with a near duplicate" in out
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "union", f"paths.data_dir={union_root}", "data.union_holdout=[nope]",
+              f"paths.cache_dir={tmp_path / 'prep'}", f"hydra.run.dir={tmp_path / 'hydra'}"])
+    assert exc.value.code == 2 and "data.union_holdout" in capsys.readouterr().err
+
+
+def test_union_holding_out_mpts52_test_needs_its_file(union_root, make_ctx):
+    (union_root / "mpts_52" / "test.csv").unlink()
+    with pytest.raises(DataSourceError, match="leave mpts_52_test out of data.union_holdout"):
+        prepare_dataset("mp_union", make_ctx([union_root]))
+    results = prepare_dataset("mp_union", make_ctx([union_root], union_holdout=["mp_20_test"]))
+    assert results[0].meta["union"]["totals"]["kept"] == 11
+
+
+@pytest.mark.parametrize("holdout", [["mpts_52_test"], ["mp_20_test", "mp_20_test"],
+                                     ["mp_20_test", "mpts_52"], []])
+def test_union_holdout_names_distinct_known_splits_with_mp20_test(holdout):
+    with pytest.raises(ValueError, match="data.union_holdout"):
+        DataConfig(union_holdout=holdout)
+    with pytest.raises(ConfigError, match="data.union_holdout"):
+        to_dataclass(DataConfig, {"union_holdout": holdout})
+
+
+def test_union_holdout_names_are_the_config_choices():
+    assert tuple(HOLDOUTS) == UNION_HOLDOUTS
+    assert DataConfig().union_holdout == list(UNION_HOLDOUTS)
+    reasons = {h.id_reason for h in HOLDOUTS.values()}
+    reasons |= {h.key(rule) for h in HOLDOUTS.values() for rule in RULES}
+    assert reasons <= set(REASONS)
+
+
 def test_near_duplicate_document_lists_the_test_ids_the_rules_hit(union_root, make_ctx, tmp_path):
     results = prepare_dataset("mp_union", make_ctx([union_root]))
     doc = near_duplicates_document(results)
@@ -170,6 +277,8 @@ def test_near_duplicate_document_lists_the_test_ids_the_rules_hit(union_root, ma
     assert doc["n_test"] == 3
     assert doc["counts"] == {"test_formula_spacegroup": 1, "test_structure_match": 1, "both": 0}
     assert "symprec 0.1" in doc["rules"]["test_formula_spacegroup"]
+    assert ("<= 52 atoms and a material id outside the MP-20 val/test files and the MPTS-52 "
+            "test file") in doc["rules"]["test_formula_spacegroup"]
     assert "stol=0.5, ltol=0.3, angle_tol=10" in doc["rules"]["test_structure_match"]
     assert doc["union_fingerprint"] == results[0].meta["fingerprint"]
     path = write_near_duplicates(doc, tmp_path / "near_duplicates.json")
@@ -186,18 +295,29 @@ def test_union_is_cached_and_space_groups_and_matches_are_reused(union_root, mak
     first = prepare_dataset("mp_union", make_ctx([union_root]))
     assert first[0].meta["union"]["spacegroups_computed"] > 0
     assert first[0].meta["union"]["test_structure_match"]["pairs_computed"] == 3
+    assert first[0].meta["union"]["mpts_52_test_spacegroups_computed"] == 4
+    assert first[0].meta["union"]["test_spacegroups_computed"] == 0  # MP-20 gives them
     assert [r.status for r in prepare_dataset("mp_union", make_ctx([union_root]))] == ["cached"] * 3
     forced = prepare_dataset("mp_union", make_ctx([union_root], force=True))
     assert forced[0].status == "built" and forced[0].meta["union"]["spacegroups_computed"] == 0
     assert forced[0].meta["union"]["test_structure_match"]["pairs_computed"] == 0
+    assert forced[0].meta["union"]["mpts_52_test_spacegroups_computed"] == 0
+    assert forced[0].meta["union"]["mpts_52_test_structure_match"]["pairs_computed"] == 0
     assert forced[0].meta["union"]["totals"] == first[0].meta["union"]["totals"]
     assert forced[0].meta["fingerprint"] == first[0].meta["fingerprint"]
 
 
-def test_union_fingerprint_follows_max_atoms_and_match_limit(union_root, make_ctx):
+def test_union_fingerprint_follows_max_atoms_match_limit_and_holdout(union_root, make_ctx):
     fps = [prepare_dataset("mp_union", make_ctx([union_root], **kw))[0].meta["fingerprint"]
-           for kw in ({}, {"max_atoms": 20}, {"union_match_timeout_s": 5.0})]
-    assert len(set(fps)) == 3
+           for kw in ({}, {"max_atoms": 20}, {"union_match_timeout_s": 5.0},
+                      {"union_holdout": ["mp_20_test"]},
+                      {"union_holdout": ["mpts_52_test", "mp_20_test"]})]
+    assert len(set(fps)) == 4 and fps[4] == fps[0]  # the order of the names does not matter
+    old = prepare_dataset("mp_union", make_ctx([union_root], union_holdout=["mp_20_test"]))
+    assert old[0].status == "built"
+    new = prepare_dataset("mp_union", make_ctx([union_root]))  # a stale union is not reused
+    assert [r.status for r in new] == ["built"] * 3
+    assert new[0].meta["union"]["holdout"] == ["mp_20_test", "mpts_52_test"]
 
 
 def test_formula_key_is_the_reduced_formula():
