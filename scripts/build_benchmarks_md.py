@@ -35,7 +35,7 @@ below are kept in `docs/benchmarks/<area>.md`; this file is assembled by
 |---|---|---|---|---|---|
 | π_lo CSP, MP-20 test subset (7,441 of 9,046) | match rate k=1 / k=20 | ≥ 0.55 / ≥ 0.80 | v1: 0.361 / 0.689. v2 (shipped, in training): test not sampled yet; validation k=1 0.491 with the shipped sampler (Heun 25, capped; 0.498 over 2,000 val cells) and 0.527 uncapped (whose end jitter hides symmetry-lowering misses from StructureMatcher), vs v1's 0.336 on the same 1,000 val cells | DiffCSP 0.5149 / 0.7793 (full test set) | **not met yet** (v2 has 68.7 M samples, 40.3 GPU-min) |
 | π_lo sampling, ≤ 20-atom cells, H100/H200 | structures/s | ≥ 1,000 (v2 target: ≥ 2,000) | v1, 256 steps: 1,847 (145 TFLOP/s executed, 18.5 % of bf16 peak). v2, shipped Heun 25: 3,499 on one H200 in the training job's validation sampler (1,000 MP-20 val cells in one batch, 81.9 TFLOP/s executed, about 10 % of the measured bf16 matmul peak); the throughput benchmark at scale is still to run | DiffCSP 9–21/s on the same GPU | v1 met; v2 met at 1,000 cells (benchmark row pending) |
-| π_lo CPU, `genms sample SrTiO3 n=8`, 2-core | wall time, warm | < 30 s | v2: 23 s (load average 4.7 from other jobs) | – | met |
+| π_lo CPU, `genms sample SrTiO3 n=8`, 2-core | wall time, warm | < 30 s | v2, Heun 25: 24–26 s in three warm runs (3–5 s of it sampling; load average about 1 from other jobs) | – | met |
 | R_lo, mp_cgcnn held-out 10 % | MAE eV/atom | ≤ 0.035 | 0.0306 | CGCNN 0.039 (similar MP set) | met |
 | R_lo inference, ≤ 20-atom cells, H100 | structures/s | ≥ 20,000 | 154,000 (3-member ensemble) | – | met |
 | R_lo training | GPU minutes to target | ≤ 30 | ≈ 8 | – | met |
