@@ -9,7 +9,7 @@ adds the history of the bundles it replaces (steps, samples seen, GPU minutes, v
 rate), so a model trained over several sessions keeps its whole budget in one place.
 
     python -m genms.diffusion.ship RUN_BUNDLE genms/assets/models/denoiser \\
-        --variant heun25_anneal10 --loop-minutes 7.3 7.1 7.4 --reason "..."
+        --variant heun50_anneal10 --loop-minutes 7.3 7.1 7.4 --reason "..."
 """
 
 from __future__ import annotations
