@@ -22,6 +22,10 @@ from genms.paths import REPO_ROOT
 
 SEED = 14
 MEMORY_LIMIT = 6 << 30  # bytes of address space of a batch (JAX reserves much of it)
+# One xdist worker runs every test of this module, so the module fixture that runs all the
+# cases runs once, not once per worker.
+pytestmark = pytest.mark.xdist_group("fuzz")
+
 CASE_SECONDS = 60  # the runner's per-case alarm
 CASE_MEMORY_MB = 1500  # peak resident growth allowed to a case
 
