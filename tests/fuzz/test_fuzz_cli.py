@@ -22,8 +22,8 @@ from genms.paths import REPO_ROOT
 
 SEED = 14
 MEMORY_LIMIT = 6 << 30  # bytes of address space of a batch (JAX reserves much of it)
-# One xdist worker runs every test of this module, so the module fixture that runs all the
-# cases runs once, not once per worker.
+# One xdist worker runs every test of this module, and the fixture that runs all the cases is
+# session-scoped: it runs once, even when the worker runs other modules' tests in between.
 pytestmark = pytest.mark.xdist_group("fuzz")
 
 CASE_SECONDS = 60  # the runner's per-case alarm
@@ -194,7 +194,7 @@ def _problem(result: dict) -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fuzz_results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
     keep = tmp / "keep"  # files that no case may remove or change
