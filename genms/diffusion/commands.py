@@ -42,6 +42,7 @@ from genms.progress import TextProgress, listening
 from genms.search.api import select_device
 from genms.train.budget import steps_in_budget, time_train_step, with_steps
 from genms.train.bundle import META_FILE
+from genms.train.checkpoint import latest_checkpoint_step
 from genms.train.commands import run_training
 from genms.train.config import OptimConfig, TrainConfig
 from genms.train.export import export_from_run
@@ -148,7 +149,7 @@ def record_warm_start(run_dir: str | Path, init_from: str) -> None:
     Resumed chunks (``train.resume=true``, no ``init_from``) read it back, so the training
     record of every chunk counts the warm-start bundle's samples.
     """
-    if any(Path(run_dir, "checkpoints").glob("*")):
+    if latest_checkpoint_step(run_dir) is not None:
         return  # not a new run: the loop refuses it without train.resume
     atomic_write_json(Path(run_dir) / WARM_START_FILE, {
         "init_from": init_from, "samples_seen_before": samples_seen_before(init_from)})
