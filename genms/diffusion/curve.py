@@ -9,6 +9,11 @@ and training loss against samples seen.
 
     python -m genms.diffusion.curve benchmarks/results/pilo_v2_curve.json RUN/val_curve.jsonl \\
         RUN/metrics.jsonl SAMPLES_BEFORE BATCH_SIZE
+
+:func:`plot_lineages` draws several such curves (e.g. two widths) on shared axes, one colour per
+curve and one line style per sampler variant:
+
+    python -m genms.diffusion.curve compare OUT.png VARIANT[,VARIANT] LABEL=CURVE.json ...
 """
 
 from __future__ import annotations
@@ -103,8 +108,63 @@ def plot_curve(curve: dict, png: str | Path) -> Path:
     return png
 
 
+def plot_lineages(curves: dict[str, dict], variants: list[str], png: str | Path,
+                  title: str = "π_lo lineages") -> Path:
+    """Validation match rate (``variants``) and training loss of each curve against samples seen.
+
+    Each curve keeps its own colour; each variant its own line style. A variant that a curve
+    never measured is skipped for that curve.
+    """
+    if not curves:
+        raise ValueError("plot_lineages needs at least one curve")
+    styles = ["-", "--", ":", "-."]
+    fig = Figure(figsize=(11, 4))
+    ax1, ax2 = fig.subplots(1, 2)
+    for i, (label, curve) in enumerate(curves.items()):
+        colour = f"C{i}"
+        for j, v in enumerate(variants):
+            pts = [(r["samples_seen"] / 1e6, r[f"match_rate_k1@{v}"]) for r in curve["records"]
+                   if r.get(f"match_rate_k1@{v}") is not None]
+            if pts:
+                ax1.plot(*zip(*pts, strict=True), marker="o", color=colour,
+                         ls=styles[j % len(styles)], label=f"{label}: {v}")
+        loss = [(s / 1e6, x) for s, x in curve.get("train_loss", [])]
+        if loss:
+            ax2.plot(*zip(*loss, strict=True), color=colour, label=label)
+    ax1.set_xlabel("crystal samples seen (millions)")
+    ax1.set_ylabel("val match rate, k=1")
+    ax1.grid(alpha=0.3)
+    ax1.legend(fontsize=7)
+    ax2.set_xlabel("crystal samples seen (millions)")
+    ax2.set_ylabel("training loss (mean over 2,000-step windows)")
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    png = Path(png)
+    fig.savefig(png, dpi=120)
+    return png
+
+
+def _compare(argv: list[str]) -> None:
+    if len(argv) < 3 or any("=" not in a for a in argv[2:]):
+        raise SystemExit("usage: python -m genms.diffusion.curve compare OUT.png "
+                         "VARIANT[,VARIANT] LABEL=CURVE.json [LABEL=CURVE.json ...]")
+    curves = {}
+    for arg in argv[2:]:
+        label, path = arg.split("=", 1)
+        if not Path(path).is_file():
+            raise SystemExit(f"curve: no curve file {path}")
+        curves[label] = json.loads(Path(path).read_text())
+    sys.stdout.write(f"{plot_lineages(curves, argv[1].split(','), argv[0])}\n")
+
+
 def main(argv: list[str]) -> None:
-    """``CURVE.json VAL_CURVE.jsonl [METRICS.jsonl SAMPLES_BEFORE BATCH_SIZE]``."""
+    """``CURVE.json VAL_CURVE.jsonl [METRICS.jsonl SAMPLES_BEFORE BATCH_SIZE]``, or
+    ``compare OUT.png VARIANTS LABEL=CURVE.json ...``."""
+    if argv[:1] == ["compare"]:
+        _compare(argv[1:])
+        return
     if len(argv) not in (2, 5):
         raise SystemExit("usage: python -m genms.diffusion.curve CURVE.json VAL_CURVE.jsonl "
                          "[METRICS.jsonl SAMPLES_BEFORE BATCH_SIZE]")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from genms.diffusion.curve import merge_curve, merge_loss, plot_curve
+import pytest
+
+from genms.diffusion.curve import main, merge_curve, merge_loss, plot_curve, plot_lineages
 
 
 def _write(path, records):
@@ -47,3 +49,19 @@ def test_merge_loss_places_windows_at_samples_seen(tmp_path):
     )
     # windows: steps 10 (w0) → 10.0; steps 20, 30 (w1) → 25.0; step 40 (w2) → 40.0
     assert curve["train_loss"] == [[1040, 10.0], [1080, 25.0], [1120, 40.0]]
+
+
+def test_lineages_plot_each_curve_and_reject_bad_arguments(tmp_path):
+    a = {"records": [{"samples_seen": 10**6, "match_rate_k1@e": 0.3}], "train_loss": [[10**6, 1.0]]}
+    b = {"records": [{"samples_seen": 2 * 10**6, "match_rate_k1@f": 0.4}], "train_loss": []}
+    png = plot_lineages({"a": a, "b": b}, ["e", "f"], tmp_path / "cmp.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="at least one"):
+        plot_lineages({}, ["e"], tmp_path / "none.png")
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    main(["compare", str(tmp_path / "cli.png"), "e", f"a={tmp_path / 'a.json'}"])
+    assert (tmp_path / "cli.png").is_file()
+    with pytest.raises(SystemExit, match="no curve file"):
+        main(["compare", str(tmp_path / "x.png"), "e", f"a={tmp_path / 'missing.json'}"])
+    with pytest.raises(SystemExit, match="usage"):
+        main(["compare", str(tmp_path / "x.png"), "e", "no-label"])

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Training throughput of π_lo v2 at several widths, on the data and settings of experiment=pilo_v2.
+#   bash scripts/train_throughput.sh OUT_JSONL STEPS WIDTH [WIDTH...] -- [genms overrides...]
+# Each width trains STEPS steps from scratch in a throw-away run folder (no validation) and
+# appends one JSON line: width, parameters, the steps/s and crystals/s of the last logged window
+# (after compilation), and the training loss there.
+set -euo pipefail
+out=$1 steps=$2
+shift 2
+widths=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do widths+=("$1"); shift; done
+[ $# -gt 0 ] && shift
+for w in "${widths[@]}"; do
+  run=$(mktemp -d)
+  python3 -m genms.cli train diffusion experiment=pilo_v2 "train.run_dir=$run" "train.steps=$steps" \
+    train.log_every=$((steps / 4)) val_match.n=0 "model.width=$w" "$@" >"$run/log.txt" 2>&1 \
+    || { tail -20 "$run/log.txt"; exit 1; }
+  python3 - "$run" "$w" >>"$out" <<'PY'
+import json, sys
+from pathlib import Path
+run, width = Path(sys.argv[1]), int(sys.argv[2])
+rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+last = [r for r in rows if "train/steps_per_second" in r][-1]
+meta = json.loads((run / "bundle" / "bundle.json").read_text())
+print(json.dumps({"width": width, "n_params": meta["bundle"]["n_params"],
+                  "steps_per_second": round(last["train/steps_per_second"], 2),
+                  "crystals_per_second": round(last["train/examples_per_second"]),
+                  "train_loss": round(last["train/loss"], 4), "step": last.get("step")}))
+PY
+  rm -rf "$run"
+done
+cat "$out"
