@@ -13,7 +13,10 @@ No block ever sees an absolute coordinate: every pair of atoms (i, j) carries
 
 and each block turns them, with both atoms' states, into a pair embedding that supplies a
 per-head attention bias (zero at initialisation) and a per-pair value added to atom j's value,
-so the message from j to i depends on where j sits relative to i. Outputs:
+so the message from j to i depends on where j sits relative to i. The pair values are linear in
+the pair embedding, so each head first takes the attention-weighted sum of the embeddings and
+then projects it (:class:`PairValue`): the same function as projecting every pair, without the
+[B, N, N, width] tensor. Outputs:
 
 * a fractional-coordinate velocity per atom with its mean over the cell removed (a global
   shift of a crystal is not a different crystal),
@@ -98,6 +101,33 @@ def _film_norm(x, cond, width: int, name: str):
     return h * (1.0 + scale) + shift
 
 
+class PairValue(nn.Module):
+    """Σ_k w[h, q, k] · (e[q, k] · W_h + b_h), the attention-weighted pair values of each head.
+
+    Projecting every pair first (a dense layer to [B, N, N, H, D]) costs N²·p·width per crystal
+    and holds an N²·width tensor; the projection is linear, so it is applied after the
+    weighted sum over k instead (N²·H·p + N·H·p·D). ``kernel`` [p, H, D] and ``bias`` [H, D]
+    are the parameters such a dense layer would have. The bias enters with the row sums of the
+    weights (1 after a softmax, other values after dropout).
+    """
+
+    heads: int
+    head_dim: int
+    dtype: jnp.dtype
+
+    @nn.compact
+    def __call__(self, weights, e):
+        """weights [B, H, N, N] (query, key), e [B, N, N, p] -> [B, N, H, D]."""
+        kernel = self.param("kernel", nn.initializers.lecun_normal(in_axis=0, out_axis=(1, 2)),
+                            (e.shape[-1], self.heads, self.head_dim))
+        bias = self.param("bias", nn.initializers.zeros, (self.heads, self.head_dim))
+        weights, e, kernel, bias = nn.dtypes.promote_dtype(weights, e, kernel, bias,
+                                                           dtype=self.dtype)
+        summed = jnp.einsum("bhqk,bqkp->bqhp", weights, e)
+        return (jnp.einsum("bqhp,phd->bqhd", summed, kernel)
+                + jnp.moveaxis(weights.sum(-1), 1, 2)[..., None] * bias)
+
+
 class PeriodicBlock(nn.Module):
     """Pair-aware attention (bias + pair values), then a FiLM-conditioned MLP; both residual."""
 
@@ -117,8 +147,6 @@ class PeriodicBlock(nn.Module):
         bias = nn.Dense(
             heads, dtype=self.dtype, kernel_init=nn.initializers.zeros, name="pair_bias"
         )(e)
-        pair_value = nn.DenseGeneral((heads, head_dim), dtype=self.dtype,
-                                     name="pair_value")(e)  # [B,N,N,H,D]
         qkv = nn.DenseGeneral((3, heads, head_dim), dtype=self.dtype, name="qkv")(x)
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) / math.sqrt(head_dim)
@@ -127,7 +155,7 @@ class PeriodicBlock(nn.Module):
         weights = jax.nn.softmax(logits, axis=-1)
         weights = nn.Dropout(cfg.dropout, deterministic=not train)(weights).astype(self.dtype)
         out = (jnp.einsum("bhqk,bkhd->bqhd", weights, v)
-               + jnp.einsum("bhqk,bqkhd->bqhd", weights, pair_value))
+               + PairValue(heads, head_dim, self.dtype, name="pair_value")(weights, e))
         out = nn.DenseGeneral(
             cfg.width,
             axis=(-2, -1),
@@ -209,10 +237,11 @@ def forward_flops(cfg: PeriodicDenoiserConfig, bucket: int, batch: int) -> float
     pairs = n * n
     per_block = (2 * n * w * p * 2  # pair_i, pair_j
                  + 2 * pairs * p * p  # pair_geom
-                 + 2 * pairs * p * (cfg.heads + w)  # bias and pair values
+                 + 2 * pairs * p * cfg.heads  # bias
+                 + 2 * pairs * cfg.heads * p  # attention-weighted pair embeddings
+                 + 2 * n * p * w  # their projection to pair values
                  + 2 * n * w * 3 * w  # qkv
                  + 4 * pairs * w  # scores + weighted values
-                 + 2 * pairs * w  # weighted pair values
                  + 2 * n * w * w  # out
                  + 4 * n * w * w * cfg.mlp_expansion)  # MLP
     total = cfg.depth * per_block + 2 * pairs * e * p + 2 * n * w * 4

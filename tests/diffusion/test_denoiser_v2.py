@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,7 +17,7 @@ from genms.diffusion.lattice import LatticeNormaliser
 from genms.diffusion.sampler import load_sampler
 from genms.diffusion.schedules import ScheduleConfig
 from genms.diffusion.task import BucketedOrder, DiffusionTask
-from genms.models.denoiser_v2 import PeriodicDenoiser, PeriodicDenoiserConfig
+from genms.models.denoiser_v2 import PairValue, PeriodicDenoiser, PeriodicDenoiserConfig
 from genms.models.periodic import lattice_matrix, nearest_image_distances, wrapped_differences
 from genms.train.bundle import load_bundle, save_bundle
 from genms.train.config import LoggerConfig, OptimConfig, TrainConfig
@@ -136,6 +137,26 @@ def test_padding_slots_change_nothing(model_and_params):
     np.testing.assert_allclose(p_atoms[:, :6], v_atoms, atol=2e-4)
     np.testing.assert_allclose(p_atoms[:, 6:], 0.0)
     np.testing.assert_allclose(p_lat, v_lat, atol=2e-4)
+
+
+@pytest.mark.parametrize("rows_sum_to_one", [True, False])
+def test_pair_values_equal_a_dense_layer_on_every_pair(rows_sum_to_one):
+    # PairValue sums the pair embeddings over keys before projecting them; the result must be
+    # that of a dense layer applied to every pair and then weighted (its parameters, same shapes).
+    b, n, p, heads, dim = 2, 5, 6, 3, 4
+    rng = np.random.default_rng(0)
+    e = jnp.asarray(rng.normal(size=(b, n, n, p)), jnp.float32)
+    w = jnp.asarray(rng.random((b, heads, n, n)), jnp.float32)
+    if rows_sum_to_one:
+        w = jax.nn.softmax(w, axis=-1)  # else: like attention weights after dropout
+    dense = nn.DenseGeneral((heads, dim))
+    params = dense.init(jax.random.key(0), e)
+    params = jax.tree.map(lambda a: a + 0.5, params)  # a non-zero bias as well
+    reference = jnp.einsum("bhqk,bqkhd->bqhd", w, dense.apply(params, e))
+    ours = PairValue(heads, dim, jnp.float32).apply(params, w, e)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(reference), rtol=1e-5, atol=1e-5)
+    fresh = PairValue(heads, dim, jnp.float32).init(jax.random.key(1), w, e)
+    assert jax.tree.map(np.shape, fresh) == jax.tree.map(np.shape, params)
 
 
 def test_geometry_matches_pymatgen():
