@@ -70,46 +70,60 @@ def merge_loss(
     return curve
 
 
-def plot_curve(curve: dict, png: str | Path) -> Path:
-    recs = curve["records"]
-    seen = [r["samples_seen"] / 1e6 for r in recs]
-    variants = sorted(
-        {k.split("@", 1)[1] for r in recs for k in r if k.startswith("match_rate_k1@")}
-    )
+def _match_points(curve: dict, variant: str) -> list[tuple[float, float]]:
+    """(samples seen in millions, val match rate) of every record that measured ``variant``."""
+    return [(r["samples_seen"] / 1e6, r[f"match_rate_k1@{variant}"]) for r in curve["records"]
+            if r.get(f"match_rate_k1@{variant}") is not None]
+
+
+def _loss_points(curve: dict) -> list[tuple[float, float]]:
+    return [(s / 1e6, v) for s, v in curve.get("train_loss", [])]
+
+
+def _axes() -> tuple[Figure, object, object]:
     fig = Figure(figsize=(11, 4))
     ax1, ax2 = fig.subplots(1, 2)
-    for v in variants:
-        pts = [(s, r[f"match_rate_k1@{v}"]) for s, r in zip(seen, recs, strict=True)
-               if r.get(f"match_rate_k1@{v}") is not None]
-        if pts:
-            ax1.plot(*zip(*pts, strict=True), marker="o", label=v)
-    for name, value in (curve.get("reference_lines") or {}).items():
-        ax1.axhline(value, ls="--", lw=1, color="grey")
-        ax1.text(ax1.get_xlim()[0], value, f" {name}", va="bottom", fontsize=8, color="grey")
-    ax1.set_xlabel("crystal samples seen (millions)")
-    ax1.set_ylabel(
-        f"val match rate, k=1 ({recs[-1].get('val_cells', '?')} cells)"
-        if recs
-        else "val match rate"
-    )
-    ax1.set_ylim(0, 1)
-    ax1.grid(alpha=0.3)
-    ax1.legend(fontsize=8)
-    loss = [(s / 1e6, v) for s, v in curve.get("train_loss", [])]
-    if loss:
-        ax2.plot(*zip(*loss, strict=True))
-    ax2.set_xlabel("crystal samples seen (millions)")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("crystal samples seen (millions)")
+        ax.grid(alpha=0.3)
     ax2.set_ylabel("training loss (mean over 2,000-step windows)")
-    ax2.grid(alpha=0.3)
-    fig.suptitle(curve.get("title", "π_lo learning curve"))
+    return fig, ax1, ax2
+
+
+def _save(fig: Figure, title: str, png: str | Path) -> Path:
+    fig.suptitle(title)
     fig.tight_layout()
     png = Path(png)
     fig.savefig(png, dpi=120)
     return png
 
 
+def plot_curve(curve: dict, png: str | Path) -> Path:
+    recs = curve["records"]
+    variants = sorted(
+        {k.split("@", 1)[1] for r in recs for k in r if k.startswith("match_rate_k1@")}
+    )
+    fig, ax1, ax2 = _axes()
+    for v in variants:
+        if pts := _match_points(curve, v):
+            ax1.plot(*zip(*pts, strict=True), marker="o", label=v)
+    for name, value in (curve.get("reference_lines") or {}).items():
+        ax1.axhline(value, ls="--", lw=1, color="grey")
+        ax1.text(ax1.get_xlim()[0], value, f" {name}", va="bottom", fontsize=8, color="grey")
+    ax1.set_ylabel(
+        f"val match rate, k=1 ({recs[-1].get('val_cells', '?')} cells)"
+        if recs
+        else "val match rate"
+    )
+    ax1.set_ylim(0, 1)
+    ax1.legend(fontsize=8)
+    if loss := _loss_points(curve):
+        ax2.plot(*zip(*loss, strict=True))
+    return _save(fig, curve.get("title", "π_lo learning curve"), png)
+
+
 def plot_lineages(curves: dict[str, dict], variants: list[str], png: str | Path,
-                  title: str = "π_lo lineages") -> Path:
+                  title: str = "π_lo runs: validation match rate (k=1) and training loss") -> Path:
     """Validation match rate (``variants``) and training loss of each curve against samples seen.
 
     Each curve keeps its own colour; each variant its own line style. A variant that a curve
@@ -118,32 +132,18 @@ def plot_lineages(curves: dict[str, dict], variants: list[str], png: str | Path,
     if not curves:
         raise ValueError("plot_lineages needs at least one curve")
     styles = ["-", "--", ":", "-."]
-    fig = Figure(figsize=(11, 4))
-    ax1, ax2 = fig.subplots(1, 2)
+    fig, ax1, ax2 = _axes()
     for i, (label, curve) in enumerate(curves.items()):
-        colour = f"C{i}"
         for j, v in enumerate(variants):
-            pts = [(r["samples_seen"] / 1e6, r[f"match_rate_k1@{v}"]) for r in curve["records"]
-                   if r.get(f"match_rate_k1@{v}") is not None]
-            if pts:
-                ax1.plot(*zip(*pts, strict=True), marker="o", color=colour,
+            if pts := _match_points(curve, v):
+                ax1.plot(*zip(*pts, strict=True), marker="o", color=f"C{i}",
                          ls=styles[j % len(styles)], label=f"{label}: {v}")
-        loss = [(s / 1e6, x) for s, x in curve.get("train_loss", [])]
-        if loss:
-            ax2.plot(*zip(*loss, strict=True), color=colour, label=label)
-    ax1.set_xlabel("crystal samples seen (millions)")
+        if loss := _loss_points(curve):
+            ax2.plot(*zip(*loss, strict=True), color=f"C{i}", label=label)
     ax1.set_ylabel("val match rate, k=1")
-    ax1.grid(alpha=0.3)
     ax1.legend(fontsize=7)
-    ax2.set_xlabel("crystal samples seen (millions)")
-    ax2.set_ylabel("training loss (mean over 2,000-step windows)")
-    ax2.grid(alpha=0.3)
     ax2.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    png = Path(png)
-    fig.savefig(png, dpi=120)
-    return png
+    return _save(fig, title, png)
 
 
 def _compare(argv: list[str]) -> None:
