@@ -17,11 +17,11 @@ for w in "${widths[@]}"; do
     || { tail -20 "$run/log.txt"; exit 1; }
   python3 - "$run" "$w" >>"$out" <<'PY'
 import json, sys
-from pathlib import Path
-run, width = Path(sys.argv[1]), int(sys.argv[2])
-rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
-last = [r for r in rows if "train/steps_per_second" in r][-1]
-meta = json.loads((run / "bundle" / "bundle.json").read_text())
+from genms.diffusion.curve import read_records
+from genms.train.bundle import read_meta
+run, width = sys.argv[1], int(sys.argv[2])
+last = [r for r in read_records(f"{run}/metrics.jsonl") if "train/steps_per_second" in r][-1]
+meta = read_meta(f"{run}/bundle")
 print(json.dumps({"width": width, "n_params": meta["bundle"]["n_params"],
                   "steps_per_second": round(last["train/steps_per_second"], 2),
                   "crystals_per_second": round(last["train/examples_per_second"]),
