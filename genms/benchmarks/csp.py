@@ -363,6 +363,7 @@ def run_csp_benchmark(
                 "n_samples": len(cells),
                 "sampling_steps": sampler.steps,
                 "gamma": sampler.gamma,
+                "sampler": sampler.settings(),
                 "compile_seconds": compile_s,
                 "sampling_seconds": sample_s,
                 "structures_per_second": len(cells) / sample_s,

@@ -55,16 +55,19 @@ def merge_loss(
     every: int = 2000,
 ) -> dict:
     """Add a run's training loss (``metrics.jsonl`` rows with ``train/loss``) to the curve, averaged
-    over windows of ``every`` steps and placed at ``samples_before + step × batch_size``."""
+    over windows of ``every`` steps and placed at the window's last logged step:
+    ``samples_before + step × batch_size``."""
     curve_path = Path(curve_path)
     curve = json.loads(curve_path.read_text()) if curve_path.is_file() else {"records": []}
-    windows: dict[int, list[float]] = {}
+    windows: dict[int, list[tuple[int, float]]] = {}
     for r in read_records(metrics_file):
         if "train/loss" in r and "step" in r:
-            windows.setdefault(int(r["step"]) // every, []).append(float(r["train/loss"]))
+            step = int(r["step"])
+            windows.setdefault(step // every, []).append((step, float(r["train/loss"])))
     points = {int(p[0]): p[1] for p in curve.get("train_loss", [])}
-    for w, losses in windows.items():
-        points[samples_before + (w + 1) * every * batch_size] = sum(losses) / len(losses)
+    for rows in windows.values():
+        last = max(step for step, _ in rows)
+        points[samples_before + last * batch_size] = sum(v for _, v in rows) / len(rows)
     curve["train_loss"] = [[k, points[k]] for k in sorted(points)]
     atomic_write_json(curve_path, curve)
     return curve

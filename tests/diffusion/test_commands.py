@@ -70,6 +70,7 @@ def test_eval_csp_writes_the_result_json(tiny_bundle, tmp_path):
     assert saved["n_test"] == 4 and saved["n_samples"] == 12 and saved["n_test_k3"] == 4
     assert 0.0 <= saved["match_rate_k1"] <= saved["match_rate_k3"] <= 1.0
     assert saved["executed_flops"] > 0 and result["matching_finished"]
+    assert saved["sampler"]["steps"] == saved["sampling_steps"]  # resolved settings, for ship
     assert len((tmp_path / "items.jsonl").read_text().splitlines()) == 8  # 4 items x (first, rest)
 
 

@@ -47,8 +47,9 @@ def test_merge_loss_places_windows_at_samples_seen(tmp_path):
     curve = merge_loss(
         tmp_path / "curve.json", metrics, samples_before=1000, batch_size=2, every=20
     )
-    # windows: steps 10 (w0) → 10.0; steps 20, 30 (w1) → 25.0; step 40 (w2) → 40.0
-    assert curve["train_loss"] == [[1040, 10.0], [1080, 25.0], [1120, 40.0]]
+    # windows: steps 10 (w0) → 10.0; steps 20, 30 (w1) → 25.0; step 40 (w2) → 40.0, each
+    # placed at its last step, so a run that stops mid-window ends at its own sample count
+    assert curve["train_loss"] == [[1020, 10.0], [1060, 25.0], [1080, 40.0]]
 
 
 def test_lineages_plot_each_curve_and_reject_bad_arguments(tmp_path):

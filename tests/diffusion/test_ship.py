@@ -3,14 +3,15 @@ the training record keeps the history of the bundles it replaces."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
 
 from genms.diffusion.bundle import read_training, record_training
 from genms.diffusion.sampler import load_sampler
-from genms.diffusion.ship import main, ship
-from genms.train.bundle import read_meta
+from genms.diffusion.ship import main, ship, variant_name
+from genms.train.bundle import params_checksum, read_meta
 
 VARIANT = {"match_rate_k1": 0.49, "steps": 7, "integrator": "heun", "anneal_coords": 10.0,
            "anneal_cap": True}
@@ -55,3 +56,43 @@ def test_ship_refuses_a_variant_that_was_not_measured(tiny_bundle, tmp_path):
     with pytest.raises(SystemExit, match="no validation measurement of variant 'euler100'"):
         main([str(src), str(tmp_path / "shipped"), "--variant", "euler100",
               "--loop-minutes", "1", "--reason", "x"])
+
+
+def _val_eval(path, bundle, split="val", steps=25):
+    settings = {"process": "flow", "steps": steps, "gamma": 0.1, "integrator": "heun",
+                "anneal_coords": 10.0, "anneal_lattice": 0.0, "anneal_cap": True}
+    path.write_text(json.dumps({
+        "split": split, "n_test": 1000, "match_rate_k1": 0.53, "match_rate_k1_ci": [0.5, 0.56],
+        "rmse_k1": 0.06, "validity": 0.88, "command": "genms eval csp ...", "sampler": settings,
+        "checkpoint": {"params_sha256_16": params_checksum(bundle)},
+        "test_source": {"csv": "val_rows.csv"}}))
+    return path
+
+
+def test_ship_takes_a_variant_from_a_validation_eval_of_the_same_bundle(tiny_bundle, tmp_path):
+    src = _run_bundle(tiny_bundle, tmp_path / "a", 10, 1_000)
+    result = _val_eval(tmp_path / "val.json", src)
+    assert variant_name(json.loads(result.read_text())["sampler"]) == "heun25_anneal10"
+    main([str(src), str(tmp_path / "shipped"), "--variant", "heun25_anneal10",
+          "--loop-minutes", "1", "--reason", "as good as 50 steps at half the cost",
+          "--val-eval", str(result)])
+    assert load_sampler(tmp_path / "shipped").steps == 25
+    t = read_training(tmp_path / "shipped")
+    assert t["val_eval"]["heun25_anneal10"]["match_rate_k1"] == 0.53
+    assert t["val_eval"]["heun25_anneal10"]["csv"] == "val_rows.csv"
+    assert t["sampler_choice"].startswith("heun, 25 steps")
+
+
+def test_ship_refuses_test_results_and_evals_of_other_parameters(tiny_bundle, tmp_path):
+    src = _run_bundle(tiny_bundle, tmp_path / "a", 10, 1_000)
+    on_test = _val_eval(tmp_path / "test.json", src, split="test")
+    with pytest.raises(ValueError, match="chosen on validation only"):
+        ship(src, tmp_path / "shipped", "heun25_anneal10", [1.0], "x", [on_test])
+    other = _val_eval(tmp_path / "other.json", src)
+    (src / "params.msgpack").write_bytes((src / "params.msgpack").read_bytes() + b"\0")
+    with pytest.raises(ValueError, match="other parameters"):
+        ship(src, tmp_path / "shipped", "heun25_anneal10", [1.0], "x", [other])
+    assert not (tmp_path / "shipped").exists()
+    assert variant_name({"integrator": "euler", "steps": 100, "anneal_coords": 0.0}) == "euler100"
+    assert variant_name({"integrator": "heun", "steps": 50, "anneal_coords": 10.0,
+                         "anneal_cap": False}) == "heun50_anneal10_uncapped"
