@@ -192,8 +192,7 @@ def validation_match(cfg: DictConfig, task: DiffusionTask, params) -> dict:
                                         "sampling_seconds", "compile_seconds")}
         keep["match_rate_k1_by_size"] = {b: v["match_rate_k1"]
                                          for b, v in res.get("by_size", {}).items()}
-        keep.update({"steps": sampler.steps, "integrator": sampler.integrator,
-                     "anneal_coords": sampler.anneal_coords, "anneal_cap": sampler.anneal_cap})
+        keep.update(res["sampler"])  # the resolved settings that ship.py copies into a bundle
         out[f"variant@{name}"] = keep
         out[f"match_rate_k1@{name}"] = keep["match_rate_k1"]
         if i == 0:
