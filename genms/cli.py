@@ -35,7 +35,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from genms import configs
 from genms.configs import ConfigError
-from genms.data.config import DataNotPreparedError
 from genms.paths import REPO_ROOT
 
 CONF_DIR = REPO_ROOT / "conf"
@@ -674,7 +673,8 @@ def run_command(cmd: Command, name: str, overrides: list[str], multirun: bool = 
             problems = exc.problems or [configs.one_line(exc)]
             sys.stderr.write("".join(f"genms {name}: {p}\n" for p in problems))
             raise SystemExit(2) from None
-        except DataNotPreparedError as exc:  # one line with the command that builds the data
+        except FileNotFoundError as exc:  # data not prepared, a model bundle or input file
+            # missing: one line naming it (and the command that builds it), no traceback
             sys.stderr.write(f"genms {name}: {exc}\n")
             raise SystemExit(2) from None
         return result["value"]

@@ -440,6 +440,7 @@ def eval_csp(cfg: DictConfig) -> dict:
         "training": meta.get("training", {}),
         "step": meta.get("provenance", {}).get("step"),
     }
+    result["samples_seen"] = meta.get("training", {}).get("samples_seen")
     result["test_source"] = {
         "dataset": ecfg.dataset,
         "split": ecfg.split,

@@ -32,6 +32,9 @@ class DiffusionConfig:
       integrator / anneal_coords / anneal_lattice / anneal_cap: flow sampling defaults (Euler or
         Heun; the velocity scaled by ``1 + s·t``, capped so that no step passes the end point it
         predicts).
+      churn / churn_until: flow sampling: the share of the remaining noise drawn afresh per unit
+        time, on steps that end before ``churn_until`` (0 = deterministic;
+        :func:`genms.diffusion.flow.renoise`).
     """
 
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -50,6 +53,8 @@ class DiffusionConfig:
     anneal_coords: float = ranged(0.0, 0, 100)
     anneal_lattice: float = ranged(0.0, 0, 100)
     anneal_cap: bool = True
+    churn: float = ranged(0.0, 0, 100)
+    churn_until: float = ranged(0.7, 0, 1)
     # atom-slot sizes of training batches below max_atoms
     train_buckets: tuple[int, ...] = ranged((), 1, 512)
     # share of each bucket's batches drawn per epoch (() = all)
@@ -75,6 +80,8 @@ class DiffusionConfig:
             "type_weight": (0.0, 1e4),
             "anneal_coords": (0.0, 100.0),
             "anneal_lattice": (0.0, 100.0),
+            "churn": (0.0, 100.0),
+            "churn_until": (0.0, 1.0),
         }
         for name, (lo, hi) in checks.items():
             value = float(getattr(self, name))
@@ -123,6 +130,9 @@ class SamplerConfig:
     anneal_lattice: float | None = ranged(None, 0, 100)
     # flow bundles: cap the scaled step at the predicted end point (None: the bundle's default)
     anneal_cap: bool | None = None
+    # flow bundles: fresh noise per unit time on steps ending before churn_until (0: deterministic)
+    churn: float | None = ranged(None, 0, 100)
+    churn_until: float | None = ranged(None, 0, 1)
     compute_dtype: str = "auto"
     buckets: tuple[int, ...] = ranged((4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 52, 64), 1, 1000)
     max_batch: int = ranged(4096, 1, 1 << 20)  # crystals per compiled batch at the smallest bucket

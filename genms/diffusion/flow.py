@@ -102,8 +102,37 @@ def anneal_factor(strength: float, t, start, h: float, cap: bool = True):
     return jnp.minimum(1.0 + strength * t, (1.0 - start) / h)
 
 
+def renoise(state, predicted, t, h: float, churn: float, key):
+    """Replace part of the noise that the state at ``t`` still carries by fresh noise, keeping
+    the end point ``predicted`` (x̂_1) and the position on the path.
+
+    On the straight path ``x_t = t·x̂_1 + (1 − t)·ε``; the implied ε is mixed as
+    ``ρ·ε + √(1 − ρ²)·ξ`` with ``ρ² = 1 − min(1, churn·h)``, so the noise replaced per unit time
+    does not depend on the number of steps. Lattice and type channels use a standard normal ξ.
+    The coordinates live on the torus, where the path is ``x_t = x̂_1 − (1 − t)·d`` (mod 1) with
+    ``d = wrap(x̂_1 − ε)``; d is mixed the same way with a normal of the wrapped difference's
+    standard deviation.
+    """
+    f, lat, z = state
+    f1, l1, z1 = predicted
+    remain = jnp.maximum(1.0 - t, h)
+    rho = jnp.sqrt(jnp.maximum(0.0, 1.0 - churn * h))
+    fresh = jnp.sqrt(1.0 - rho**2)
+    k_f, k_l, k_z = jax.random.split(key, 3)
+    d = wrap(f1 - f) / remain
+    d = rho * d + fresh * COORD_STD * jax.random.normal(k_f, f.shape)
+    eps_l = (lat - t * l1) / remain
+    eps_z = (z - t * z1) / remain
+    return (
+        jnp.mod(f1 - remain * d, 1.0),
+        t * l1 + remain * (rho * eps_l + fresh * jax.random.normal(k_l, lat.shape)),
+        t * z1 + remain * (rho * eps_z + fresh * jax.random.normal(k_z, z.shape)),
+    )
+
+
 def integrate(velocity: Callable, frac, lattice, type_channel, steps: int, method: str = "euler",
-              anneal_coords: float = 0.0, anneal_lattice: float = 0.0, anneal_cap: bool = True):
+              anneal_coords: float = 0.0, anneal_lattice: float = 0.0, anneal_cap: bool = True,
+              churn: float = 0.0, churn_until: float = 0.7, key=None):
     """Integrate ``velocity(frac, lattice, type_channel, t) -> (v_frac, v_lat, v_type)`` from
     0 to 1.
 
@@ -112,6 +141,11 @@ def integrate(velocity: Callable, frac, lattice, type_channel, steps: int, metho
     reproduces the uncapped sampler: its end jitter is larger (RMSE 0.18 against 0.10), and it
     keeps StructureMatcher from reducing a cell to a smaller primitive cell
     (docs/benchmarks/diffusion.md).
+
+    ``churn`` > 0 makes the sampler stochastic: after each step that ends before
+    ``churn_until``, part of the remaining noise is drawn afresh around the end point that the
+    step's first network call predicts (:func:`renoise`; needs ``key``). ``churn = 0`` is the
+    deterministic sampler, bit for bit.
 
     Runs inside ``jax.lax.scan`` (one compiled loop). ``v_frac`` is in units of ``COORD_STD``.
     Returns the final (frac in [0, 1), lattice, type_channel).
@@ -122,28 +156,44 @@ def integrate(velocity: Callable, frac, lattice, type_channel, steps: int, metho
         raise ValueError("sampling needs at least 1 step")
     dt = 1.0 / steps
 
+    if churn > 0.0 and key is None:
+        raise ValueError("a stochastic sampler (churn > 0) needs a PRNG key")
+
     def scaled(state, t, start):
-        """The annealed velocity at ``t`` for the step that starts at ``start``."""
+        """The annealed velocity at ``t`` for the step that starts at ``start``, and the end
+        point the unscaled velocity predicts."""
         f, lat, z = state
         vf, vl, vz = velocity(f, lat, z, jnp.full(f.shape[:1], t))
-        return (vf * COORD_STD * anneal_factor(anneal_coords, t, start, dt, anneal_cap),
-                vl * anneal_factor(anneal_lattice, t, start, dt, anneal_cap), vz)
+        vf = vf * COORD_STD
+        ahead = 1.0 - t
+        predicted = (jnp.mod(f + ahead * vf, 1.0), lat + ahead * vl, z + ahead * vz)
+        return (vf * anneal_factor(anneal_coords, t, start, dt, anneal_cap),
+                vl * anneal_factor(anneal_lattice, t, start, dt, anneal_cap), vz), predicted
 
     def advance(state, v, h):
         f, lat, z = state
         return jnp.mod(f + h * v[0], 1.0), lat + h * v[1], z + h * v[2]
 
+    def stir(state, predicted, i):
+        if churn <= 0.0:
+            return state
+        t_next = (i + 1) * dt
+        step_key = jax.random.fold_in(key, i.astype(jnp.uint32))
+        stirred = renoise(state, predicted, t_next, dt, churn, step_key)
+        return tuple(jnp.where(t_next < churn_until, a, b)
+                     for a, b in zip(stirred, state, strict=True))
+
     def body(state, i):
         t = i * dt
-        v1 = scaled(state, t, t)
+        v1, predicted = scaled(state, t, t)
         if method == "euler":
-            return advance(state, v1, dt), None
-        v2 = scaled(advance(state, v1, dt), t + dt, t)
+            return stir(advance(state, v1, dt), predicted, i), None
+        v2, _ = scaled(advance(state, v1, dt), t + dt, t)
         # the last step is an Euler step (as in EDM's Heun sampler): the field is not trained at
         # t = 1, and its value there would move the atoms off the end point the step predicts
         last = (i == steps - 1) & anneal_cap
         v = tuple(jnp.where(last, a, 0.5 * (a + c)) for a, c in zip(v1, v2, strict=True))
-        return advance(state, v, dt), None
+        return stir(advance(state, v, dt), predicted, i), None
 
     (frac, lattice, type_channel), _ = jax.lax.scan(body, (frac, lattice, type_channel),
                                                     jnp.arange(steps, dtype=jnp.float32))

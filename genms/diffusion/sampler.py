@@ -75,6 +75,8 @@ class DiffusionSampler:
         self.anneal_coords = float(pick("anneal_coords"))
         self.anneal_lattice = float(pick("anneal_lattice"))
         self.anneal_cap = bool(pick("anneal_cap"))
+        self.churn = float(pick("churn"))
+        self.churn_until = float(pick("churn_until"))
         if self.steps < 1:
             raise ValueError("sampling needs at least 1 step")
         self.model = build_denoiser(
@@ -172,6 +174,9 @@ class DiffusionSampler:
             self.anneal_coords,
             self.anneal_lattice,
             self.anneal_cap,
+            self.churn,
+            self.churn_until,
+            jax.random.fold_in(key, 3),  # the keys above come from split(key, 3)
         )
         z = jnp.where(fix_type, x_type, jnp.clip(z, -1.0, 1.0))
         return jnp.where(m, frac, 0.0), jnp.where(mask, z[..., 0], 0.0), lattice
@@ -232,6 +237,8 @@ class DiffusionSampler:
         if self.diff_cfg.process == "flow":
             out.update(integrator=self.integrator, anneal_coords=self.anneal_coords,
                        anneal_lattice=self.anneal_lattice, anneal_cap=self.anneal_cap)
+            if self.churn > 0.0:  # results of deterministic samplers keep their old records
+                out.update(churn=self.churn, churn_until=self.churn_until)
         return out
 
     @property

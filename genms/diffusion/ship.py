@@ -28,7 +28,8 @@ from genms.train.bundle import META_FILE, params_checksum, read_meta
 
 #: The sampler defaults of ``bundle.json["diffusion"]`` that a validation variant sets.
 SAMPLER_KEYS = {"steps": "sampling_steps", "integrator": "integrator",
-                "anneal_coords": "anneal_coords", "anneal_cap": "anneal_cap"}
+                "anneal_coords": "anneal_coords", "anneal_cap": "anneal_cap",
+                "churn": "churn", "churn_until": "churn_until"}
 
 
 def history_entry(training: dict) -> dict:
@@ -55,6 +56,8 @@ def variant_name(settings: dict) -> str:
         name += f"_anneal{settings['anneal_coords']:g}"
         if not settings.get("anneal_cap", True):
             name += "_uncapped"
+    if settings.get("churn"):
+        name += f"_churn{settings['churn']:g}_until{settings.get('churn_until', 0.7):g}"
     return name
 
 

@@ -64,9 +64,11 @@ def test_eval_csp_writes_the_result_json(tiny_bundle, tmp_path):
         "hardware",
         "command",
         "checkpoint",
+        "samples_seen",
         "achieved_tflops",
     ):
         assert key in saved, key
+    assert saved["samples_seen"] == saved["checkpoint"]["training"].get("samples_seen")
     assert saved["n_test"] == 4 and saved["n_samples"] == 12 and saved["n_test_k3"] == 4
     assert 0.0 <= saved["match_rate_k1"] <= saved["match_rate_k3"] <= 1.0
     assert saved["executed_flops"] > 0 and result["matching_finished"]
@@ -116,3 +118,26 @@ def test_a_second_sample_call_into_the_same_folder_keeps_the_first_files(
     assert [p.rsplit("/", 1)[-1] for p in written] == ["NaCl_002.cif", "NaCl_003.cif"]
     assert first.read_text() == before
     assert "already holds NaCl_000.cif … NaCl_001.cif" in capsys.readouterr().err
+
+
+def test_a_missing_bundle_is_one_line_not_a_traceback(tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    for key, name, options in (
+        (("sample", ""), "sample", ["formulae=[NaCl]", f"sampler.bundle={missing}"]),
+        (("eval", "csp"), "eval csp", [
+            f"eval.csv={FIXTURES / 'mp20_test_sample.csv'}",
+            "eval.limit=1",
+            f"eval.sampler.bundle={missing}",
+            f"eval.output={tmp_path / 'csp.json'}",
+        ]),
+    ):
+        try:
+            run_command(COMMANDS[key], name, [*options, f"hydra.run.dir={tmp_path / 'h'}"])
+        except SystemExit as exc:
+            assert exc.code == 2
+        else:
+            raise AssertionError(f"genms {name} ran without a bundle")
+        err = capsys.readouterr().err
+        assert f"genms {name}: no denoiser bundle at {missing}" in err, err
+        assert "Traceback" not in err and "sampler.bundle=PATH" in err
+    assert not (tmp_path / "csp.json").exists()

@@ -96,3 +96,5 @@ def test_ship_refuses_test_results_and_evals_of_other_parameters(tiny_bundle, tm
     assert variant_name({"integrator": "euler", "steps": 100, "anneal_coords": 0.0}) == "euler100"
     assert variant_name({"integrator": "heun", "steps": 50, "anneal_coords": 10.0,
                          "anneal_cap": False}) == "heun50_anneal10_uncapped"
+    assert variant_name({"integrator": "heun", "steps": 25, "anneal_coords": 10.0,
+                         "churn": 10.0, "churn_until": 0.9}) == "heun25_anneal10_churn10_until0.9"
