@@ -135,9 +135,9 @@ def table1_end_to_end(out: Path, folder: Path) -> TableResult:
         "MPTS-52, WBM, Perov-5, Carbon-24; no ICSD), not the set R_hi filtered with; match rate is "
         "`fit_anonymous` (stol 0.5, ltol 0.3, angle 10) against the clean family prototypes "
         "(genms/evaluate/family_prototypes.py) plus the family's cation coordination.",
-        "E_f GNN is the mean over the best structure of every expanded formula; E_f DFT the mean "
-        "over the structures the dft step validated (the `dft_top` best per family), plain PBE "
-        "without MP2020 anion shifts (docs/benchmarks/validation.md has them per structure).",
+        "E_f GNN is the mean over the structures of the column (GenMS: the returned answer); E_f "
+        "DFT the mean over the structures the dft step validated (the `dft_top` best per "
+        "family), plain PBE without MP2020 anion shifts.",
         "The template baseline matches by construction (a known member with substituted ions). "
         "Both baselines build structures for the formulae the language level proposed, so their "
         "composition validity and uniqueness are those of the (offline, SMACT-checked, "
