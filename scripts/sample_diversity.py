@@ -22,14 +22,14 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Composition, Element, Structure
 
 from genms.crystal.convert import to_pymatgen
 from genms.data.prepare import load_prepared
+from genms.evaluate.matching import structure_matcher
 
-BENCHMARK = {"stol": 0.5, "ltol": 0.3, "angle_tol": 10}
-TIGHT = {"stol": 0.1, "ltol": 0.05, "angle_tol": 2}
+BENCHMARK = structure_matcher()  # the CSP benchmark's tolerances
+TIGHT = structure_matcher(stol=0.1, ltol=0.05, angle_tol=2)
 
 
 def pick(crystals, items: int, seed: int) -> list[tuple[int, str]]:
@@ -54,8 +54,8 @@ def read(paths) -> list[Structure]:
     return out
 
 
-def distinct(samples: list[Structure], tolerances: dict) -> int:
-    return len(StructureMatcher(**tolerances).group_structures(samples)) if samples else 0
+def distinct(samples: list[Structure], matcher) -> int:
+    return len(matcher.group_structures(samples)) if samples else 0
 
 
 def main() -> None:
@@ -88,7 +88,7 @@ def main() -> None:
                 "distinct_benchmark_tol": distinct(samples, BENCHMARK),
                 "distinct_tight": distinct(samples, TIGHT),
                 "matching_ground_truth": sum(
-                    bool(StructureMatcher(**BENCHMARK).fit(s, truth)) for s in samples
+                    bool(BENCHMARK.fit(s, truth)) for s in samples
                 ),
             })
     groups = np.array([r["distinct_benchmark_tol"] for r in rows])
